@@ -1,0 +1,73 @@
+"""Configuration: plain settings from environment variables, secrets from wherever they live.
+
+Every name is read with the ``CIOHOOKS_`` prefix, e.g. ``settings.get("SENDGRID_TOLERANCE_SECONDS")``
+reads ``CIOHOOKS_SENDGRID_TOLERANCE_SECONDS``. A secret ``X`` is looked up as:
+
+- ``CIOHOOKS_X``: the value itself (local runs and tests);
+- ``CIOHOOKS_X_SECRET``: the name or ARN of a Secrets Manager secret (AWS);
+- ``CIOHOOKS_X_PARAMETER``: the name of an SSM SecureString parameter (AWS).
+
+Secrets fetched from AWS are cached for five minutes (Powertools Parameters), so a rotated key is
+picked up without a redeploy. Secret values are never logged or put in error messages.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping
+
+PREFIX = "CIOHOOKS_"
+
+
+class MissingSetting(RuntimeError):
+    """A required setting or secret is not configured. The message names it, never its value."""
+
+
+class Settings:
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._env = os.environ if environ is None else environ
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        value = self._env.get(PREFIX + name)
+        return default if value in (None, "") else value
+
+    def require(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise MissingSetting(f"{PREFIX}{name} is not set")
+        return value
+
+    def get_int(self, name: str, default: int) -> int:
+        value = self.get(name)
+        try:
+            return default if value is None else int(value)
+        except ValueError:
+            raise MissingSetting(f"{PREFIX}{name} must be a whole number") from None
+
+    def get_bool(self, name: str, default: bool = False) -> bool:
+        value = self.get(name)
+        return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+    def get_list(self, name: str) -> list[str] | None:
+        value = self.get(name)
+        return None if value is None else [item.strip() for item in value.split(",") if item.strip()]
+
+    def secret(self, name: str) -> str | None:
+        """The secret's value, or ``None`` when it is not configured anywhere."""
+        if (value := self.get(name)) is not None:
+            return value
+        if (secret_id := self.get(f"{name}_SECRET")) is not None:
+            from aws_lambda_powertools.utilities import parameters
+
+            return parameters.get_secret(secret_id, max_age=300)
+        if (parameter := self.get(f"{name}_PARAMETER")) is not None:
+            from aws_lambda_powertools.utilities import parameters
+
+            return parameters.get_parameter(parameter, decrypt=True, max_age=300)
+        return None
+
+    def require_secret(self, name: str) -> str:
+        value = self.secret(name)
+        if value is None:
+            raise MissingSetting(f"secret {name} is not configured (set {PREFIX}{name}, {PREFIX}{name}_SECRET or {PREFIX}{name}_PARAMETER)")
+        return value

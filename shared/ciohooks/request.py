@@ -1,0 +1,162 @@
+"""The webhook request as the provider sent it: raw bytes and all.
+
+Signatures are computed over the exact bytes the provider sent, so the body is kept as ``bytes``
+(Function URL bodies arrive base64-encoded for binary and form posts: they are decoded here, once).
+The same object is what a dead-letter message keeps, so a replay sees the request unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Mapping
+from urllib.parse import parse_qsl
+
+# Headers that carry credentials. They are dropped before a request is stored anywhere.
+CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
+
+
+class MalformedEvent(ValueError):
+    """The Lambda event is not a Function URL (payload 2.0) request."""
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    method: str
+    path: str
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)  # names lower-cased
+    raw_query: str = ""
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    domain: str | None = None  # the host the provider called, for schemes that sign the URL
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        return self.headers.get(name.lower(), default)
+
+    @property
+    def query(self) -> dict[str, str]:
+        """Query parameters; a repeated key keeps its last value."""
+        return dict(parse_qsl(self.raw_query, keep_blank_values=True))
+
+    @property
+    def content_type(self) -> str:
+        return (self.header("content-type") or "").split(";")[0].strip().lower()
+
+    @property
+    def url(self) -> str:
+        host = self.domain or self.header("host") or "localhost"
+        query = f"?{self.raw_query}" if self.raw_query else ""
+        return f"https://{host}{self.path}{query}"
+
+    def json(self) -> Any:
+        """The body parsed as JSON; raises ``ValueError`` (with no payload text) if it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"body is not valid JSON ({error.__class__.__name__} at byte {getattr(error, 'pos', '?')})") from None
+
+    @classmethod
+    def from_function_url_event(cls, event: Mapping[str, Any]) -> WebhookRequest:
+        """Build from a Lambda Function URL event (payload format 2.0)."""
+        try:
+            http = event["requestContext"]["http"]
+            method, path = http["method"].upper(), event.get("rawPath") or http["path"]
+        except (KeyError, TypeError, AttributeError):
+            raise MalformedEvent("not a Function URL event: requestContext.http is missing") from None
+        body = event.get("body") or ""
+        if event.get("isBase64Encoded"):
+            try:
+                raw = base64.b64decode(body, validate=True)
+            except (binascii.Error, ValueError):
+                raise MalformedEvent("isBase64Encoded is set but the body is not base64") from None
+        else:
+            raw = body.encode("utf-8")
+        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+        epoch_ms = event["requestContext"].get("timeEpoch")
+        received = datetime.fromtimestamp(epoch_ms / 1000, UTC) if isinstance(epoch_ms, int | float) else datetime.now(UTC)
+        return cls(
+            method=method,
+            path=path,
+            body=raw,
+            headers=headers,
+            raw_query=event.get("rawQueryString") or "",
+            received_at=received,
+            domain=event["requestContext"].get("domainName"),
+        )
+
+    def to_function_url_event(self) -> dict[str, Any]:
+        """The Function URL (payload 2.0) event Lambda would hand to the function for this request."""
+        body, encoded = _body_for_json(self.body)
+        return {
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": self.path,
+            "rawQueryString": self.raw_query,
+            "headers": dict(self.headers),
+            "queryStringParameters": self.query or None,
+            "requestContext": {
+                "accountId": "anonymous",
+                "apiId": "local",
+                "domainName": self.domain or self.header("host") or "localhost",
+                "domainPrefix": "local",
+                "http": {
+                    "method": self.method,
+                    "path": self.path,
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "127.0.0.1",
+                    "userAgent": self.header("user-agent", ""),
+                },
+                "requestId": "local",
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": self.received_at.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "timeEpoch": int(self.received_at.timestamp() * 1000),
+            },
+            "body": body,
+            "isBase64Encoded": encoded,
+        }
+
+    def to_dict(self, drop_headers: frozenset[str] = frozenset(), drop_query: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """A JSON-safe copy for a queue message, without credentials (headers and query keys named)."""
+        dropped = CREDENTIAL_HEADERS | {h.lower() for h in drop_headers}
+        body, encoded = _body_for_json(self.body)
+        query = self.raw_query
+        if drop_query:
+            from urllib.parse import urlencode
+
+            query = urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in drop_query])
+        return {
+            "method": self.method,
+            "path": self.path,
+            "headers": {k: v for k, v in self.headers.items() if k not in dropped},
+            "query": query,
+            "body": body,
+            "base64": encoded,
+            "received_at": self.received_at.isoformat(),
+            "domain": self.domain,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WebhookRequest:
+        body = data.get("body") or ""
+        raw = base64.b64decode(body) if data.get("base64") else body.encode("utf-8")
+        return cls(
+            method=data["method"],
+            path=data["path"],
+            body=raw,
+            headers=dict(data.get("headers") or {}),
+            raw_query=data.get("query") or "",
+            received_at=datetime.fromisoformat(data["received_at"]),
+            domain=data.get("domain"),
+        )
+
+
+def _body_for_json(body: bytes) -> tuple[str, bool]:
+    """Text bodies stay readable; anything that is not UTF-8 is base64."""
+    try:
+        return body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return base64.b64encode(body).decode("ascii"), True

@@ -1,0 +1,74 @@
+"""What every Customer.io semantic event has in common.
+
+The seed specs (``ciohooks/specs/*.openapi.json``) are the contract. Each event there is a
+``track`` call whose identity is one of four shapes:
+
+- ``either``: a ``oneOf`` of Known User (``userId``) and Anonymous User (``anonymousId``). Sending
+  both matches both branches and fails the ``oneOf``, so exactly one is allowed.
+- ``user``: ``userId`` required (device and person actions).
+- ``anonymous``: ``anonymousId`` required (Object Deleted).
+- ``none``: neither is required (Report Delivery Event); at most one is sent.
+
+The models are at least as strict as the specs: whatever validates here validates there.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+IdentityRule = Literal["either", "user", "anonymous", "none"]
+
+
+class Open(BaseModel):
+    """An object the spec leaves open (``additionalProperties``): typed fields plus anything else."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Traits(Open):
+    email: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+class Context(Open):
+    traits: Traits | None = None
+
+
+class SemanticEvent(BaseModel):
+    """A ``track`` call of one semantic event. Subclasses set ``name`` and narrow ``properties``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ClassVar[str]
+    identity: ClassVar[IdentityRule] = "either"
+
+    userId: NonEmptyStr | None = None
+    anonymousId: NonEmptyStr | None = None
+    messageId: NonEmptyStr | None = None
+    timestamp: AwareDatetime | None = None
+    context: Context | None = None
+    integrations: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> SemanticEvent:
+        has_user, has_anon = self.userId is not None, self.anonymousId is not None
+        if has_user and has_anon:
+            raise ValueError("send exactly one of userId and anonymousId, not both")
+        rule = self.identity
+        if rule == "either" and not (has_user or has_anon):
+            raise ValueError(f"{self.name} needs a userId or an anonymousId")
+        if rule == "user" and not has_user:
+            raise ValueError(f"{self.name} needs a userId")
+        if rule == "anonymous" and not has_anon:
+            raise ValueError(f"{self.name} needs an anonymousId")
+        return self
+
+    def to_cio(self) -> dict[str, Any]:
+        """The JSON body of this event as Customer.io's ``/v1/track`` (or a ``/v1/batch`` item) takes it."""
+        body: dict[str, Any] = {"type": "track", "event": self.name}
+        body.update(self.model_dump(mode="json", exclude_none=True))
+        return body
