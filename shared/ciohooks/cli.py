@@ -1,0 +1,170 @@
+"""``ciohooks``: the command line.
+
+    ciohooks serve [--host H] [--port P]        the webhook endpoints on this machine
+    ciohooks translate SOURCE [FILE|-] [opts]   the Customer.io calls a payload becomes
+    ciohooks sources                            every SOURCE this build offers
+    ciohooks dlq list|show|replay               inspect and replay the dead-letter queue
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+from . import sources
+from .config import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ciohooks", description="Provider webhooks into Customer.io semantic events.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the webhook endpoints locally (embedded queue and dry-run sink by default)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+
+    translate = commands.add_parser("translate", help="print the Customer.io calls a payload becomes, one JSON object per line")
+    translate.add_argument("source", help="e.g. email/sendgrid (see `ciohooks sources`)")
+    translate.add_argument("file", nargs="?", default="-", help="the payload file, or - for standard input")
+    translate.add_argument("--content-type", default=None)
+    translate.add_argument("--header", action="append", default=[], metavar="'Name: value'")
+    translate.add_argument("--query", action="append", default=[], metavar="key=value")
+    translate.add_argument("--method", default="POST")
+
+    commands.add_parser("sources", help="list every SOURCE name")
+
+    dlq = commands.add_parser("dlq", help="list, show or replay dead-letter messages (any SQS endpoint)")
+    dlq.add_argument("action", choices=["list", "show", "replay"])
+    dlq.add_argument("message_id", nargs="?", help="with show: the message to show; with replay: only this one")
+    dlq.add_argument("--queue-url", help="the dead-letter queue (default: CIOHOOKS_DEAD_LETTER_QUEUE_URL)")
+    dlq.add_argument("--to", dest="target_url", help="replay target (default: CIOHOOKS_DELIVERY_QUEUE_URL)")
+    dlq.add_argument("--endpoint-url", help="an SQS endpoint other than AWS (an emulator)")
+    dlq.add_argument("--max", type=int, default=100, help="at most this many messages")
+
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        from .local import serve as run_server
+
+        run_server(args.host, args.port)
+        return 0
+    if args.command == "sources":
+        for name in sources.names():
+            print(name)
+        return 0
+    if args.command == "translate":
+        return _translate(args)
+    return _dlq(args)
+
+
+def _translate(args: argparse.Namespace) -> int:
+    from .ingest import UntranslatableError, translate
+    from .request import WebhookRequest
+
+    try:
+        source = sources.load(args.source)(Settings())
+    except KeyError as error:
+        print(f"ciohooks: {error.args[0]}", file=sys.stderr)
+        return 2
+    body = sys.stdin.buffer.read() if args.file == "-" else open(args.file, "rb").read()
+    headers: dict[str, str] = {}
+    for line in args.header:
+        name, sep, value = line.partition(":")
+        if not sep:
+            print(f"ciohooks: --header takes 'Name: value', got {line!r}", file=sys.stderr)
+            return 2
+        headers[name.strip().lower()] = value.strip()
+    if args.content_type:
+        headers["content-type"] = args.content_type
+    headers.setdefault("content-type", "application/json")
+    from urllib.parse import urlencode
+
+    query = urlencode([tuple(q.split("=", 1)) if "=" in q else (q, "") for q in args.query])
+    request = WebhookRequest(args.method.upper(), f"/{source.name}", body, headers, query)
+    try:
+        translation = translate(source, request)
+    except UntranslatableError as error:
+        print(f"ciohooks: not a valid {source.full_name()} payload: {error.reason}", file=sys.stderr)
+        return 2
+    base = "https://cdp.customer.io"
+    for event in translation.events:
+        print(json.dumps({"method": "POST", "url": f"{base}/v1/track", "body": event.to_cio()}, ensure_ascii=False))
+    for kind, count in sorted(translation.ignored.items()):
+        print(f"ignored {count} {kind} event(s)", file=sys.stderr)
+    return 0
+
+
+def _dlq(args: argparse.Namespace) -> int:
+    import boto3
+
+    from .envelope import Envelope
+    from .queue import SqsQueue
+
+    settings = Settings()
+    queue_url = args.queue_url or settings.get("DEAD_LETTER_QUEUE_URL")
+    if not queue_url:
+        print("ciohooks: give --queue-url or set CIOHOOKS_DEAD_LETTER_QUEUE_URL", file=sys.stderr)
+        return 2
+    client = boto3.client("sqs", endpoint_url=args.endpoint_url) if args.endpoint_url else None
+    dead_letters = SqsQueue(queue_url, client)
+
+    # Messages are received with a short visibility timeout: looking is not consuming.
+    seen: dict[str, Any] = {}
+    while len(seen) < args.max:
+        batch = dead_letters.receive(max_messages=10, wait_seconds=0, visibility_timeout=30 if args.action == "replay" else 5)
+        fresh = [m for m in batch if m.message_id not in seen]
+        if not fresh:
+            break
+        for message in fresh:
+            seen[message.message_id] = message
+
+    selected = [m for m in seen.values() if args.message_id in (None, m.message_id)]
+    if args.action == "list":
+        for message in selected:
+            print(json.dumps({"message_id": message.message_id, "receives": message.receive_count, **_summary(message.body)}))
+        return 0
+    if args.action == "show":
+        if not selected:
+            print("ciohooks: no such message (or it is in flight)", file=sys.stderr)
+            return 1
+        for message in selected:
+            print(message.body)
+        return 0
+
+    target_url = args.target_url or settings.get("DELIVERY_QUEUE_URL")
+    if not target_url:
+        print("ciohooks: give --to or set CIOHOOKS_DELIVERY_QUEUE_URL", file=sys.stderr)
+        return 2
+    target = SqsQueue(target_url, client)
+    replayed = failed = 0
+    for message in selected:
+        try:
+            envelope = Envelope.from_json(message.body).for_replay()
+        except ValueError:
+            print(f"skipped {message.message_id}: not a cio-hooks envelope (use the SQS console's redrive for it)", file=sys.stderr)
+            failed += 1
+            continue
+        try:
+            target.put(envelope)
+        except Exception as error:  # keep the dead letter: it is deleted only after the send succeeded
+            print(f"kept {message.message_id}: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        dead_letters.delete(message.receipt)
+        replayed += 1
+    print(json.dumps({"replayed": replayed, "kept": failed}))
+    return 0 if failed == 0 else 1
+
+
+def _summary(body: str) -> dict[str, Any]:
+    from .envelope import Envelope
+
+    try:
+        return Envelope.from_json(body).summary()
+    except ValueError:
+        return {"kind": "unknown", "bytes": len(body)}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

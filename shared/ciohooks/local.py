@@ -1,0 +1,208 @@
+"""Run the whole pipeline on one machine: ``ciohooks serve``.
+
+The same handler objects as the Lambda functions, with what is outside swapped for an embedded
+default unless configured:
+
+- queues: in-process (``MemoryQueue``), or real SQS queues when ``CIOHOOKS_DELIVERY_QUEUE_URL`` and
+  ``CIOHOOKS_DEAD_LETTER_QUEUE_URL`` are set (an emulator via ``AWS_ENDPOINT_URL_SQS``);
+- Customer.io: a dry-run sink that prints each call, or the real API (or ``CIOHOOKS_CUSTOMERIO_BASE_URL``)
+  when ``CIOHOOKS_CUSTOMERIO_API_KEY`` is set.
+
+Each HTTP request becomes a Function URL (payload 2.0) event for the resolver of the source's family
+(``POST /sendgrid`` goes to the email function, as on its Function URL); a worker thread drains the
+delivery queue into SQS-shaped batches for the deliver handler, and emulates the redrive policy
+(after ``MAX_RECEIVE_COUNT`` receives a message moves to the dead-letter queue).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+from . import sources
+from .config import Settings
+from .customerio import CustomerIO, DryRunSink
+from .deliver import Deliverer
+from .envelope import Envelope
+from .handlers import DeliverApp, ingest_resolver
+from .ingest import Ingest
+from .queue import MemoryQueue, SqsQueue
+from .request import WebhookRequest
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LocalContext:
+    """Enough of a Lambda context for Powertools and the deadline arithmetic."""
+
+    function_name: str = "local"
+    timeout_seconds: float = 30.0
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:local:000000000000:function:local"
+
+    def __post_init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self._started = time.monotonic()
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
+
+
+class LocalPipeline:
+    def __init__(self, settings: Settings | None = None, write: Callable[[str], Any] | None = None) -> None:
+        self.settings = settings or Settings()
+        self.write = write or (lambda line: print(line, flush=True))
+        delivery_url, dead_letter_url = self.settings.get("DELIVERY_QUEUE_URL"), self.settings.get("DEAD_LETTER_QUEUE_URL")
+        if delivery_url and dead_letter_url:
+            self.delivery_queue: Any = SqsQueue(delivery_url)
+            self.dead_letter_queue: Any = SqsQueue(dead_letter_url)
+        else:
+            self.delivery_queue, self.dead_letter_queue = MemoryQueue(), _PrintingDeadLetters(self.write)
+        self.max_receive_count = self.settings.get_int("MAX_RECEIVE_COUNT", 5)
+        api_key = self.settings.secret("CUSTOMERIO_API_KEY")
+        if api_key:
+            sink: Any = CustomerIO(api_key, region=self.settings.get("CUSTOMERIO_REGION", "us") or "us", base_url=self.settings.get("CUSTOMERIO_BASE_URL"))
+        else:
+            sink = DryRunSink(self.write)
+        self.sink_description = f"Customer.io at {sink.base_url}" if api_key else "dry run (prints each Customer.io call)"
+        self.deliver_app = DeliverApp(Deliverer(sink, self.dead_letter_queue, self.settings))
+        self.resolvers = {family: ingest_resolver(Ingest(family, self.delivery_queue, self.dead_letter_queue, self.settings)) for family in sources.FAMILIES}
+        self._stop = threading.Event()
+
+    # -- ingest ----------------------------------------------------------------------------------
+
+    def family_of(self, path: str) -> tuple[str, str] | None:
+        """``/sendgrid`` -> (email, /sendgrid); ``/email/sendgrid`` is accepted too."""
+        parts = [p for p in path.split("?")[0].split("/") if p]
+        if len(parts) == 2 and parts[0] in sources.FAMILIES:
+            return parts[0], "/" + parts[1]
+        if len(parts) == 1:
+            for full in sources.names():
+                family, name = full.split("/", 1)
+                if name == parts[0]:
+                    return family, "/" + name
+        return None
+
+    def handle(self, request: WebhookRequest) -> dict[str, Any]:
+        """Run one HTTP request through the ingest function of its family; returns the Lambda result."""
+        routed = self.family_of(request.path)
+        if routed is None:
+            return {"statusCode": 404, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"error": "no such source", "sources": sources.names()})}
+        family, path = routed
+        event = WebhookRequest(request.method, path, request.body, request.headers, request.raw_query, request.received_at, request.domain).to_function_url_event()
+        return self.resolvers[family].resolve(event, LocalContext(function_name=f"{family}-ingest"))
+
+    # -- delivery --------------------------------------------------------------------------------
+
+    def drain_once(self, wait_seconds: float = 1.0) -> int:
+        """Deliver one batch from the delivery queue; returns how many messages it held."""
+        received = self.delivery_queue.receive(max_messages=10, wait_seconds=wait_seconds)
+        if not received:
+            return 0
+        event = {
+            "Records": [
+                {"messageId": m.message_id, "receiptHandle": m.receipt, "body": m.body, "attributes": {"ApproximateReceiveCount": str(m.receive_count)}, "eventSource": "aws:sqs", "messageAttributes": {}, "md5OfBody": "", "eventSourceARN": "arn:aws:sqs:local:000000000000:delivery", "awsRegion": "local"}
+                for m in received
+            ]
+        }
+        result = self.deliver_app.handle(event, LocalContext(function_name="deliver", timeout_seconds=60))
+        failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+        for message in received:
+            if message.message_id not in failed:
+                self.delivery_queue.delete(message.receipt)
+            elif isinstance(self.delivery_queue, MemoryQueue):
+                self._retry_in_memory(message)
+        return len(received)
+
+    def _retry_in_memory(self, message: Any) -> None:
+        envelope = Envelope.from_json(message.body)
+        if message.receive_count >= self.max_receive_count:
+            self.dead_letter_queue.put(envelope.failed("deliver", "still undelivered after the maximum number of receives", message.receive_count))
+        else:
+            self.delivery_queue.requeue(message)
+
+    def run_worker(self) -> threading.Thread:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.drain_once(wait_seconds=1.0)
+                except Exception:  # the worker must outlive one bad batch; the log says what broke
+                    logger.exception("delivery worker: batch failed")
+                    time.sleep(1)
+
+        thread = threading.Thread(target=loop, name="ciohooks-deliver", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class _PrintingDeadLetters(MemoryQueue):
+    """The embedded dead-letter queue: keeps messages and says so on the console."""
+
+    def __init__(self, write: Callable[[str], Any]) -> None:
+        super().__init__()
+        self._write = write
+
+    def put(self, envelope: Envelope) -> str:
+        message_id = super().put(envelope)
+        self._write(json.dumps({"dead_letter": envelope.summary()}))
+        return message_id
+
+
+def make_http_handler(pipeline: LocalPipeline) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "ciohooks-local"
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            path, _, query = self.path.partition("?")
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            request = WebhookRequest(self.command, path, body, headers, query, domain=headers.get("host"))
+            result = pipeline.handle(request)
+            payload = (result.get("body") or "").encode("utf-8")
+            if result.get("isBase64Encoded"):
+                import base64
+
+                payload = base64.b64decode(payload)
+            self.send_response(result.get("statusCode", 500))
+            for name, value in (result.get("headers") or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            sys.stderr.write("%s %s\n" % (self.address_string(), format % args))
+
+    return Handler
+
+
+def serve(host: str = "127.0.0.1", port: int = 3000, settings: Settings | None = None) -> None:
+    pipeline = LocalPipeline(settings)
+    server = ThreadingHTTPServer((host, port), make_http_handler(pipeline))
+    pipeline.run_worker()
+    print(f"ciohooks serving on http://{host}:{server.server_address[1]}", file=sys.stderr)
+    print(f"  delivery: {pipeline.sink_description}", file=sys.stderr)
+    print(f"  routes: {', '.join('POST /' + n.split('/', 1)[1] for n in sources.names())}", file=sys.stderr)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        pipeline.stop()
+        server.server_close()
