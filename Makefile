@@ -43,4 +43,24 @@ clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache
 
 # ---- sam build (BuildMethod: makefile) -------------------------------------------------------
-# (filled in with the template)
+# `sam build` runs `make build-<LogicalId>` with ARTIFACTS_DIR set (template.yaml: Metadata ContextPath: .).
+# Paths are taken from this Makefile's own folder, not from the working directory, because SAM runs
+# make in a scratch copy of the resource's CodeUri/ContentUri.
+# Lambda runs Python 3.13 on arm64: pip installs aarch64/cp313 wheels whatever the build machine is.
+SAM_ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+PIP_LAMBDA = $(PYTHON) -m pip install --quiet --no-compile --disable-pip-version-check --upgrade \
+	--platform manylinux2014_aarch64 --only-binary=:all: --python-version 3.13 --implementation cp
+# $(call ship,FROM,WHAT,TO): copy FROM/WHAT into TO, without __pycache__ or *.pyc.
+ship = mkdir -p "$(3)" && tar -C "$(1)" --exclude=__pycache__ --exclude='*.pyc' -cf - $(2) | tar -C "$(3)" -xf -
+
+.PHONY: build-CioHooksLayer build-EmailIngestFunction build-DeliverFunction
+
+# The layer: python/<deps> and python/ciohooks (-> /opt/python on Lambda).
+build-CioHooksLayer:
+	$(PIP_LAMBDA) --target "$(ARTIFACTS_DIR)/python" -r "$(SAM_ROOT)/requirements.txt"
+	rm -rf "$(ARTIFACTS_DIR)/python/bin"  # console scripts of the deps, useless on Lambda
+	$(call ship,$(SAM_ROOT)/shared,ciohooks,$(ARTIFACTS_DIR)/python)
+
+# A function: only its own folder's files (handler app.lambda_handler); everything else is in the layer.
+build-EmailIngestFunction: ; $(call ship,$(SAM_ROOT)/functions/email_ingest,.,$(ARTIFACTS_DIR))
+build-DeliverFunction: ; $(call ship,$(SAM_ROOT)/functions/deliver,.,$(ARTIFACTS_DIR))

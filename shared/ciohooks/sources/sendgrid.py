@@ -1,0 +1,375 @@
+"""SendGrid Event Webhook -> Customer.io email semantic events.
+
+SendGrid POSTs a JSON array of events (batched: every 30 s or 768 KB per sending server). With the
+Signed Event Webhook on, each POST carries an ECDSA P-256 / SHA-256 signature over the bytes of the
+timestamp header followed by the raw body.
+
+- Events: https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event
+- Signing: https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/getting-started-event-webhook-security-features
+- Archived sources of both pages: github.com/sendgrid/docs, content/docs/for-developers/tracking-events/
+
+Mapping (SendGrid ``event`` -> Customer.io event):
+
+    delivered                        -> Email Delivered
+    open                             -> Email Opened          (+ sg_machine_open when sent)
+    click                            -> Email Link Clicked    (link_url <- url; + url_offset when sent)
+    bounce (type "bounce"/"blocked") -> Email Bounced         (+ reason, status, type, bounce_classification when sent)
+    spamreport                       -> Email Marked as Spam
+    unsubscribe                      -> Email Unsubscribed
+    group_unsubscribe                -> Email Unsubscribed    (list_id <- asm_group_id)
+    processed, deferred, dropped, group_resubscribe, anything else -> not translated, counted by type
+
+Decisions (each one written down because SendGrid leaves it open):
+
+- ``email_id`` is the X-Message-Id: the part of ``sg_message_id`` before SendGrid's server suffix.
+  ``sg_message_id`` is "<X-Message-Id>.<suffix>"; the docs say its first half is pulled from
+  ``smtp-id``, and SendGrid tells senders to store the X-Message-Id the Mail Send API returns to
+  correlate webhook events (glossary: X-Message-ID). The suffix names SendGrid's servers and has
+  changed form over the years (".filter0001…", ".filterdrecv-…", ".recvd-…"). The prefix is cut
+  at the ``smtp-id`` local part when the two agree (old ids contain dots), else at the first dot.
+  ``SENDGRID_EMAIL_ID=sg_message_id`` keeps the whole value instead: it also tells apart the
+  recipients of one API request, which share an X-Message-Id.
+- ``link_id`` is never set. ``url_offset`` ({index, type}) only says which of several identical
+  URLs in one message was clicked, so it does not identify a link. It is passed on as a property.
+- ``ip`` and ``useragent`` go to ``context.traits`` only for engagement events (open, click,
+  spamreport, unsubscribe, group_unsubscribe). On delivery events, ``ip`` is SendGrid's sending IP,
+  not the recipient's.
+- Subject and campaign come from custom args, which SendGrid puts at the top level of each event.
+  SendGrid sends no subject, and Customer.io must not get an invented one. The first key present
+  wins:
+    email_subject  <- SENDGRID_SUBJECT_KEYS        (default: email_subject)
+    campaign_id    <- SENDGRID_CAMPAIGN_ID_KEYS    (default: campaign_id), then marketing_campaign_id
+    campaign_name  <- SENDGRID_CAMPAIGN_NAME_KEYS  (default: campaign_name), then
+                      marketing_campaign_name, then the first category if
+                      SENDGRID_CATEGORY_AS_CAMPAIGN_NAME is on. Categories are free tags, so they
+                      are not a campaign unless the operator says so.
+- Identity: ``IdentityRules.from_settings(settings, "SENDGRID")``. The custom args named by
+  SENDGRID_USER_ID_KEYS (default user_id) give the userId; otherwise the recipient's address is
+  used as SENDGRID_EMAIL_AS says (default anonymousId). The address also goes to
+  ``context.traits.email``.
+- ``messageId`` is the UUIDv5 of ``sg_event_id``, which SendGrid documents as its deduplication key.
+  An event without one gets the UUIDv5 of its canonical content instead.
+- One event that cannot be translated fails the whole request (``InvalidPayload``). The request then
+  goes to the DLQ whole, with the reason, and a mapping fix replays it. Partial requests are never
+  half-sent. The one exception is a documented absence: an asynchronous bounce comes with no
+  ``sg_message_id`` ("In the case of a delayed or asynchronous bounce, the message ID will be
+  unavailable"). Such a bounce gives no ``email_id`` and never will. It is counted as
+  ``bounce:no_sg_message_id`` instead of holding back the rest of the batch.
+- Timestamp tolerance: SENDGRID_TOLERANCE_SECONDS, default 300 s, symmetric. SendGrid names no
+  window. 300 s is the Standard Webhooks / Svix default, and peers that verify SendGrid use it too
+  (Symfony's SendGrid parser, for example). Replays inside the window are harmless because the
+  messageIds are deterministic. UNVERIFIED: whether SendGrid re-signs its retries (it retries for
+  up to 24 h). If retries ever arrive with their first timestamp, raise the window.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Mapping
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .. import ids
+from ..identity import IdentityRules, NoIdentity
+from ..request import WebhookRequest
+from ..semantic import Context, Traits
+from ..semantic.email import (
+    EmailBounced,
+    EmailDelivered,
+    EmailEvent,
+    EmailLinkClicked,
+    EmailMarkedAsSpam,
+    EmailOpened,
+    EmailUnsubscribed,
+)
+from .base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "x-twilio-email-event-webhook-signature"
+TIMESTAMP_HEADER = "x-twilio-email-event-webhook-timestamp"
+KEY_SECRET = "SENDGRID_VERIFICATION_KEY"
+DEFAULT_TOLERANCE_SECONDS = 300
+
+# SendGrid event type -> Customer.io event. Everything else is counted in Translation.ignored.
+EVENTS: dict[str, type[EmailEvent]] = {
+    "delivered": EmailDelivered,
+    "open": EmailOpened,
+    "click": EmailLinkClicked,
+    "bounce": EmailBounced,
+    "spamreport": EmailMarkedAsSpam,
+    "unsubscribe": EmailUnsubscribed,
+    "group_unsubscribe": EmailUnsubscribed,
+}
+# Events where ``ip``/``useragent`` belong to the recipient (elsewhere ``ip`` is SendGrid's own).
+ENGAGEMENT = frozenset({"open", "click", "spamreport", "unsubscribe", "group_unsubscribe"})
+BOUNCE_DETAILS = ("reason", "status", "type", "bounce_classification")
+
+
+# ---- payload -------------------------------------------------------------------------------------
+
+
+class SendGridEvent(BaseModel):
+    """One event of the posted array, typed where SendGrid documents the field.
+
+    Custom args (``custom_args`` / ``unique_args`` of the send) arrive as extra top-level keys, so
+    extra fields are kept. Only events that are translated are validated against this model. The
+    others need nothing but an ``event`` type.
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    event: str
+    email: str = Field(min_length=1)
+    timestamp: int = Field(ge=0)  # unix seconds
+    sg_event_id: str | None = None
+    sg_message_id: str | None = None
+    smtp_id: str | None = Field(default=None, alias="smtp-id")
+    category: str | list[str] | None = None
+    asm_group_id: int | str | None = None
+    url: str | None = None
+    url_offset: dict[str, Any] | None = None
+    useragent: str | None = None
+    ip: str | None = None
+    reason: str | None = None
+    status: str | None = None
+    type: str | None = None  # bounce: "bounce" (hard bounce) or "blocked"
+    bounce_classification: str | None = None
+    sg_machine_open: bool | None = None
+    marketing_campaign_id: int | str | None = None
+    marketing_campaign_name: str | None = None
+
+
+def parse_batch(body: bytes) -> list[dict[str, Any]]:
+    """The posted body as a list of event objects, each with a string ``event``; else ``InvalidPayload``."""
+    try:
+        batch = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidPayload(f"body is not JSON ({error.__class__.__name__})") from None
+    if not isinstance(batch, list):
+        raise InvalidPayload(f"body is a JSON {type(batch).__name__}, not an array of events")
+    for index, item in enumerate(batch):
+        if not isinstance(item, dict):
+            raise InvalidPayload(f"event {index} is a JSON {type(item).__name__}, not an object")
+        if not isinstance(item.get("event"), str) or not item["event"]:
+            raise InvalidPayload(f"event {index} has no event type")
+    return batch
+
+
+# ---- authentication ------------------------------------------------------------------------------
+
+
+def verify(
+    raw_body: bytes,
+    headers: Mapping[str, str],
+    public_key: str | ec.EllipticCurvePublicKey,
+    *,
+    tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
+    now: float | None = None,
+) -> None:
+    """Raise ``Unauthorized`` unless SendGrid signed exactly ``timestamp + raw_body`` recently.
+
+    ``public_key`` is the verification key as SendGrid shows it: base64 DER SubjectPublicKeyInfo, or
+    PEM. Several keys separated by commas are accepted during a rotation. A key that cannot be loaded
+    raises ``NotConfigured``. ``now`` (unix seconds) defaults to the clock.
+    """
+    lowered = {name.lower(): value for name, value in headers.items()}
+    signature_b64, timestamp = lowered.get(SIGNATURE_HEADER), lowered.get(TIMESTAMP_HEADER)
+    if not signature_b64 or not timestamp:
+        raise Unauthorized("missing SendGrid signature or timestamp header")
+    if not (timestamp.isascii() and timestamp.isdigit()):
+        raise Unauthorized("SendGrid timestamp header is not unix seconds")
+    current = time.time() if now is None else now
+    if abs(current - int(timestamp)) > tolerance_seconds:
+        raise Unauthorized(f"SendGrid timestamp is more than {tolerance_seconds} s from now")
+    try:
+        signature = base64.b64decode(signature_b64, validate=True)
+    except (binascii.Error, ValueError):
+        raise Unauthorized("SendGrid signature header is not base64") from None
+    keys = (public_key,) if isinstance(public_key, ec.EllipticCurvePublicKey) else load_public_keys(public_key)
+    signed = timestamp.encode("ascii") + raw_body
+    for key in keys:
+        try:
+            key.verify(signature, signed, ec.ECDSA(hashes.SHA256()))
+            return
+        except InvalidSignature:  # also raised for a signature that is not DER at all
+            continue
+    raise Unauthorized("SendGrid signature does not match")
+
+
+@functools.lru_cache(maxsize=8)
+def load_public_keys(text: str) -> tuple[ec.EllipticCurvePublicKey, ...]:
+    """Parse one or more (comma-separated) verification keys; ``NotConfigured`` if any is not P-256."""
+    keys = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        try:
+            if item.startswith("-----BEGIN"):
+                key = serialization.load_pem_public_key(item.encode("ascii"))
+            else:
+                key = serialization.load_der_public_key(base64.b64decode(item, validate=True))
+        except (ValueError, binascii.Error, UnicodeEncodeError):
+            raise NotConfigured(f"{KEY_SECRET} is not a base64 DER or PEM public key") from None
+        if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+            raise NotConfigured(f"{KEY_SECRET} is not an ECDSA P-256 public key")
+        keys.append(key)
+    if not keys:
+        raise NotConfigured(f"{KEY_SECRET} is empty")
+    return tuple(keys)
+
+
+# ---- the source ----------------------------------------------------------------------------------
+
+
+class SendGrid(Source):
+    family: ClassVar[str] = "email"
+    name: ClassVar[str] = "sendgrid"
+    docs_url: ClassVar[str] = "https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event"
+
+    def authenticate(self, request: WebhookRequest) -> None:
+        key = self.settings.secret(KEY_SECRET)
+        if key is None:
+            if self.settings.get_bool("ALLOW_UNSIGNED"):
+                log.warning(
+                    "SECURITY: accepting an UNSIGNED SendGrid request: %s is not configured and "
+                    "CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events to this endpoint.",
+                    KEY_SECRET,
+                )
+                return
+            raise NotConfigured(f"secret {KEY_SECRET} is not configured, so every request is refused")
+        tolerance = self.settings.get_int("SENDGRID_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)
+        if tolerance < 0:
+            raise NotConfigured("SENDGRID_TOLERANCE_SECONDS must not be negative")
+        # The time AWS received the request (Function URL timeEpoch), so a stored request keeps
+        # the verdict it had on arrival.
+        verify(request.body, request.headers, key, tolerance_seconds=tolerance, now=request.received_at.timestamp())
+
+    def translate(self, request: WebhookRequest) -> Translation:
+        rules = IdentityRules.from_settings(self.settings, "SENDGRID")
+        translation = Translation()
+        for index, raw in enumerate(parse_batch(request.body)):
+            kind = raw["event"]
+            if kind not in EVENTS:
+                translation.ignored[kind[:64]] += 1
+                continue
+            if kind == "bounce" and not raw.get("sg_message_id"):
+                # Documented: asynchronous bounces have no message id, so no email_id (see above).
+                translation.ignored["bounce:no_sg_message_id"] += 1
+                continue
+            translation.events.append(self._translate_event(index, raw, rules))
+        return translation
+
+    def _translate_event(self, index: int, raw: dict[str, Any], rules: IdentityRules) -> EmailEvent:
+        kind = raw["event"]
+        where = f"event {index} ({kind})"
+        try:
+            event = SendGridEvent.model_validate(raw)
+        except ValidationError as error:
+            raise InvalidPayload(f"{where}: {_describe(error)}") from None
+        if not event.sg_message_id:
+            raise InvalidPayload(f"{where}: no sg_message_id, so no email_id")
+
+        properties: dict[str, Any] = {
+            "email_id": self._email_id(event.sg_message_id, event.smtp_id),
+            "email_subject": _first(raw, self._keys("SENDGRID_SUBJECT_KEYS", "email_subject")),
+            "campaign_id": _first(raw, (*self._keys("SENDGRID_CAMPAIGN_ID_KEYS", "campaign_id"), "marketing_campaign_id")),
+            "campaign_name": self._campaign_name(raw, event),
+        }
+        if kind == "click":
+            properties["link_url"] = event.url
+            properties["url_offset"] = event.url_offset
+        elif kind == "open":
+            properties["sg_machine_open"] = event.sg_machine_open
+        elif kind == "bounce":
+            properties.update({name: getattr(event, name) for name in BOUNCE_DETAILS})
+        elif kind == "group_unsubscribe":
+            if event.asm_group_id is None:
+                # Without the group it would read as a global unsubscribe: not what happened.
+                raise InvalidPayload(f"{where}: no asm_group_id, so no list_id")
+            properties["list_id"] = str(event.asm_group_id)
+
+        traits = Traits(email=event.email)
+        if kind in ENGAGEMENT:
+            traits = Traits(email=event.email, ip=event.ip, user_agent=event.useragent)
+        try:
+            identity = rules.resolve(raw, event.email)
+        except NoIdentity as error:
+            raise InvalidPayload(f"{where}: {error}") from None
+        message_id = (
+            ids.message_id(self.full_name(), event.sg_event_id)
+            if event.sg_event_id
+            else ids.message_id_of_content(self.full_name(), raw)
+        )
+        semantic = EVENTS[kind]
+        properties_model = semantic.model_fields["properties"].annotation  # e.g. EmailLinkClickedProperties
+        try:
+            return semantic(
+                **identity,
+                messageId=message_id,
+                timestamp=datetime.fromtimestamp(event.timestamp, UTC),
+                properties=properties_model(**{k: v for k, v in properties.items() if v is not None}),
+                context=Context(traits=traits),
+            )
+        except (ValidationError, OverflowError, OSError, ValueError) as error:
+            detail = _describe(error) if isinstance(error, ValidationError) else "timestamp out of range"
+            raise InvalidPayload(f"{where}: {detail}") from None
+
+    def _email_id(self, sg_message_id: str, smtp_id: str | None) -> str:
+        if (self.settings.get("SENDGRID_EMAIL_ID") or "x_message_id").lower() == "sg_message_id":
+            return sg_message_id
+        return x_message_id(sg_message_id, smtp_id)
+
+    def _campaign_name(self, raw: Mapping[str, Any], event: SendGridEvent) -> str | None:
+        name = _first(raw, (*self._keys("SENDGRID_CAMPAIGN_NAME_KEYS", "campaign_name"), "marketing_campaign_name"))
+        if name is None and self.settings.get_bool("SENDGRID_CATEGORY_AS_CAMPAIGN_NAME"):
+            categories = [event.category] if isinstance(event.category, str) else (event.category or [])
+            name = next((c for c in categories if c), None)
+        return name
+
+    def _keys(self, setting: str, default: str) -> tuple[str, ...]:
+        configured = self.settings.get_list(setting)
+        return (default,) if configured is None else tuple(configured)
+
+
+def x_message_id(sg_message_id: str, smtp_id: str | None = None) -> str:
+    """The X-Message-Id in ``sg_message_id`` ("<X-Message-Id>.<SendGrid server suffix>").
+
+    Old ids have dots of their own ("14c5d75ce93.dfd.64b469.filter0001…"), so the ``smtp-id`` local
+    part ("<14c5d75ce93.dfd.64b469@ismtpd-555>") decides where the prefix ends when it is one.
+    Otherwise the prefix ends at the first dot: current X-Message-Ids are URL-safe base64.
+    """
+    if smtp_id:
+        local = smtp_id.strip().removeprefix("<").removesuffix(">").partition("@")[0]
+        if local and sg_message_id.startswith(local + "."):
+            return local
+    return sg_message_id.partition(".")[0] or sg_message_id
+
+
+def _first(raw: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The first of ``keys`` with a non-empty string or integer value, as a string."""
+    for key in keys:
+        value = raw.get(key)
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+    return None
+
+
+def _describe(error: ValidationError) -> str:
+    """Field names and error kinds only: pydantic's own messages quote the offending values."""
+    problems = dict.fromkeys(f"{'.'.join(str(p) for p in e['loc']) or 'event'} ({e['type']})" for e in error.errors())
+    return "invalid " + ", ".join(problems)
+
+
+SOURCE = SendGrid

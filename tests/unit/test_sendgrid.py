@@ -1,0 +1,516 @@
+"""SendGrid Event Webhook source: mapping of SendGrid's own samples, and the Signed Event Webhook.
+
+Samples: events/samples/email/sendgrid (credited in its README.md). Signature vectors:
+- sendgrid/sendgrid-python test/unit/test_eventwebhook.py @ 1dcc378bb90ed0d043c9dcfd239eb4c0b5501a81
+  (payload = events/samples/email/sendgrid/signed-dropped.json);
+- sendgrid/sendgrid-python test/test_eventwebhook.py @ 6b6d5aa4eef52f347b96e82c7968d04a418d9f54 and
+  sendgrid/sendgrid-nodejs packages/eventwebhook/src/eventwebhook.spec.js (an older vector that signs
+  a single object; the same constants in both libraries).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections import Counter
+from datetime import UTC, datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from ciohooks import ids
+from ciohooks.config import Settings
+from ciohooks.request import WebhookRequest
+from ciohooks.sources import InvalidPayload, NotConfigured, Unauthorized, load
+from ciohooks.sources.sendgrid import SOURCE, SendGrid, load_public_keys, parse_batch, verify, x_message_id
+from tests.support.signers import new_sendgrid_keypair, sign_sendgrid
+
+SAMPLES = Path(__file__).resolve().parents[2] / "events" / "samples" / "email" / "sendgrid"
+SOURCE_NAME = "email/sendgrid"
+DOCS_EMAIL = "example@test.com"  # the recipient in SendGrid's reference samples
+DOCS_EMAIL_ID = "14c5d75ce93.dfd.64b469"  # their smtp-id is <14c5d75ce93.dfd.64b469@ismtpd-555>
+DOCS_TIME = "2017-12-15T00:59:29Z"  # their timestamp 1513299569
+DOCS_UA = "Mozilla/4.0 (compatible; MSIE 6.1; Windows XP; .NET CLR 1.1.4322; .NET CLR 2.0.50727)"
+
+# sendgrid-python test/unit/test_eventwebhook.py (see module docstring)
+VECTOR_KEY = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g=="
+VECTOR_SIGNATURE = "MEUCIGHQVtGj+Y3LkG9fLcxf3qfI10QysgDWmMOVmxG0u6ZUAiEAyBiXDWzM+uOe5W0JuG+luQAbPIqHh89M15TluLtEZtM="
+VECTOR_TIMESTAMP = "1600112502"
+# The "bad key" and "bad signature" of the same official tests.
+OTHER_KEY = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEqTxd43gyp8IOEto2LdIfjRQrIbsd4SXZkLW6jDutdhXSJCWHw8REntlo7aNDthvj+y7GjUuFDb/R1NGe1OPzpA=="
+OTHER_SIGNATURE = "MEUCIQCtIHJeH93Y+qpYeWrySphQgpNGNr/U+UyUlBkU6n7RAwIgJTz2C+8a8xonZGi6BpSzoQsbVRamr2nlxFDWYNH3j/0="
+# The older vector shared by sendgrid-python test/test_eventwebhook.py and sendgrid-nodejs eventwebhook.spec.js.
+OLD_KEY = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhdbcwHBcepxo7yAQGhHPTnlvFYPAZFceEu/1FwCM/QmGUhA=="
+OLD_SIGNATURE = "MEUCIQCtIHJeH93Y+qpYeWrySphQgpNGNr/U+UyUlBkU6n7RAwIgJTz2C+8a8xonZGi6BpSzoQsbVRamr2nlxFDWYNH2j/0="
+OLD_TIMESTAMP = "1588788367"
+OLD_PAYLOAD = b'{"category":"example_payload","event":"test_event","message_id":"message_id"}'
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+_SPEC = json.loads(files("ciohooks").joinpath("specs", "email-events.openapi.json").read_text("utf-8"))
+_SPEC_VALIDATOR = Draft202012Validator(
+    {"$ref": "urn:email-events#/paths/~1track/post/requestBody/content/application~1json/schema"},
+    registry=Registry().with_resource("urn:email-events", Resource(contents=_SPEC, specification=DRAFT202012)),
+    format_checker=Draft202012Validator.FORMAT_CHECKER,
+)
+
+
+def assert_valid_for_spec(body: dict[str, Any]) -> None:
+    """The seed spec's requestBody: a oneOf of the six email events, each a oneOf known/anonymous user."""
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in _SPEC_VALIDATOR.iter_errors(body)]
+    assert not errors, errors
+
+
+def sample(name: str) -> bytes:
+    return (SAMPLES / name).read_bytes()
+
+
+def sample_events(name: str) -> list[dict[str, Any]]:
+    return json.loads(sample(name))
+
+
+def source(**env: str) -> SendGrid:
+    return SendGrid(Settings({f"CIOHOOKS_{k}": v for k, v in env.items()}))
+
+
+def post(body: bytes | list[Any], headers: dict[str, str] | None = None, received: float | None = None) -> WebhookRequest:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    kwargs = {"received_at": datetime.fromtimestamp(received, UTC)} if received is not None else {}
+    return WebhookRequest(method="POST", path="/sendgrid", body=raw, headers=headers or {}, **kwargs)
+
+
+def translate(body: bytes | list[Any], **env: str) -> tuple[list[dict[str, Any]], Counter[str]]:
+    """Translate, check every event against the seed spec, return the Customer.io bodies and ignored counts."""
+    translation = source(**env).translate(post(body))
+    bodies = [event.to_cio() for event in translation.events]
+    for cio in bodies:
+        assert_valid_for_spec(cio)
+    return bodies, translation.ignored
+
+
+def one(body: bytes | list[Any], **env: str) -> dict[str, Any]:
+    bodies, ignored = translate(body, **env)
+    assert len(bodies) == 1 and not ignored, (bodies, ignored)
+    return bodies[0]
+
+
+def with_fields(name: str, **fields: Any) -> list[dict[str, Any]]:
+    """A published sample with documented fields added or changed (to reach what the sample lacks)."""
+    events = sample_events(name)
+    events[0].update(fields)
+    return events
+
+
+def without(name: str, *keys: str) -> list[dict[str, Any]]:
+    events = sample_events(name)
+    for key in keys:
+        del events[0][key]
+    return events
+
+
+def engaged(email: str = DOCS_EMAIL, ua: str = DOCS_UA) -> dict[str, Any]:
+    return {"traits": {"email": email, "ip": "255.255.255.255", "user_agent": ua}}
+
+
+# ---- the published samples, translated ----------------------------------------------------------
+
+MAPPED = {
+    "delivered.json": ("Email Delivered", "rWVYmVk90MjZJ9iohOBa3w==", {}, {"traits": {"email": DOCS_EMAIL}}),
+    "open.json": ("Email Opened", "FOTFFO0ecsBE-zxFXfs6WA==", {}, engaged()),
+    "click.json": ("Email Link Clicked", "kCAi1KttyQdEKHhdC-nuEA==", {"link_url": "http://www.sendgrid.com/"}, engaged()),
+    "bounce.json": (
+        "Email Bounced",
+        "6g4ZI7SA-xmRDv57GoPIPw==",
+        {"reason": "500 unknown recipient", "status": "5.0.0", "type": "bounce"},
+        {"traits": {"email": DOCS_EMAIL}},
+    ),
+    "blocked.json": (
+        "Email Bounced",
+        "6g4ZI7SA-xmRDv57GoPIPw==",
+        {"reason": "500 unknown recipient", "status": "5.0.0", "type": "blocked"},
+        {"traits": {"email": DOCS_EMAIL}},
+    ),
+    "spamreport.json": ("Email Marked as Spam", "37nvH5QBz858KGVYCM4uOA==", {}, {"traits": {"email": DOCS_EMAIL}}),
+    "unsubscribe.json": ("Email Unsubscribed", "zz_BjPgU_5pS-J8vlfB1sg==", {}, {"traits": {"email": DOCS_EMAIL}}),
+    "group_unsubscribe.json": ("Email Unsubscribed", "ahSCB7xYcXFb-hEaawsPRw==", {"list_id": "10"}, engaged()),
+}
+IGNORED = {"processed.json": "processed", "dropped.json": "dropped", "deferred.json": "deferred", "group_resubscribe.json": "group_resubscribe"}
+
+
+@pytest.mark.parametrize("name", sorted(MAPPED))
+def test_published_sample_translates_to_exactly_this(name: str) -> None:
+    event_name, sg_event_id, extra_properties, context = MAPPED[name]
+    assert one(sample(name)) == {
+        "type": "track",
+        "event": event_name,
+        "anonymousId": DOCS_EMAIL,
+        "messageId": ids.message_id(SOURCE_NAME, sg_event_id),
+        "timestamp": DOCS_TIME,
+        "properties": {"email_id": DOCS_EMAIL_ID, **extra_properties},
+        "context": context,
+    }
+
+
+@pytest.mark.parametrize("name", sorted(IGNORED))
+def test_published_sample_of_an_untranslated_type_is_counted(name: str) -> None:
+    assert translate(sample(name)) == ([], Counter({IGNORED[name]: 1}))
+
+
+def test_every_published_sample_in_one_batch() -> None:
+    names = sorted(MAPPED) + sorted(IGNORED)
+    batch = [event for name in names for event in sample_events(name)]
+    bodies, ignored = translate(batch)
+    assert [b["event"] for b in bodies] == [MAPPED[n][0] for n in sorted(MAPPED)]
+    assert ignored == Counter({"processed": 1, "dropped": 1, "deferred": 1, "group_resubscribe": 1})
+
+
+def test_batch_sample_as_the_local_tools_post_it() -> None:
+    bodies, ignored = translate(sample("batch.json"))
+    assert [b["event"] for b in bodies] == [
+        "Email Delivered", "Email Bounced", "Email Opened", "Email Link Clicked",
+        "Email Marked as Spam", "Email Unsubscribed", "Email Unsubscribed",
+    ]  # fmt: skip
+    assert len({b["messageId"] for b in bodies}) == len(bodies)
+    assert ignored == Counter({"processed": 1, "dropped": 1, "deferred": 1, "group_resubscribe": 1})
+
+
+def test_message_id_is_pinned_and_deterministic() -> None:
+    # A literal: changing ids.NAMESPACE or the derivation would break de-duplication downstream.
+    assert one(sample("delivered.json"))["messageId"] == "f8d49b2b-c4ce-5b8c-abee-2c39238d7f72"
+    assert one(sample("delivered.json")) == one(sample("delivered.json"))
+
+
+def test_an_event_without_sg_event_id_gets_a_content_id() -> None:
+    events = without("delivered.json", "sg_event_id")
+    body = one(events)
+    assert body["messageId"] == ids.message_id_of_content(SOURCE_NAME, events[0])
+    other = without("delivered.json", "sg_event_id")
+    other[0]["timestamp"] += 1
+    assert one(other)["messageId"] != body["messageId"]
+
+
+def test_click_with_url_offset_custom_arg_and_category_array() -> None:
+    # url_offset says which of identical links was clicked: passed on, but it is no link_id.
+    body = one(sample("click-url-offset.json"))
+    ua = sample_events("click-url-offset.json")[0]["useragent"]
+    assert body == {
+        "type": "track",
+        "event": "Email Link Clicked",
+        "anonymousId": "email@example.com",
+        "messageId": ids.message_id(SOURCE_NAME, "sendgrid_internal_event_id"),
+        "timestamp": "2009-08-11T00:00:00Z",
+        "properties": {
+            "email_id": "sendgrid_internal_message_id",
+            "link_url": "http://yourdomain.com/blog/news.html",
+            "url_offset": {"index": 0, "type": "html"},
+        },
+        "context": engaged("email@example.com", ua),
+    }
+
+
+def test_marketing_campaign_fields_become_campaign_id_and_name() -> None:
+    body = one(sample("delivered-marketing-campaign.json"))
+    assert body["properties"] == {"email_id": "fPJrJPIRTxC_obpgfTy74w", "campaign_id": "23314", "campaign_name": "unique args ab"}
+    assert body["timestamp"] == "2015-09-15T20:45:11Z"
+
+
+def test_open_passes_sg_machine_open_when_sent() -> None:
+    # sg_machine_open: documented on open events in the current reference (Apple Mail Privacy Protection).
+    assert one(with_fields("open.json", sg_machine_open=True))["properties"]["sg_machine_open"] is True
+    assert "sg_machine_open" not in one(sample("open.json"))["properties"]
+
+
+def test_bounce_passes_bounce_classification_when_sent() -> None:
+    body = one(with_fields("bounce.json", bounce_classification="Invalid Address"))
+    assert body["properties"]["bounce_classification"] == "Invalid Address"
+    assert "bounce_classification" not in one(sample("bounce.json"))["properties"]
+    bare = one(without("bounce.json", "reason", "status", "type"))
+    assert bare["properties"] == {"email_id": DOCS_EMAIL_ID}
+
+
+def test_recipient_ip_only_on_engagement_events() -> None:
+    # On delivery events SendGrid's ``ip`` is its own sending IP, not the recipient's.
+    body = one(with_fields("delivered.json", ip="168.1.1.1", useragent="x"))
+    assert body["context"] == {"traits": {"email": DOCS_EMAIL}}
+
+
+def test_asynchronous_bounce_without_message_id_is_counted_not_failed() -> None:
+    batch = without("bounce.json", "sg_message_id") + sample_events("delivered.json")
+    bodies, ignored = translate(batch)
+    assert [b["event"] for b in bodies] == ["Email Delivered"]
+    assert ignored == Counter({"bounce:no_sg_message_id": 1})
+
+
+def test_unknown_event_types_are_counted_by_type() -> None:
+    batch = [{"event": "account_status_change", "type": "compliance_suspend", "timestamp": 1}, *sample_events("open.json")]
+    bodies, ignored = translate(batch)
+    assert len(bodies) == 1 and ignored == Counter({"account_status_change": 1})
+
+
+def test_empty_batch() -> None:
+    assert translate(b"[]") == ([], Counter())
+
+
+# ---- email_id ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sg_message_id", "smtp_id", "expected"),
+    [
+        # legacy form: the X-Message-Id has dots of its own; smtp-id says where it ends
+        ("14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0", "<14c5d75ce93.dfd.64b469@ismtpd-555>", "14c5d75ce93.dfd.64b469"),
+        ("14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.000000000000000000000", "<14c5d75ce93.dfd.64b469@ismtpd-555>", "14c5d75ce93.dfd.64b469"),
+        # current forms (sendgrid-python test vector; StrongGrid issue #504 for ".recvd-")
+        ("LRzXl_NHStOGhQ4kofSm_A.filterdrecv-p3mdw1-756b745b58-kmzbl-18-5F5FC76C-9.0", "<LRzXl_NHStOGhQ4kofSm_A@ismtpd0039p1iad1.sendgrid.net>", "LRzXl_NHStOGhQ4kofSm_A"),
+        ("56WoYBdESN6RyEn_7bJRKA.recvd-5b6594c664-csn64-1-65A9F4D1-A.0", None, "56WoYBdESN6RyEn_7bJRKA"),
+        # a sender's own Message-ID in smtp-id does not prefix the id: first dot
+        ("fPJrJPIRTxC_obpgfTy74w.stfilter-015.5185.55F883564.0", "<20120525181309.C1A9B40405B3@Example-Mac.local>", "fPJrJPIRTxC_obpgfTy74w"),
+        ("sendgrid_internal_message_id", None, "sendgrid_internal_message_id"),
+    ],
+)
+def test_x_message_id(sg_message_id: str, smtp_id: str | None, expected: str) -> None:
+    assert x_message_id(sg_message_id, smtp_id) == expected
+
+
+def test_email_id_can_be_the_whole_sg_message_id() -> None:
+    body = one(sample("delivered.json"), SENDGRID_EMAIL_ID="sg_message_id")
+    assert body["properties"]["email_id"] == "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0"
+
+
+# ---- identity, subject, campaign ------------------------------------------------------------------
+
+
+def test_custom_arg_user_id_wins_and_email_stays_a_trait() -> None:
+    body = one(with_fields("click.json", user_id="u-42"))
+    assert body["userId"] == "u-42" and "anonymousId" not in body
+    assert body["context"]["traits"]["email"] == DOCS_EMAIL
+
+
+def test_user_id_keys_are_configurable_in_order() -> None:
+    events = with_fields("open.json", userid="1123", account="a-9")
+    assert one(events, SENDGRID_USER_ID_KEYS="account,userid")["userId"] == "a-9"
+    assert one(events, SENDGRID_USER_ID_KEYS="missing,userid")["userId"] == "1123"
+
+
+def test_email_as_user_id() -> None:
+    body = one(sample("spamreport.json"), SENDGRID_EMAIL_AS="userId")
+    assert body["userId"] == DOCS_EMAIL and "anonymousId" not in body
+
+
+def test_subject_and_campaign_from_custom_args() -> None:
+    events = with_fields("delivered-marketing-campaign.json", email_subject="Hello", campaign_id="c-1", campaign_name="Spring")
+    assert one(events)["properties"] == {"email_id": "fPJrJPIRTxC_obpgfTy74w", "email_subject": "Hello", "campaign_id": "c-1", "campaign_name": "Spring"}
+    events = with_fields("delivered.json", subj="Hi", cid="7", cname="Autumn")
+    env = {"SENDGRID_SUBJECT_KEYS": "subj", "SENDGRID_CAMPAIGN_ID_KEYS": "cid", "SENDGRID_CAMPAIGN_NAME_KEYS": "cname"}
+    assert one(events, **env)["properties"] == {"email_id": DOCS_EMAIL_ID, "email_subject": "Hi", "campaign_id": "7", "campaign_name": "Autumn"}
+
+
+def test_first_category_is_campaign_name_only_when_configured() -> None:
+    assert "campaign_name" not in one(sample("click-url-offset.json"))["properties"]
+    on = {"SENDGRID_CATEGORY_AS_CAMPAIGN_NAME": "true"}
+    assert one(sample("click-url-offset.json"), **on)["properties"]["campaign_name"] == "category1"
+    assert one(sample("open.json"), **on)["properties"]["campaign_name"] == "cat facts"
+    # an empty category array names nothing
+    assert "campaign_name" not in one(with_fields("delivered-marketing-campaign.json", marketing_campaign_name=""), **on)["properties"]
+
+
+# ---- payloads that cannot be translated -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"not json", "body is not JSON"),
+        (b"\xff\xfe", "body is not JSON"),
+        (b'{"event": "delivered"}', "not an array"),
+        (b'["delivered"]', "event 0 is a JSON str"),
+        (b'[{"email": "example@test.com"}]', "event 0 has no event type"),
+    ],
+)
+def test_a_body_that_is_not_an_event_array(body: bytes, reason: str) -> None:
+    with pytest.raises(InvalidPayload, match=reason):
+        parse_batch(body)
+    with pytest.raises(InvalidPayload):
+        source().translate(post(body))
+
+
+@pytest.mark.parametrize(
+    ("events", "reason"),
+    [
+        (without("delivered.json", "sg_message_id"), r"event 1 \(delivered\): no sg_message_id"),
+        (without("click.json", "email"), r"event 1 \(click\): invalid email \(missing\)"),
+        (with_fields("open.json", email=""), r"event 1 \(open\): invalid email \(string_too_short\)"),
+        (without("unsubscribe.json", "timestamp"), r"invalid timestamp \(missing\)"),
+        (with_fields("spamreport.json", timestamp="yesterday"), r"invalid timestamp \(int_parsing\)"),
+        (with_fields("delivered.json", timestamp=10**15), "timestamp out of range"),
+        (without("group_unsubscribe.json", "asm_group_id"), "no asm_group_id"),
+        (with_fields("click.json", url_offset="first"), r"invalid url_offset \(dict_type\)"),
+    ],
+)
+def test_one_event_that_cannot_be_translated_fails_the_whole_request(events: list[dict[str, Any]], reason: str) -> None:
+    batch = sample_events("processed.json") + events + sample_events("delivered.json")
+    with pytest.raises(InvalidPayload, match=reason) as caught:
+        source().translate(post(batch))
+    message = str(caught.value)
+    assert "@" not in message and "yesterday" not in message and "first" not in message, message
+
+
+# ---- the Signed Event Webhook -----------------------------------------------------------------------
+
+VECTOR_HEADERS = {
+    "X-Twilio-Email-Event-Webhook-Signature": VECTOR_SIGNATURE,
+    "X-Twilio-Email-Event-Webhook-Timestamp": VECTOR_TIMESTAMP,
+}
+VECTOR_TIME = int(VECTOR_TIMESTAMP)
+
+
+def test_official_vector_verifies_byte_for_byte() -> None:
+    verify(sample("signed-dropped.json"), VECTOR_HEADERS, VECTOR_KEY, now=VECTOR_TIME + 30)
+
+
+def test_official_vector_through_the_source() -> None:
+    request = post(sample("signed-dropped.json"), {k.lower(): v for k, v in VECTOR_HEADERS.items()}, received=VECTOR_TIME + 1)
+    sendgrid = source(SENDGRID_VERIFICATION_KEY=VECTOR_KEY)
+    sendgrid.authenticate(request)
+    assert sendgrid.translate(request).ignored == Counter({"dropped": 1})
+
+
+def test_older_vector_of_both_official_libraries_verifies() -> None:
+    headers = {"x-twilio-email-event-webhook-signature": OLD_SIGNATURE, "x-twilio-email-event-webhook-timestamp": OLD_TIMESTAMP}
+    verify(OLD_PAYLOAD, headers, OLD_KEY, now=int(OLD_TIMESTAMP))
+
+
+def flip_last_byte(data: bytes) -> bytes:
+    return data[:-1] + bytes([data[-1] ^ 1])
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "key"),
+    [
+        pytest.param(flip_last_byte(sample("signed-dropped.json")), VECTOR_HEADERS, VECTOR_KEY, id="tampered body"),
+        pytest.param(sample("signed-dropped.json").replace(b"Bounced", b"bounced"), VECTOR_HEADERS, VECTOR_KEY, id="edited body"),
+        pytest.param(sample("signed-dropped.json").rstrip(b"\r\n"), VECTOR_HEADERS, VECTOR_KEY, id="trailing CRLF dropped"),
+        pytest.param(json.dumps(json.loads(sample("signed-dropped.json"))).encode(), VECTOR_HEADERS, VECTOR_KEY, id="re-serialised JSON"),
+        pytest.param(sample("signed-dropped.json"), {**VECTOR_HEADERS, "X-Twilio-Email-Event-Webhook-Timestamp": str(VECTOR_TIME + 1)}, VECTOR_KEY, id="tampered timestamp"),
+        pytest.param(sample("signed-dropped.json"), {**VECTOR_HEADERS, "X-Twilio-Email-Event-Webhook-Signature": OTHER_SIGNATURE}, VECTOR_KEY, id="other signature"),
+        pytest.param(sample("signed-dropped.json"), VECTOR_HEADERS, OTHER_KEY, id="wrong key"),
+        pytest.param(OLD_PAYLOAD, VECTOR_HEADERS, VECTOR_KEY, id="signature of another payload"),
+    ],
+)
+def test_anything_but_the_signed_bytes_is_refused(body: bytes, headers: dict[str, str], key: str) -> None:
+    with pytest.raises(Unauthorized, match="signature does not match"):
+        verify(body, headers, key, now=VECTOR_TIME)
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({}, "missing"),
+        ({"X-Twilio-Email-Event-Webhook-Signature": VECTOR_SIGNATURE}, "missing"),
+        ({"X-Twilio-Email-Event-Webhook-Timestamp": VECTOR_TIMESTAMP}, "missing"),
+        ({**VECTOR_HEADERS, "X-Twilio-Email-Event-Webhook-Timestamp": "timestamp"}, "not unix seconds"),
+        ({**VECTOR_HEADERS, "X-Twilio-Email-Event-Webhook-Timestamp": "-1600112502"}, "not unix seconds"),
+        ({**VECTOR_HEADERS, "X-Twilio-Email-Event-Webhook-Signature": "not base64!"}, "not base64"),
+        ({**VECTOR_HEADERS, "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(b"not DER").decode()}, "does not match"),
+    ],
+)
+def test_malformed_headers_are_refused_with_a_short_reason(headers: dict[str, str], reason: str) -> None:
+    with pytest.raises(Unauthorized, match=reason) as caught:
+        verify(sample("signed-dropped.json"), headers, VECTOR_KEY, now=VECTOR_TIME)
+    assert VECTOR_SIGNATURE not in str(caught.value) and "hello@world.com" not in str(caught.value)
+
+
+@pytest.mark.parametrize("offset", [-301, 301, -86400])
+def test_timestamp_outside_the_tolerance_is_refused(offset: int) -> None:
+    with pytest.raises(Unauthorized, match="more than 300 s from now"):
+        verify(sample("signed-dropped.json"), VECTOR_HEADERS, VECTOR_KEY, now=VECTOR_TIME - offset)
+
+
+def test_stale_timestamp_with_the_real_clock_is_refused() -> None:
+    with pytest.raises(Unauthorized, match="from now"):
+        verify(sample("signed-dropped.json"), VECTOR_HEADERS, VECTOR_KEY)
+
+
+def test_tolerance_is_configurable() -> None:
+    request = post(sample("signed-dropped.json"), VECTOR_HEADERS, received=VECTOR_TIME + 3600)
+    with pytest.raises(Unauthorized):
+        source(SENDGRID_VERIFICATION_KEY=VECTOR_KEY).authenticate(request)
+    source(SENDGRID_VERIFICATION_KEY=VECTOR_KEY, SENDGRID_TOLERANCE_SECONDS="3600").authenticate(request)
+    with pytest.raises(NotConfigured):
+        source(SENDGRID_VERIFICATION_KEY=VECTOR_KEY, SENDGRID_TOLERANCE_SECONDS="-1").authenticate(request)
+
+
+def test_no_key_fails_closed() -> None:
+    request = post(sample("signed-dropped.json"), VECTOR_HEADERS, received=VECTOR_TIME)
+    with pytest.raises(NotConfigured, match="SENDGRID_VERIFICATION_KEY"):
+        source().authenticate(request)
+
+
+def test_allow_unsigned_accepts_with_a_loud_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="ciohooks.sources.sendgrid"):
+        source(ALLOW_UNSIGNED="true").authenticate(post(sample("delivered.json")))
+    assert "UNSIGNED" in caplog.text and DOCS_EMAIL not in caplog.text
+
+
+def test_a_configured_key_is_checked_even_when_unsigned_is_allowed() -> None:
+    with pytest.raises(Unauthorized):
+        source(SENDGRID_VERIFICATION_KEY=VECTOR_KEY, ALLOW_UNSIGNED="true").authenticate(post(sample("delivered.json")))
+
+
+@pytest.mark.parametrize("key", ["not a key", base64.b64encode(b"\x30\x03\x02\x01\x01").decode(), " , "])
+def test_a_key_that_is_not_a_p256_public_key_is_a_configuration_error(key: str) -> None:
+    with pytest.raises(NotConfigured, match="SENDGRID_VERIFICATION_KEY") as caught:
+        verify(sample("signed-dropped.json"), VECTOR_HEADERS, key, now=VECTOR_TIME)
+    assert "not a key" not in str(caught.value)
+
+
+def test_a_key_on_another_curve_is_a_configuration_error() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    der = ec.generate_private_key(ec.SECP384R1()).public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    with pytest.raises(NotConfigured, match="P-256"):
+        load_public_keys(base64.b64encode(der).decode())
+
+
+def test_round_trip_with_a_fresh_key_pair_and_a_base64_function_url_body() -> None:
+    private_key, public_key = new_sendgrid_keypair()
+    raw = sample("click-url-offset.json")
+    headers = sign_sendgrid(private_key, raw, "1700000000")
+    event = post(raw, headers, received=1_700_000_010).to_function_url_event()
+    event["body"], event["isBase64Encoded"] = base64.b64encode(raw).decode(), True  # as Lambda may deliver it
+    request = WebhookRequest.from_function_url_event(event)
+    sendgrid = source(SENDGRID_VERIFICATION_KEY=public_key)
+    sendgrid.authenticate(request)
+    assert [e.name for e in sendgrid.translate(request).events] == ["Email Link Clicked"]
+    with pytest.raises(Unauthorized):
+        source(SENDGRID_VERIFICATION_KEY=new_sendgrid_keypair()[1]).authenticate(request)
+
+
+def test_signer_defaults_to_now_and_pem_keys_work() -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    private_key, _ = new_sendgrid_keypair()
+    pem = private_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    raw = sample("open.json")
+    verify(raw, sign_sendgrid(private_key, raw), pem)
+    verify(raw, sign_sendgrid(private_key, raw), private_key.public_key())
+
+
+def test_any_of_several_keys_verifies_during_a_rotation() -> None:
+    private_key, public_key = new_sendgrid_keypair()
+    raw = sample("open.json")
+    verify(raw, sign_sendgrid(private_key, raw), f"{VECTOR_KEY}, {public_key}")
+    verify(sample("signed-dropped.json"), VECTOR_HEADERS, f"{public_key},{VECTOR_KEY}", now=VECTOR_TIME)
+
+
+def test_catalog_loads_this_source() -> None:
+    assert load("email/sendgrid") is SendGrid is SOURCE
+    assert (SendGrid.family, SendGrid.name, SendGrid.full_name()) == ("email", "sendgrid", SOURCE_NAME)
+    assert SendGrid.docs_url.startswith("https://www.twilio.com/docs/sendgrid/")
