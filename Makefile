@@ -27,8 +27,10 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 
 setup: $(VENV)/.installed $(SAM_VENV)/.installed
 
+# The embedded default trusts a local-only SendGrid key pair (events/keys/), so a signed sample
+# can be posted at once; a deployed stack never does.
 run: $(VENV)/.installed
-	$(VENV)/bin/ciohooks serve --port $(PORT)
+	CIOHOOKS_SENDGRID_VERIFICATION_KEY="$$(cat events/keys/sendgrid-local.pub)" $(VENV)/bin/ciohooks serve --port $(PORT)
 
 test: setup
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(PY) -m pytest

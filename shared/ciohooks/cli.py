@@ -3,6 +3,7 @@
     ciohooks serve [--host H] [--port P]        the webhook endpoints on this machine
     ciohooks translate SOURCE [FILE|-] [opts]   the Customer.io calls a payload becomes
     ciohooks sources                            every SOURCE this build offers
+    ciohooks send SOURCE FILE --url URL         post a sample, signed where the source signs
     ciohooks dlq list|show|replay               inspect and replay the dead-letter queue
 """
 
@@ -35,6 +36,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     commands.add_parser("sources", help="list every SOURCE name")
 
+    send = commands.add_parser("send", help="post a payload file to a webhook URL, signed with --key where the source signs")
+    send.add_argument("source", help="e.g. email/sendgrid")
+    send.add_argument("file", help="the payload, sent byte for byte")
+    send.add_argument("--url", required=True, help="e.g. http://127.0.0.1:3000/sendgrid or the stack's SendGridWebhookUrl")
+    send.add_argument("--key", help="a file holding the signing key (SendGrid: a P-256 private key in PEM whose public half the endpoint trusts)")
+    send.add_argument("--content-type", default="application/json")
+    send.add_argument("--header", action="append", default=[], metavar="'Name: value'")
+
     dlq = commands.add_parser("dlq", help="list, show or replay dead-letter messages (any SQS endpoint)")
     dlq.add_argument("action", choices=["list", "show", "replay"])
     dlq.add_argument("message_id", nargs="?", help="with show: the message to show; with replay: only this one")
@@ -55,7 +64,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "translate":
         return _translate(args)
+    if args.command == "send":
+        return _send(args)
     return _dlq(args)
+
+
+def _parse_headers(lines: list[str]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise SystemExit(f"ciohooks: --header takes 'Name: value', got {line!r}")
+        headers[name.strip().lower()] = value.strip()
+    return headers
+
+
+def _send(args: argparse.Namespace) -> int:
+    import requests
+
+    try:
+        source = sources.load(args.source)
+    except KeyError as error:
+        print(f"ciohooks: {error.args[0]}", file=sys.stderr)
+        return 2
+    body = open(args.file, "rb").read()
+    headers = {"content-type": args.content_type, **_parse_headers(args.header)}
+    if args.key:
+        try:
+            headers.update(source.sign(body, open(args.key).read()))
+        except NotImplementedError as error:
+            print(f"ciohooks: {error}", file=sys.stderr)
+            return 2
+    response = requests.post(args.url, data=body, headers=headers, timeout=30)
+    print(f"{response.status_code} {response.text.strip()}")
+    return 0 if response.ok else 1
 
 
 def _translate(args: argparse.Namespace) -> int:
@@ -68,13 +110,7 @@ def _translate(args: argparse.Namespace) -> int:
         print(f"ciohooks: {error.args[0]}", file=sys.stderr)
         return 2
     body = sys.stdin.buffer.read() if args.file == "-" else open(args.file, "rb").read()
-    headers: dict[str, str] = {}
-    for line in args.header:
-        name, sep, value = line.partition(":")
-        if not sep:
-            print(f"ciohooks: --header takes 'Name: value', got {line!r}", file=sys.stderr)
-            return 2
-        headers[name.strip().lower()] = value.strip()
+    headers = _parse_headers(args.header)
     if args.content_type:
         headers["content-type"] = args.content_type
     headers.setdefault("content-type", "application/json")
@@ -166,5 +202,14 @@ def _summary(body: str) -> dict[str, Any]:
         return {"kind": "unknown", "bytes": len(body)}
 
 
+def run() -> None:
+    """Console entry point: a closed pipe (``ciohooks translate ... | head``) is not an error."""
+    try:
+        sys.exit(main())
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(0)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

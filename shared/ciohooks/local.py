@@ -193,6 +193,7 @@ def make_http_handler(pipeline: LocalPipeline) -> type[BaseHTTPRequestHandler]:
 
 
 def serve(host: str = "127.0.0.1", port: int = 3000, settings: Settings | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     pipeline = LocalPipeline(settings)
     server = ThreadingHTTPServer((host, port), make_http_handler(pipeline))
     pipeline.run_worker()

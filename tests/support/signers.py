@@ -9,12 +9,11 @@ https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/getting-star
 from __future__ import annotations
 
 import base64
-import time
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ciohooks.sources.sendgrid import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from ciohooks.sources import sendgrid
 
 
 def new_sendgrid_keypair() -> tuple[ec.EllipticCurvePrivateKey, str]:
@@ -29,6 +28,4 @@ def sign_sendgrid(private_key: ec.EllipticCurvePrivateKey, raw_body: bytes, time
 
     ``timestamp`` is unix seconds; it defaults to now. Send ``raw_body`` byte for byte: the signature covers it.
     """
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    signature = private_key.sign(stamp.encode("ascii") + raw_body, ec.ECDSA(hashes.SHA256()))
-    return {SIGNATURE_HEADER: base64.b64encode(signature).decode("ascii"), TIMESTAMP_HEADER: stamp}
+    return sendgrid.sign(private_key, raw_body, timestamp)

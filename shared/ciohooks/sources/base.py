@@ -81,5 +81,13 @@ class Source:
         """A handshake to answer once the request is authentic (e.g. SNS subscription confirmation)."""
         return None
 
+    @classmethod
+    def sign(cls, raw_body: bytes, key: str) -> dict[str, str]:
+        """The authentication headers the provider would send for ``raw_body``, made with ``key``.
+
+        For ``ciohooks send`` and tests: lets you post an authentic sample to a deployment.
+        """
+        raise NotImplementedError(f"{cls.full_name()} has no signing scheme to reproduce")
+
     def describe(self) -> dict[str, Any]:
         return {"source": self.full_name(), "docs": self.docs_url}

@@ -206,6 +206,22 @@ def verify(
     raise Unauthorized("SendGrid signature does not match")
 
 
+def sign(private_key: str | ec.EllipticCurvePrivateKey, raw_body: bytes, timestamp: int | str | None = None) -> dict[str, str]:
+    """The signature headers SendGrid would send for ``raw_body``, made with a key pair of your own.
+
+    For tests and for posting samples to a deployment whose verification key is your public key;
+    SendGrid's own private key never leaves SendGrid. ``private_key`` may be PEM text.
+    """
+    if isinstance(private_key, str):
+        loaded = serialization.load_pem_private_key(private_key.encode("ascii"), password=None)
+        if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+            raise ValueError("a SendGrid signing key must be an ECDSA P-256 private key")
+        private_key = loaded
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    signature = private_key.sign(stamp.encode("ascii") + raw_body, ec.ECDSA(hashes.SHA256()))
+    return {SIGNATURE_HEADER: base64.b64encode(signature).decode("ascii"), TIMESTAMP_HEADER: stamp}
+
+
 @functools.lru_cache(maxsize=8)
 def load_public_keys(text: str) -> tuple[ec.EllipticCurvePublicKey, ...]:
     """Parse one or more (comma-separated) verification keys; ``NotConfigured`` if any is not P-256."""
@@ -253,6 +269,10 @@ class SendGrid(Source):
         # The time AWS received the request (Function URL timeEpoch), so a stored request keeps
         # the verdict it had on arrival.
         verify(request.body, request.headers, key, tolerance_seconds=tolerance, now=request.received_at.timestamp())
+
+    @classmethod
+    def sign(cls, raw_body: bytes, key: str) -> dict[str, str]:
+        return sign(key, raw_body)
 
     def translate(self, request: WebhookRequest) -> Translation:
         rules = IdentityRules.from_settings(self.settings, "SENDGRID")
