@@ -87,6 +87,18 @@ class CustomerIO:
             {"Content-Type": "application/json", "X-Strict-Mode": "1", "User-Agent": "cio-hooks/0.1"}
         )
 
+    @classmethod
+    def from_settings(cls, settings: Any, api_key: str | None = None) -> CustomerIO:
+        """Built from ``CUSTOMERIO_*`` settings (see the README's configuration reference)."""
+        return cls(
+            api_key or settings.require_secret("CUSTOMERIO_API_KEY"),
+            region=(settings.get("CUSTOMERIO_REGION", "us") or "us").lower(),
+            base_url=settings.get("CUSTOMERIO_BASE_URL"),
+            timeout=float(settings.get("CUSTOMERIO_TIMEOUT_SECONDS", "10")),
+            max_attempts=settings.get_int("CUSTOMERIO_MAX_ATTEMPTS", 6),
+            backoff_base=float(settings.get("CUSTOMERIO_BACKOFF_SECONDS", "0.5")),
+        )
+
     # -- public ------------------------------------------------------------------------------
 
     def send(self, events: Sequence[dict[str, Any]], deadline: float | None = None) -> SendResult:

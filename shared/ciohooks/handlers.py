@@ -70,19 +70,15 @@ class DeliverApp:
 
     def __init__(self, deliverer: Deliverer) -> None:
         self.deliverer = deliverer
-        self.processor = BatchProcessor(event_type=EventType.SQS)
+        # A batch that failed whole is reported like any partial failure, not raised as an error.
+        self.processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
     @classmethod
     def from_environment(cls, settings: Settings | None = None) -> DeliverApp:
         from .customerio import CustomerIO
 
         settings = settings or Settings()
-        client = CustomerIO(
-            settings.require_secret("CUSTOMERIO_API_KEY"),
-            region=settings.get("CUSTOMERIO_REGION", "us") or "us",
-            base_url=settings.get("CUSTOMERIO_BASE_URL"),
-            timeout=float(settings.get_int("CUSTOMERIO_TIMEOUT_SECONDS", 10)),
-        )
+        client = CustomerIO.from_settings(settings)
         return cls(Deliverer(client, SqsQueue(settings.require("DEAD_LETTER_QUEUE_URL")), settings))
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -69,7 +69,7 @@ class LocalPipeline:
         self.max_receive_count = self.settings.get_int("MAX_RECEIVE_COUNT", 5)
         api_key = self.settings.secret("CUSTOMERIO_API_KEY")
         if api_key:
-            sink: Any = CustomerIO(api_key, region=self.settings.get("CUSTOMERIO_REGION", "us") or "us", base_url=self.settings.get("CUSTOMERIO_BASE_URL"))
+            sink: Any = CustomerIO.from_settings(self.settings, api_key)
         else:
             sink = DryRunSink(self.write)
         self.sink_description = f"Customer.io at {sink.base_url}" if api_key else "dry run (prints each Customer.io call)"
