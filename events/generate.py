@@ -1,0 +1,124 @@
+"""Generate events/ from events/samples/: Function URL events for the ingest functions and SQS events
+for the deliver function, for ``sam local invoke -e`` and for the tests. Never edit the outputs by
+hand: change a sample (credited in its folder's README) and run ``make events``.
+
+    events/samples/<family>/<source>/<name>.json  a provider's own sample payload, byte for byte
+    events/<family>/<source>/<name>.json         the Function URL (payload 2.0) event posting it,
+                                                 signed with the local-only key in events/keys/
+    events/deliver/<source>-<name>.json           the SQS event the deliver function receives
+
+Signed events carry a fixed timestamp and the same ``timeEpoch``, so they verify whenever they are
+invoked (ingest checks a signature's age against the time AWS received the request).
+
+    python events/generate.py          write the files
+    python events/generate.py --check  exit 1 if any file is missing or differs (signatures aside)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ciohooks import sources
+from ciohooks.config import Settings
+from ciohooks.envelope import Envelope
+from ciohooks.ingest import UntranslatableError, translate
+from ciohooks.request import WebhookRequest
+
+EVENTS = Path(__file__).resolve().parent
+SAMPLES = EVENTS / "samples"
+KEYS = EVENTS / "keys"
+RECEIVED = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)  # fixed, so outputs are reproducible
+SIGNED_HEADERS = {"x-twilio-email-event-webhook-signature"}  # vary per signing (ECDSA is randomised)
+
+
+def signing_key(source: type[sources.Source]) -> str | None:
+    path = KEYS / f"{source.name}-local.pem"
+    return path.read_text() if path.exists() else None
+
+
+def function_url_event(source: type[sources.Source], body: bytes) -> dict:
+    headers = {"content-type": "application/json", "host": "abcdefghij.lambda-url.us-east-1.on.aws", "user-agent": f"{source.name}-sample"}
+    if (key := signing_key(source)) is not None:
+        headers.update(sign_at(source, body, key))
+    request = WebhookRequest("POST", f"/{source.name}", body, headers, received_at=RECEIVED, domain=headers["host"])
+    return request.to_function_url_event()
+
+
+def sign_at(source: type[sources.Source], body: bytes, key: str) -> dict[str, str]:
+    if source.full_name() == "email/sendgrid":
+        from ciohooks.sources import sendgrid
+
+        return sendgrid.sign(key, body, int(RECEIVED.timestamp()))
+    return source.sign(body, key)
+
+
+def sqs_event(source: type[sources.Source], body: bytes, name: str) -> dict | None:
+    request = WebhookRequest("POST", f"/{source.name}", body, {"content-type": "application/json"}, received_at=RECEIVED)
+    try:
+        translation = translate(source(Settings({})), request)
+    except UntranslatableError:
+        return None
+    if not translation.events:
+        return None
+    envelope = Envelope(kind="events", source=source.full_name(), received_at=RECEIVED, events=[e.to_cio() for e in translation.events])
+    return {
+        "Records": [{
+            "messageId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"cio-hooks-sample:{source.full_name()}:{name}")),
+            "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
+            "body": envelope.to_json(),
+            "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(int(RECEIVED.timestamp() * 1000)), "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": str(int(RECEIVED.timestamp() * 1000))},
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:cio-hooks-delivery",
+            "awsRegion": "us-east-1",
+        }]
+    }
+
+
+def planned() -> dict[Path, dict]:
+    out: dict[Path, dict] = {}
+    for full_name in sources.names():
+        source = sources.load(full_name)
+        folder = SAMPLES / full_name
+        for sample in sorted(folder.glob("*.json")):
+            body = sample.read_bytes()
+            out[EVENTS / full_name / sample.name] = function_url_event(source, body)
+            if (event := sqs_event(source, body, sample.stem)) is not None:
+                out[EVENTS / "deliver" / f"{source.name}-{sample.name}"] = event
+    return out
+
+
+def comparable(event: dict) -> dict:
+    headers = event.get("headers")
+    if isinstance(headers, dict):
+        return {**event, "headers": {k: v for k, v in headers.items() if k not in SIGNED_HEADERS}}
+    return event
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args(argv)
+    stale = []
+    for path, event in planned().items():
+        text = json.dumps(event, indent=2, ensure_ascii=False) + "\n"
+        if args.check:
+            if not path.exists() or comparable(json.loads(path.read_text())) != comparable(event):
+                stale.append(path.relative_to(EVENTS))
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    if stale:
+        print("stale (run `make events`): " + ", ".join(map(str, stale)), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""events/ is generated from the samples and must work as it stands: no drift, and every event runs."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+
+import pytest
+
+from ciohooks.config import Settings
+from ciohooks.deliver import Deliverer, InboundMessage
+from ciohooks.envelope import Envelope
+from ciohooks.handlers import ingest_resolver
+from ciohooks.ingest import Ingest
+from ciohooks.queue import MemoryQueue
+from tests.unit.test_deliver import RecordingSink
+
+EVENTS = Path(__file__).parents[2] / "events"
+generate = runpy.run_path(str(EVENTS / "generate.py"))
+
+
+def test_generated_events_match_the_samples():
+    assert generate["main"](["--check"]) == 0, "run `make events`"
+
+
+@pytest.mark.parametrize("path", sorted((EVENTS / "email" / "sendgrid").glob("*.json")), ids=lambda p: p.stem)
+def test_function_url_event_is_accepted_by_the_ingest_function(path):
+    public_key = (EVENTS / "keys" / "sendgrid-local.pub").read_text().strip()
+    ingest = Ingest("email", MemoryQueue(), MemoryQueue(), Settings({"CIOHOOKS_SENDGRID_VERIFICATION_KEY": public_key}))
+    response = ingest_resolver(ingest).resolve(json.loads(path.read_text()), None)
+    assert response["statusCode"] == 200, response["body"]
+    assert ingest.dead_letter_queue.approximate_depth() == 0
+
+
+@pytest.mark.parametrize("path", sorted((EVENTS / "deliver").glob("*.json")), ids=lambda p: p.stem)
+def test_sqs_event_is_delivered_whole(path):
+    (record,) = json.loads(path.read_text())["Records"]
+    envelope = Envelope.from_json(record["body"])
+    sink = RecordingSink()
+    report = Deliverer(sink, MemoryQueue()).deliver([InboundMessage(record["messageId"], record["body"])])
+    assert report.retry == set() and report.delivered == len(envelope.events) > 0
