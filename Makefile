@@ -4,6 +4,8 @@
 #
 # The build-* targets at the bottom are what `sam build` calls (BuildMethod: makefile).
 
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
@@ -13,16 +15,21 @@ export SAM_CLI_TELEMETRY := 0
 
 .PHONY: setup run test test-fast lint-template events bench clean
 
+# pip's notes about unreachable extra indexes on some machines are noise here, not errors.
+QUIET_PIP = 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
+
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	@echo "setting up $(VENV) (first time: about a minute)"
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --upgrade pip $(QUIET_PIP)
+	$(PY) -m pip install --quiet -r requirements-dev.txt $(QUIET_PIP)
+	$(PY) -m pip install --quiet --no-deps -e . $(QUIET_PIP)
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt
+	@echo "setting up $(SAM_VENV) (the SAM CLI, in a venv of its own)"
 	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt $(QUIET_PIP)
 	touch $@
 
 setup: $(VENV)/.installed $(SAM_VENV)/.installed
