@@ -1,14 +1,18 @@
 """Deliver: DeliveryQueue batches to Customer.io's /v1/batch, partial failures reported to SQS."""
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ciohooks.handlers import DeliverApp
 
 logger = Logger()
+metrics = Metrics()
+tracer = Tracer()  # patches requests and botocore: each Customer.io call and SQS send is a subsegment
 app = DeliverApp.from_environment()
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.handle(event, context)

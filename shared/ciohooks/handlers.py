@@ -10,7 +10,9 @@ import logging
 import time
 from typing import Any
 
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -21,6 +23,8 @@ from .queue import SqsQueue
 from .request import MalformedEvent, WebhookRequest
 
 logger = logging.getLogger(__name__)
+# Shares its metric set with the function module's ``Metrics()``, whose ``log_metrics`` flushes it.
+metrics = Metrics()
 
 # Leave this much of the invocation's time for reporting the batch result and dead-lettering.
 DELIVER_SAFETY_SECONDS = 3.0
@@ -42,6 +46,7 @@ def ingest_resolver(ingest: Ingest) -> LambdaFunctionUrlResolver:
             "webhook handled",
             extra={"source": outcome.source or source, "result": outcome.result, "status": outcome.status, "events": outcome.events, "ignored": outcome.ignored},
         )
+        record_ingest_metrics(outcome, source)
         return _response(outcome)
 
     @app.not_found
@@ -55,6 +60,30 @@ def ingest_resolver(ingest: Ingest) -> LambdaFunctionUrlResolver:
         return _response(Outcome(500, {"error": "internal error, retry later"}, "failed"))
 
     return app
+
+
+# One metric per ingest result (Rejected covers 401/404/405/413), plus event counts.
+INGEST_RESULT_METRICS = {
+    "queued": "Queued",
+    "ignored": "Ignored",
+    "dead_lettered": "DeadLettered",
+    "rejected": "Rejected",
+    "failed": "Failed",
+    "replied": "Replied",
+    "not_found": "Rejected",
+}
+
+
+def record_ingest_metrics(outcome: Outcome, route: str) -> None:
+    metrics.add_dimension(name="source", value=outcome.source or f"unknown/{route}"[:64])
+    metrics.add_metric(name="Received", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=INGEST_RESULT_METRICS[outcome.result], unit=MetricUnit.Count, value=1)
+    if outcome.status == 401:
+        metrics.add_metric(name="Unauthorized", unit=MetricUnit.Count, value=1)
+    if outcome.events:
+        metrics.add_metric(name="EventsQueued", unit=MetricUnit.Count, value=outcome.events)
+    if outcome.ignored:
+        metrics.add_metric(name="EventsIgnored", unit=MetricUnit.Count, value=outcome.ignored)
 
 
 def _response(outcome: Outcome) -> Response:
@@ -95,6 +124,8 @@ class DeliverApp:
             "batch delivered",
             extra={"messages": len(records), "delivered": report.delivered, "dead_lettered": report.dead_lettered, "retry": len(report.retry), "requests": report.requests},
         )
+        for name, value in (("Delivered", report.delivered), ("DeadLettered", report.dead_lettered), ("MessagesRetried", len(report.retry)), ("CustomerIoRequests", report.requests)):
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
         def record_handler(record: SQSRecord) -> None:
             if record.message_id in report.retry:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -194,6 +195,8 @@ def make_http_handler(pipeline: LocalPipeline) -> type[BaseHTTPRequestHandler]:
 
 def serve(host: str = "127.0.0.1", port: int = 3000, settings: Settings | None = None) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    # CloudWatch's EMF lines are for Lambda; on a console they would only clutter the printed calls.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     pipeline = LocalPipeline(settings)
     server = ThreadingHTTPServer((host, port), make_http_handler(pipeline))
     pipeline.run_worker()
