@@ -37,7 +37,7 @@ setup: $(VENV)/.installed $(SAM_VENV)/.installed
 # The embedded default trusts a local-only SendGrid key pair (events/keys/), so a signed sample
 # can be posted at once; a deployed stack never does.
 run: $(VENV)/.installed
-	CIOHOOKS_SENDGRID_VERIFICATION_KEY="$$(cat events/keys/sendgrid-local.pub)" $(VENV)/bin/ciohooks serve --port $(PORT)
+	$(VENV)/bin/ciohooks serve --port $(PORT) --local-keys events/keys
 
 test: setup
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(PY) -m pytest
@@ -71,5 +71,5 @@ build-CioHooksLayer:
 	$(call ship,$(SAM_ROOT)/shared,ciohooks,$(ARTIFACTS_DIR)/python)
 
 # A function: only its own folder's files (handler app.lambda_handler); everything else is in the layer.
-build-EmailIngestFunction: ; $(call ship,$(SAM_ROOT)/functions/email_ingest,.,$(ARTIFACTS_DIR))
+build-EmailIngestFunction: ; $(call ship,$(SAM_ROOT)/functions/ingest,.,$(ARTIFACTS_DIR))
 build-DeliverFunction: ; $(call ship,$(SAM_ROOT)/functions/deliver,.,$(ARTIFACTS_DIR))

@@ -27,6 +27,7 @@ from ciohooks import sources
 from ciohooks.config import Settings
 from ciohooks.envelope import Envelope
 from ciohooks.ingest import UntranslatableError, translate
+from ciohooks.local import signing_key
 from ciohooks.request import WebhookRequest
 
 EVENTS = Path(__file__).resolve().parent
@@ -36,25 +37,12 @@ RECEIVED = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)  # fixed, so outputs are
 SIGNED_HEADERS = {"x-twilio-email-event-webhook-signature"}  # vary per signing (ECDSA is randomised)
 
 
-def signing_key(source: type[sources.Source]) -> str | None:
-    path = KEYS / f"{source.name}-local.pem"
-    return path.read_text() if path.exists() else None
-
-
 def function_url_event(source: type[sources.Source], body: bytes) -> dict:
     headers = {"content-type": "application/json", "host": "abcdefghij.lambda-url.us-east-1.on.aws", "user-agent": f"{source.name}-sample"}
-    if (key := signing_key(source)) is not None:
-        headers.update(sign_at(source, body, key))
     request = WebhookRequest("POST", f"/{source.name}", body, headers, received_at=RECEIVED, domain=headers["host"])
+    if (key := signing_key(source, KEYS)) is not None:
+        request = source.sign(request, key)
     return request.to_function_url_event()
-
-
-def sign_at(source: type[sources.Source], body: bytes, key: str) -> dict[str, str]:
-    if source.full_name() == "email/sendgrid":
-        from ciohooks.sources import sendgrid
-
-        return sendgrid.sign(key, body, int(RECEIVED.timestamp()))
-    return source.sign(body, key)
 
 
 def sqs_event(source: type[sources.Source], body: bytes, name: str) -> dict | None:

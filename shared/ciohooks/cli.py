@@ -25,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the webhook endpoints locally (embedded queue and dry-run sink by default)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--local-keys", metavar="DIR", help="trust the local-only keys in DIR/local.env (events/keys): for trying signed samples, never for a deployment")
 
     translate = commands.add_parser("translate", help="print the Customer.io calls a payload becomes, one JSON object per line")
     translate.add_argument("source", help="e.g. email/sendgrid (see `ciohooks sources`)")
@@ -40,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     send.add_argument("source", help="e.g. email/sendgrid")
     send.add_argument("file", help="the payload, sent byte for byte")
     send.add_argument("--url", required=True, help="e.g. http://127.0.0.1:3000/sendgrid or the stack's SendGridWebhookUrl")
-    send.add_argument("--key", help="a file holding the signing key (SendGrid: a P-256 private key in PEM whose public half the endpoint trusts)")
+    send.add_argument("--key", help="a file holding the signing secret (SendGrid: a P-256 private key in PEM whose public half the endpoint trusts)")
     send.add_argument("--content-type", default="application/json")
     send.add_argument("--header", action="append", default=[], metavar="'Name: value'")
 
@@ -54,9 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "serve":
-        from .local import serve as run_server
+        import os
 
-        run_server(args.host, args.port)
+        from .local import local_keys, serve as run_server
+
+        settings = Settings({**local_keys(args.local_keys), **os.environ}) if args.local_keys else None
+        run_server(args.host, args.port, settings)
         return 0
     if args.command == "sources":
         for name in sources.names():
@@ -87,15 +91,20 @@ def _send(args: argparse.Namespace) -> int:
     except KeyError as error:
         print(f"ciohooks: {error.args[0]}", file=sys.stderr)
         return 2
-    body = open(args.file, "rb").read()
+    from urllib.parse import urlsplit
+
+    from .request import WebhookRequest
+
+    url = urlsplit(args.url)
     headers = {"content-type": args.content_type, **_parse_headers(args.header)}
+    request = WebhookRequest("POST", url.path or "/", open(args.file, "rb").read(), headers, url.query, domain=url.netloc)
     if args.key:
         try:
-            headers.update(source.sign(body, open(args.key).read()))
+            request = source.sign(request, open(args.key).read().strip())
         except NotImplementedError as error:
             print(f"ciohooks: {error}", file=sys.stderr)
             return 2
-    response = requests.post(args.url, data=body, headers=headers, timeout=30)
+    response = requests.request(request.method, args.url, data=request.body, headers=dict(request.headers), timeout=30)
     print(f"{response.status_code} {response.text.strip()}")
     return 0 if response.ok else 1
 

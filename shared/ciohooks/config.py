@@ -5,7 +5,11 @@ reads ``CIOHOOKS_SENDGRID_TOLERANCE_SECONDS``. A secret ``X`` is looked up as:
 
 - ``CIOHOOKS_X``: the value itself (local runs and tests);
 - ``CIOHOOKS_X_SECRET``: the name or ARN of a Secrets Manager secret (AWS);
-- ``CIOHOOKS_X_PARAMETER``: the name of an SSM SecureString parameter (AWS).
+- ``CIOHOOKS_X_PARAMETER``: the name of an SSM SecureString parameter (AWS);
+- otherwise, when ``CIOHOOKS_SECRETS_PREFIX`` is set (as the template does), the secret named
+  ``<prefix><x in lower case, _ as ->`` in ``CIOHOOKS_SECRETS_STORE`` (``secretsmanager``, the
+  default, or ``ssm``): ``SENDGRID_VERIFICATION_KEY`` -> ``/cio-hooks/sendgrid-verification-key``.
+  A secret that does not exist there is "not configured", so the source fails closed.
 
 Secrets fetched from AWS are cached for five minutes (Powertools Parameters), so a rotated key is
 picked up without a redeploy. Secret values are never logged or put in error messages.
@@ -64,6 +68,8 @@ class Settings:
             from aws_lambda_powertools.utilities import parameters
 
             return parameters.get_parameter(parameter, decrypt=True, max_age=300)
+        if (prefix := self.get("SECRETS_PREFIX")) is not None:
+            return _by_convention(prefix + name.lower().replace("_", "-"), (self.get("SECRETS_STORE") or "secretsmanager").lower())
         return None
 
     def require_secret(self, name: str) -> str:
@@ -71,3 +77,16 @@ class Settings:
         if value is None:
             raise MissingSetting(f"secret {name} is not configured (set {PREFIX}{name}, {PREFIX}{name}_SECRET or {PREFIX}{name}_PARAMETER)")
         return value
+
+
+def _by_convention(name: str, store: str) -> str | None:
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        if store == "ssm":
+            return parameters.get_parameter(name, decrypt=True, max_age=300)
+        return parameters.get_secret(name, max_age=300)
+    except parameters.exceptions.GetParameterError as error:
+        if "NotFound" in repr(error.__cause__) or "ParameterNotFound" in str(error):
+            return None
+        raise

@@ -59,8 +59,8 @@ def function_env(sqs_queues, **extra: str) -> dict[str, str]:
 
 def test_ingest_and_deliver_handlers_in_the_lambda_runtime(lambda_rie, layer_dir, sqs_queues, cio_standin, capsys):
     ingest = lambda_rie(
-        "app.lambda_handler", REPO / "functions" / "email_ingest", [layer_dir],
-        function_env(sqs_queues, CIOHOOKS_SENDGRID_VERIFICATION_KEY=PUBLIC_KEY), isolated=True, function_name="EmailIngestFunction",
+        "app.lambda_handler", REPO / "functions" / "ingest", [layer_dir],
+        function_env(sqs_queues, CIOHOOKS_FAMILY="email", CIOHOOKS_SENDGRID_VERIFICATION_KEY=PUBLIC_KEY), isolated=True, function_name="EmailIngestFunction",
     )
     event = WebhookRequest("POST", "/sendgrid", BATCH, {"content-type": "application/json", **sign_sendgrid(PRIVATE_KEY, BATCH)}).to_function_url_event()
     response, cold = ingest.invoke(event)

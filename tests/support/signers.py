@@ -13,7 +13,7 @@ import base64
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ciohooks.sources import sendgrid
+from ciohooks.sources.email import sendgrid
 
 
 def new_sendgrid_keypair() -> tuple[ec.EllipticCurvePrivateKey, str]:

@@ -28,7 +28,7 @@ from ciohooks import ids
 from ciohooks.config import Settings
 from ciohooks.request import WebhookRequest
 from ciohooks.sources import InvalidPayload, NotConfigured, Unauthorized, load
-from ciohooks.sources.sendgrid import SOURCE, SendGrid, load_public_keys, parse_batch, verify, x_message_id
+from ciohooks.sources.email.sendgrid import SOURCE, SendGrid, load_public_keys, parse_batch, verify, x_message_id
 from tests.support.signers import new_sendgrid_keypair, sign_sendgrid
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "samples" / "email" / "sendgrid"
@@ -453,7 +453,7 @@ def test_no_key_fails_closed() -> None:
 
 
 def test_allow_unsigned_accepts_with_a_loud_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="ciohooks.sources.sendgrid"):
+    with caplog.at_level(logging.WARNING, logger="ciohooks.sources.email.sendgrid"):
         source(ALLOW_UNSIGNED="true").authenticate(post(sample("delivered.json")))
     assert "UNSIGNED" in caplog.text and DOCS_EMAIL not in caplog.text
 

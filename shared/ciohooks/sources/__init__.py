@@ -1,33 +1,46 @@
-"""The catalogue of sources: ``family/name`` -> module. Modules are imported only when used,
-so an ingest function pays at cold start only for the sources it serves."""
+"""The catalogue of sources: ``ciohooks/sources/<family>/<module>.py``, each holding a ``SOURCE`` class.
+
+Sources are found by file name without importing them (``pkgutil``), so an ingest function pays at
+cold start only for the source a request names. The route is the module name with ``_`` spelled
+``-`` (``customerio_push.py`` serves ``POST /customerio-push``).
+"""
 
 from __future__ import annotations
 
+import functools
 import importlib
+import pkgutil
+from pathlib import Path
 
 from .base import InvalidPayload, NotConfigured, Reply, Source, Translation, Unauthorized
-
-# family/name -> module under ciohooks.sources holding a ``SOURCE`` class.
-CATALOG: dict[str, str] = {
-    "email/sendgrid": "sendgrid",
-}
 
 FAMILIES = ("email", "video", "mobile")
 
 
+@functools.cache
+def catalog() -> dict[str, str]:
+    """``family/route`` -> module path, e.g. ``email/sendgrid`` -> ``ciohooks.sources.email.sendgrid``."""
+    found = {}
+    for family in FAMILIES:
+        for module in pkgutil.iter_modules([str(Path(__file__).parent / family)]):
+            if not module.name.startswith("_"):
+                found[f"{family}/{module.name.replace('_', '-')}"] = f"{__name__}.{family}.{module.name}"
+    return found
+
+
 def names(family: str | None = None) -> list[str]:
-    return sorted(n for n in CATALOG if family is None or n.startswith(family + "/"))
+    return sorted(n for n in catalog() if family is None or n.startswith(family + "/"))
 
 
 def load(full_name: str) -> type[Source]:
     """The source class for ``family/name`` (or a bare ``name`` when it is unambiguous)."""
-    if full_name not in CATALOG:
-        matches = [n for n in CATALOG if n.split("/", 1)[1] == full_name]
+    table = catalog()
+    if full_name not in table:
+        matches = [n for n in table if n.split("/", 1)[1] == full_name]
         if len(matches) != 1:
             raise KeyError(f"unknown source {full_name!r}; known: {', '.join(names())}")
         full_name = matches[0]
-    module = importlib.import_module(f"{__name__}.{CATALOG[full_name]}")
-    return module.SOURCE
+    return importlib.import_module(table[full_name]).SOURCE
 
 
-__all__ = ["CATALOG", "FAMILIES", "InvalidPayload", "NotConfigured", "Reply", "Source", "Translation", "Unauthorized", "load", "names"]
+__all__ = ["FAMILIES", "InvalidPayload", "NotConfigured", "Reply", "Source", "Translation", "Unauthorized", "catalog", "load", "names"]

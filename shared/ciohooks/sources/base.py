@@ -55,6 +55,8 @@ class Source:
     # Header names and query keys that carry credentials: never stored in a queue message.
     secret_headers: ClassVar[frozenset[str]] = frozenset()
     secret_query_keys: ClassVar[frozenset[str]] = frozenset()
+    # The setting holding the secret that authenticates requests (see config.Settings.secret).
+    secret_name: ClassVar[str | None] = None
     # The status a provider treats as "accepted"; a source may choose another (e.g. 204).
     ack_status: ClassVar[int] = 200
 
@@ -82,10 +84,12 @@ class Source:
         return None
 
     @classmethod
-    def sign(cls, raw_body: bytes, key: str) -> dict[str, str]:
-        """The authentication headers the provider would send for ``raw_body``, made with ``key``.
+    def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
+        """``request`` as the provider would send it authenticated with ``key`` (headers, or a
+        signature inside the body, as the scheme has it). ``key`` is the secret named by
+        ``secret_name``; for asymmetric schemes, the private half of a key pair you hold.
 
-        For ``ciohooks send`` and tests: lets you post an authentic sample to a deployment.
+        For ``ciohooks send``, the events generator and tests: lets you post authentic samples.
         """
         raise NotImplementedError(f"{cls.full_name()} has no signing scheme to reproduce")
 

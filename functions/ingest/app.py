@@ -1,9 +1,12 @@
-"""Email ingest: POST /<provider> on this function's URL (e.g. /sendgrid).
+"""Ingest: POST /<source> on a family's Function URL (email: /sendgrid ...; video; mobile).
 
-Authenticates, translates and queues; all provider knowledge lives in the ciohooks layer.
+One code directory serves the three ingest functions; ``CIOHOOKS_FAMILY`` says which sources a
+function answers for. It authenticates, translates and queues; provider knowledge lives in the layer.
 Tracing is Lambda's own (Tracing: Active): the X-Ray SDK would add ~0.4 s to every cold start that
 a provider waits on, for a function whose only downstream call is one SQS SendMessage.
 """
+
+import os
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
@@ -13,7 +16,7 @@ from ciohooks.handlers import ingest_app_from_environment
 
 logger = Logger()
 metrics = Metrics()
-app = ingest_app_from_environment("email")
+app = ingest_app_from_environment(os.environ["CIOHOOKS_FAMILY"])
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.LAMBDA_FUNCTION_URL)

@@ -65,6 +65,7 @@ Decisions (each one written down because SendGrid leaves it open):
 from __future__ import annotations
 
 import base64
+import dataclasses
 import binascii
 import functools
 import json
@@ -78,11 +79,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .. import ids
-from ..identity import IdentityRules, NoIdentity
-from ..request import WebhookRequest
-from ..semantic import Context, Traits
-from ..semantic.email import (
+from ... import ids
+from ...identity import IdentityRules, NoIdentity
+from ...request import WebhookRequest
+from ...semantic import Context, Traits
+from ...semantic.email import (
     EmailBounced,
     EmailDelivered,
     EmailEvent,
@@ -91,7 +92,7 @@ from ..semantic.email import (
     EmailOpened,
     EmailUnsubscribed,
 )
-from .base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
+from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +252,7 @@ class SendGrid(Source):
     family: ClassVar[str] = "email"
     name: ClassVar[str] = "sendgrid"
     docs_url: ClassVar[str] = "https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event"
+    secret_name: ClassVar[str | None] = KEY_SECRET
 
     def authenticate(self, request: WebhookRequest) -> None:
         key = self.settings.secret(KEY_SECRET)
@@ -271,8 +273,9 @@ class SendGrid(Source):
         verify(request.body, request.headers, key, tolerance_seconds=tolerance, now=request.received_at.timestamp())
 
     @classmethod
-    def sign(cls, raw_body: bytes, key: str) -> dict[str, str]:
-        return sign(key, raw_body)
+    def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
+        headers = {**request.headers, **sign(key, request.body, int(request.received_at.timestamp()))}
+        return dataclasses.replace(request, headers=headers)
 
     def translate(self, request: WebhookRequest) -> Translation:
         rules = IdentityRules.from_settings(self.settings, "SENDGRID")

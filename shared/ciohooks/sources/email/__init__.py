@@ -1,0 +1,1 @@
+"""Email sources: one module per provider, discovered by file name (the route is the name, _ -> -)."""

@@ -1,0 +1,1 @@
+"""Mobile sources: one module per provider, discovered by file name (the route is the name, _ -> -)."""
