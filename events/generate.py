@@ -2,7 +2,10 @@
 for the deliver function, for ``sam local invoke -e`` and for the tests. Never edit the outputs by
 hand: change a sample (credited in its folder's README) and run ``make events``.
 
-    events/samples/<family>/<source>/<name>.json  a provider's own sample payload, byte for byte
+    events/samples/<family>/<source>/<name>.<ext> a provider's own sample payload, byte for byte:
+        .json  POSTed as application/json       .form   POSTed as application/x-www-form-urlencoded
+        .txt   POSTed as text/plain (SNS)       .query  a GET whose query string is the file
+        <name>.meta.json (optional) adds {"method", "headers", "query"} to the request
     events/<family>/<source>/<name>.json         the Function URL (payload 2.0) event posting it,
                                                  signed with the local-only key in events/keys/
     events/deliver/<source>-<name>.json           the SQS event the deliver function receives
@@ -37,16 +40,36 @@ RECEIVED = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)  # fixed, so outputs are
 SIGNED_HEADERS = {"x-twilio-email-event-webhook-signature"}  # vary per signing (ECDSA is randomised)
 
 
-def function_url_event(source: type[sources.Source], body: bytes) -> dict:
-    headers = {"content-type": "application/json", "host": "abcdefghij.lambda-url.us-east-1.on.aws", "user-agent": f"{source.name}-sample"}
-    request = WebhookRequest("POST", f"/{source.name}", body, headers, received_at=RECEIVED, domain=headers["host"])
+CONTENT_TYPES = {".json": "application/json", ".form": "application/x-www-form-urlencoded", ".txt": "text/plain"}
+HOST = "abcdefghij.lambda-url.us-east-1.on.aws"
+
+
+def sample_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.*") if p.suffix in (*CONTENT_TYPES, ".query") and not p.name.endswith(".meta.json"))
+
+
+def sample_request(source: type[sources.Source], sample: Path) -> WebhookRequest:
+    """The request a provider would send with this sample, unsigned."""
+    meta_path = sample.with_name(sample.stem + ".meta.json")
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    raw = sample.read_bytes()
+    if sample.suffix == ".query":
+        method, body, query, headers = "GET", b"", raw.decode().strip(), {}
+    else:
+        method, body, query, headers = "POST", raw, "", {"content-type": CONTENT_TYPES[sample.suffix]}
+    headers = {"host": HOST, "user-agent": f"{source.name}-sample", **headers, **{k.lower(): v for k, v in meta.get("headers", {}).items()}}
+    return WebhookRequest(meta.get("method", method), f"/{source.name.replace('_', '-')}", body, headers, meta.get("query", query), received_at=RECEIVED, domain=HOST)
+
+
+def function_url_event(source: type[sources.Source], sample: Path) -> dict:
+    request = sample_request(source, sample)
     if (key := signing_key(source, KEYS)) is not None:
         request = source.sign(request, key)
     return request.to_function_url_event()
 
 
-def sqs_event(source: type[sources.Source], body: bytes, name: str) -> dict | None:
-    request = WebhookRequest("POST", f"/{source.name}", body, {"content-type": "application/json"}, received_at=RECEIVED)
+def sqs_event(source: type[sources.Source], sample: Path) -> dict | None:
+    request, name = sample_request(source, sample), sample.stem
     try:
         translation = translate(source(Settings({})), request)
     except UntranslatableError:
@@ -74,11 +97,10 @@ def planned() -> dict[Path, dict]:
     for full_name in sources.names():
         source = sources.load(full_name)
         folder = SAMPLES / full_name
-        for sample in sorted(folder.glob("*.json")):
-            body = sample.read_bytes()
-            out[EVENTS / full_name / sample.name] = function_url_event(source, body)
-            if (event := sqs_event(source, body, sample.stem)) is not None:
-                out[EVENTS / "deliver" / f"{source.name}-{sample.name}"] = event
+        for sample in sample_files(folder):
+            out[EVENTS / full_name / f"{sample.stem}.json"] = function_url_event(source, sample)
+            if (event := sqs_event(source, sample)) is not None:
+                out[EVENTS / "deliver" / f"{source.name}-{sample.stem}.json"] = event
     return out
 
 
