@@ -166,7 +166,34 @@ def make_http_handler(pipeline: LocalPipeline) -> type[BaseHTTPRequestHandler]:
         server_version = "ciohooks-local"
         protocol_version = "HTTP/1.1"
 
+        def _cors_headers(self, path: str) -> dict[str, str]:
+            """What the video Function URL's CORS configuration answers in AWS (template.yaml)."""
+            origin = self.headers.get("Origin")
+            routed = pipeline.family_of(path)
+            if not origin or routed is None or routed[0] != "video":
+                return {}
+            allowed = pipeline.settings.get_list("VIDEO_ALLOWED_ORIGINS") or ["*"]
+            if "*" not in allowed and origin not in allowed:
+                return {}
+            return {
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Methods": "POST",
+                "Access-Control-Allow-Headers": "content-type",
+                "Access-Control-Max-Age": "86400",
+                "Vary": "Origin",
+            }
+
         def _serve(self) -> None:
+            path = self.path.partition("?")[0]
+            cors = self._cors_headers(path)
+            if self.command == "OPTIONS" and self.headers.get("Access-Control-Request-Method"):
+                # A preflight never reaches the function: the Function URL answers it.
+                self.send_response(204 if cors else 403)
+                for name, value in cors.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             path, _, query = self.path.partition("?")
@@ -179,7 +206,7 @@ def make_http_handler(pipeline: LocalPipeline) -> type[BaseHTTPRequestHandler]:
 
                 payload = base64.b64decode(payload)
             self.send_response(result.get("statusCode", 500))
-            for name, value in (result.get("headers") or {}).items():
+            for name, value in {**(result.get("headers") or {}), **cors}.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
