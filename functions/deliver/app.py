@@ -3,7 +3,7 @@
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ciohooks.handlers import DeliverApp
+from ciohooks.deliver import DeliverApp
 
 logger = Logger()
 metrics = Metrics()

@@ -15,10 +15,15 @@ with today's code, so a mapping fix heals old failures.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol, Sequence
 
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from . import sources
@@ -31,6 +36,7 @@ from .redact import describe_validation_error
 from .request import WebhookRequest
 
 logger = logging.getLogger(__name__)
+metrics = Metrics()  # shares its metric set with the function module's Metrics(), which flushes it
 
 
 class Sink(Protocol):
@@ -124,3 +130,54 @@ class Deliverer:
             return
         report.dead_lettered += len(envelope.events or []) or 1
         logger.warning("dead-lettered from message %s at stage %s: %s", message.message_id, envelope.failure.stage if envelope.failure else "?", envelope.failure.error if envelope.failure else "")
+
+
+# ---- the Lambda-facing side ---------------------------------------------------------------------
+
+# Leave this much of the invocation's time for reporting the batch result and dead-lettering.
+DELIVER_SAFETY_SECONDS = 3.0
+
+
+class DeliverApp:
+    """Delivers one SQS batch and reports partial failures (``ReportBatchItemFailures``)."""
+
+    def __init__(self, deliverer: Deliverer) -> None:
+        self.deliverer = deliverer
+        # A batch that failed whole is reported like any partial failure, not raised as an error.
+        self.processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+    @classmethod
+    def from_environment(cls, settings: Settings | None = None) -> DeliverApp:
+        from .customerio import CustomerIO
+        from .queue import SqsQueue
+
+        settings = settings or Settings()
+        client = CustomerIO.from_settings(settings)
+        return cls(Deliverer(client, SqsQueue(settings.require("DEAD_LETTER_QUEUE_URL")), settings))
+
+    def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        records = event.get("Records", [])
+        deadline = None
+        if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+            deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - DELIVER_SAFETY_SECONDS
+        messages = [
+            InboundMessage(r["messageId"], r["body"], int((r.get("attributes") or {}).get("ApproximateReceiveCount", 1)))
+            for r in records
+        ]
+        report = self.deliverer.deliver(messages, deadline)
+        logger.info(
+            "batch delivered",
+            extra={"messages": len(records), "delivered": report.delivered, "dead_lettered": report.dead_lettered, "retry": len(report.retry), "requests": report.requests},
+        )
+        for name, value in (("Delivered", report.delivered), ("DeadLettered", report.dead_lettered), ("MessagesRetried", len(report.retry)), ("CustomerIoRequests", report.requests)):
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+        def record_handler(record: SQSRecord) -> None:
+            if record.message_id in report.retry:
+                raise DeliveryIncomplete(f"message {record.message_id} has events still to deliver")
+
+        return process_partial_response(event=event, record_handler=record_handler, processor=self.processor, context=context)
+
+
+class DeliveryIncomplete(Exception):
+    """Raised for a record whose events are not all delivered yet, so SQS redelivers it."""

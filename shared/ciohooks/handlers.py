@@ -1,33 +1,28 @@
-"""The Lambda-facing side: a Powertools resolver for ingest, a batch processor for delivery.
+"""The Lambda-facing side of ingest: a Powertools Function URL resolver, one route per source.
 
-``functions/<name>/app.py`` only builds one of these at module level and hands it the event, so
-the local server can run the very same objects with in-process queues and a dry-run sink.
+``functions/ingest/app.py`` only builds it at module level and hands it the event, so the local
+server runs the very same object with in-process queues. (Delivery's side is ``deliver.DeliverApp``;
+it is kept out of this module so an ingest cold start never imports the HTTP client or the batch
+utilities.)
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from .config import Settings
-from .deliver import Deliverer, InboundMessage
 from .ingest import Ingest, Outcome
-from .queue import SqsQueue
 from .request import MalformedEvent, WebhookRequest
 
 logger = logging.getLogger(__name__)
 # Shares its metric set with the function module's ``Metrics()``, whose ``log_metrics`` flushes it.
 metrics = Metrics()
 
-# Leave this much of the invocation's time for reporting the batch result and dead-lettering.
-DELIVER_SAFETY_SECONDS = 3.0
 WEBHOOK_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -92,47 +87,3 @@ def _response(outcome: Outcome) -> Response:
 
 def ingest_app_from_environment(family: str, settings: Settings | None = None) -> LambdaFunctionUrlResolver:
     return ingest_resolver(Ingest.from_environment(family, settings))
-
-
-class DeliverApp:
-    """Delivers one SQS batch and reports partial failures (``ReportBatchItemFailures``)."""
-
-    def __init__(self, deliverer: Deliverer) -> None:
-        self.deliverer = deliverer
-        # A batch that failed whole is reported like any partial failure, not raised as an error.
-        self.processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
-    @classmethod
-    def from_environment(cls, settings: Settings | None = None) -> DeliverApp:
-        from .customerio import CustomerIO
-
-        settings = settings or Settings()
-        client = CustomerIO.from_settings(settings)
-        return cls(Deliverer(client, SqsQueue(settings.require("DEAD_LETTER_QUEUE_URL")), settings))
-
-    def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        records = event.get("Records", [])
-        deadline = None
-        if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-            deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - DELIVER_SAFETY_SECONDS
-        messages = [
-            InboundMessage(r["messageId"], r["body"], int((r.get("attributes") or {}).get("ApproximateReceiveCount", 1)))
-            for r in records
-        ]
-        report = self.deliverer.deliver(messages, deadline)
-        logger.info(
-            "batch delivered",
-            extra={"messages": len(records), "delivered": report.delivered, "dead_lettered": report.dead_lettered, "retry": len(report.retry), "requests": report.requests},
-        )
-        for name, value in (("Delivered", report.delivered), ("DeadLettered", report.dead_lettered), ("MessagesRetried", len(report.retry)), ("CustomerIoRequests", report.requests)):
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-
-        def record_handler(record: SQSRecord) -> None:
-            if record.message_id in report.retry:
-                raise DeliveryIncomplete(f"message {record.message_id} has events still to deliver")
-
-        return process_partial_response(event=event, record_handler=record_handler, processor=self.processor, context=context)
-
-
-class DeliveryIncomplete(Exception):
-    """Raised for a record whose events are not all delivered yet, so SQS redelivers it."""

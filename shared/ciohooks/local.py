@@ -31,9 +31,9 @@ from typing import Any, Callable
 from . import sources
 from .config import Settings
 from .customerio import CustomerIO, DryRunSink
-from .deliver import Deliverer
+from .deliver import DeliverApp, Deliverer
 from .envelope import Envelope
-from .handlers import DeliverApp, ingest_resolver
+from .handlers import ingest_resolver
 from .ingest import Ingest
 from .queue import MemoryQueue, SqsQueue
 from .request import WebhookRequest

@@ -8,9 +8,8 @@ from pathlib import Path
 
 from ciohooks.config import Settings
 from ciohooks.customerio import Rejected, SendResult
-from ciohooks.deliver import Deliverer, InboundMessage
+from ciohooks.deliver import DeliverApp, Deliverer, InboundMessage
 from ciohooks.envelope import Envelope
-from ciohooks.handlers import DeliverApp
 from ciohooks.queue import MemoryQueue
 from ciohooks.request import WebhookRequest
 

@@ -25,7 +25,9 @@ IdentityRule = Literal["either", "user", "anonymous", "none"]
 class Open(BaseModel):
     """An object the spec leaves open (``additionalProperties``): typed fields plus anything else."""
 
-    model_config = ConfigDict(extra="allow")
+    # defer_build: the validator is built on first use, not at import (cold starts pay only for
+    # the models a request really touches).
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class Traits(Open):
@@ -41,7 +43,7 @@ class Context(Open):
 class SemanticEvent(BaseModel):
     """A ``track`` call of one semantic event. Subclasses set ``name`` and narrow ``properties``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: ClassVar[str]
     identity: ClassVar[IdentityRule] = "either"
