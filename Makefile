@@ -48,6 +48,10 @@ test-fast: $(VENV)/.installed
 events: $(VENV)/.installed
 	$(PY) events/generate.py
 
+# Benchmarks run on demand, never in the test suite: ratios measured in one run (docs/PERFORMANCE.md).
+bench: setup
+	$(PY) -m bench.run
+
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache
 

@@ -1,0 +1,1 @@
+"""On-demand benchmarks (not part of the test suite's pass/fail): ``make bench``."""

@@ -1,0 +1,302 @@
+"""cio-hooks benchmarks: one run, one machine, ratios against baselines measured in the same run.
+
+    make bench                      # everything, printed
+    .venv/bin/python -m bench.run --only cold,throughput --quick
+    .venv/bin/python -m bench.run --write docs/PERFORMANCE.md   # refresh the figures block there
+
+1. Cold start: import of each function's handler module in a fresh interpreter, against
+   ``import boto3, pydantic`` (goal: ingest <= 1.3x); and the Lambda Runtime Interface Emulator's
+   cold and warm invoke of each function (the real runtime, a layer-only path).
+2. Translation throughput per source on realistic requests, events/s on one core, against plain
+   ``json.loads`` of the same bytes (goal: >= 100k events/s and >= 0.25x json.loads).
+3. Delivery efficiency: events per Customer.io request and events/s through the deliver path to
+   the stand-in at rising load, against one request per event (goal: >= 100 events per request).
+4. Cost per million webhooks from the measured durations (see docs/PERFORMANCE.md for the model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+PY = sys.executable
+FUNCTION_ENV = {
+    "CIOHOOKS_FAMILY": "email",
+    "CIOHOOKS_DELIVERY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-delivery",
+    "CIOHOOKS_DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-dead-letter",
+    "CIOHOOKS_CUSTOMERIO_API_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_SERVICE_NAME": "cio-hooks",
+}
+
+
+def median_wall(code: str, cwd: Path, runs: int, env: dict[str, str] | None = None) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([PY, "-c", code], cwd=cwd, env={**os.environ, **(env or {})}, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# ---- 1. cold start ----------------------------------------------------------------------------------
+
+
+def cold_start(runs: int) -> dict:
+    bare = median_wall("pass", REPO, runs)
+    baseline = median_wall("import boto3, pydantic", REPO, runs)
+    out = {"runs": runs, "bare_python_s": bare, "baseline_import_s": baseline, "functions": {}}
+    for family in ("email", "video", "mobile"):
+        took = median_wall("import app", REPO / "functions" / "ingest", runs, {**FUNCTION_ENV, "CIOHOOKS_FAMILY": family})
+        out["functions"][f"{family}-ingest"] = {"import_s": took, "ratio": took / baseline, "ratio_net": (took - bare) / (baseline - bare)}
+    took = median_wall("import app", REPO / "functions" / "deliver", runs, FUNCTION_ENV)
+    out["functions"]["deliver"] = {"import_s": took, "ratio": took / baseline, "ratio_net": (took - bare) / (baseline - bare)}
+    return out
+
+
+def runtime_emulator(warm_runs: int) -> dict:
+    """Cold and warm invokes of the real handlers under the RIE (moto's SQS, the Customer.io stand-in)."""
+    from tests.integration.test_lambda_runtime import BATCH
+    from tests.support.rie import LambdaRie, RieUnavailable, find_rie_binary
+    from tests.support.signers import new_sendgrid_keypair, sign_sendgrid
+    from tests.support.sqs_emulator import MotoServer, SqsQueues, sqs_client
+    from tests.support.standin import CioStandin
+
+    from ciohooks.request import WebhookRequest
+
+    try:
+        find_rie_binary()
+    except RieUnavailable as error:
+        return {"skipped": str(error)}
+    layer = _layer_dir()
+    private_key, public_key = new_sendgrid_keypair()
+    results: dict = {}
+    with MotoServer() as moto, CioStandin() as standin:
+        queues = SqsQueues.create(moto.url, client=sqs_client(moto.url), max_receive_count=5, visibility_timeout=30)
+        env = {**queues.env(), "CIOHOOKS_DELIVERY_QUEUE_URL": queues.delivery_url, "CIOHOOKS_DEAD_LETTER_QUEUE_URL": queues.dlq_url, "POWERTOOLS_SERVICE_NAME": "cio-hooks", "POWERTOOLS_METRICS_NAMESPACE": "CioHooks"}
+        ingest = LambdaRie("app.lambda_handler", REPO / "functions" / "ingest", [layer], {**env, "CIOHOOKS_FAMILY": "email", "CIOHOOKS_SENDGRID_VERIFICATION_KEY": public_key}, isolated=True, memory_size=512).start()
+        try:
+            def event():
+                return WebhookRequest("POST", "/sendgrid", BATCH, {"content-type": "application/json", **sign_sendgrid(private_key, BATCH)}).to_function_url_event()
+
+            _, cold = ingest.invoke(event())
+            warm = statistics.median(ingest.invoke(event())[1] for _ in range(warm_runs))
+            results["email-ingest"] = {"cold_ms": cold * 1000, "warm_ms": warm * 1000, "events_per_request": 7}
+        finally:
+            ingest.stop()
+        messages = queues.receive_all("delivery", delete=True)
+        deliver = LambdaRie("app.lambda_handler", REPO / "functions" / "deliver", [layer], {**env, "CIOHOOKS_CUSTOMERIO_API_KEY": standin.api_key, "CIOHOOKS_CUSTOMERIO_BASE_URL": standin.base_url}, isolated=True, memory_size=512, timeout=60).start()
+        try:
+            records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"], "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs", "eventSourceARN": queues.delivery_arn, "awsRegion": "us-east-1"} for m in messages]
+            batch = {"Records": records[:1]}
+            _, cold = deliver.invoke(batch)
+            warm = statistics.median(deliver.invoke({"Records": records[:10]})[1] for _ in range(min(warm_runs, 10)))
+            results["deliver"] = {"cold_ms": cold * 1000, "warm_ms_10_messages": warm * 1000}
+        finally:
+            deliver.stop()
+    return results
+
+
+def _layer_dir() -> Path:
+    """The x86-64 stand-in for /opt/python that the RIE test builds (cached by requirements hash)."""
+    import importlib
+
+    module = importlib.import_module("tests.integration.test_lambda_runtime")
+    return module.layer_dir.__wrapped__() if hasattr(module.layer_dir, "__wrapped__") else _build_layer(module)
+
+
+def _build_layer(module) -> Path:
+    import hashlib
+    import shutil
+
+    requirements = (REPO / "requirements.txt").read_bytes()
+    target = REPO / ".pytest_cache" / f"layer-{hashlib.sha256(requirements).hexdigest()[:12]}"
+    if not (target / ".complete").exists():
+        shutil.rmtree(target, ignore_errors=True)
+        subprocess.run([PY, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(target), "-r", str(REPO / "requirements.txt")], check=True, capture_output=True)
+        (target / ".complete").touch()
+    layer = target.parent / f"{target.name}-with-ciohooks"
+    shutil.rmtree(layer, ignore_errors=True)
+    shutil.copytree(target, layer, symlinks=True)
+    shutil.copytree(REPO / "shared" / "ciohooks", layer / "ciohooks", ignore=shutil.ignore_patterns("__pycache__"))
+    return layer
+
+
+# ---- 2. translation throughput ---------------------------------------------------------------------
+
+
+def sendgrid_batch(size: int = 1000) -> bytes:
+    """A realistic SendGrid POST: SendGrid's documented samples, repeated with unique event ids."""
+    samples = json.loads((REPO / "events/samples/email/sendgrid/batch.json").read_text())
+    return json.dumps([dict(samples[i % len(samples)], sg_event_id=f"bench-{i}") for i in range(size)]).encode()
+
+
+def throughput(seconds: float) -> dict:
+    from ciohooks import sources
+    from ciohooks.config import Settings
+    from ciohooks.ingest import translate
+    from ciohooks.local import local_keys
+    from ciohooks.request import WebhookRequest
+
+    generate = __import__("runpy").run_path(str(REPO / "events" / "generate.py"))
+    settings = Settings(local_keys(REPO / "events" / "keys"))
+    cases: list[tuple[str, WebhookRequest]] = [("email/sendgrid (1,000-event POST)", WebhookRequest("POST", "/sendgrid", sendgrid_batch(), {"content-type": "application/json"}))]
+    for name in sources.names():
+        source = sources.load(name)
+        samples = generate["sample_files"](REPO / "events" / "samples" / name)
+        best = None
+        for sample in samples:  # the sample with the most events speaks for the source
+            request = generate["sample_request"](source, sample)
+            try:
+                count = len(translate(source(settings), request).events)
+            except Exception:
+                continue
+            if count and (best is None or count > best[0]):
+                best = (count, request)
+        if best:
+            cases.append((name, best[1]))
+    out = {}
+    for label, request in cases:
+        source = sources.load(label.split(" ")[0])(settings)
+        events = len(translate(source, request).events)
+        loops, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            [e.to_cio() for e in translate(source, request).events]
+            loops += 1
+        per_request = (time.perf_counter() - start) / loops
+        json_loops, start = 0, time.perf_counter()
+        payload = request.body or request.raw_query.encode()
+        while time.perf_counter() - start < seconds / 4:
+            json.loads(payload) if request.body else None
+            json_loops += 1
+        json_per = (time.perf_counter() - start) / json_loops
+        out[label] = {"events": events, "events_per_s": events / per_request, "ratio_to_json_loads": json_per / per_request if request.body else None}
+    return out
+
+
+# ---- 3. delivery efficiency ------------------------------------------------------------------------
+
+
+def delivery(quick: bool) -> dict:
+    from datetime import UTC, datetime
+
+    from tests.support.standin import CioStandin
+
+    from ciohooks.customerio import CustomerIO
+    from ciohooks.deliver import Deliverer, InboundMessage
+    from ciohooks.envelope import Envelope
+    from ciohooks.queue import MemoryQueue
+    from ciohooks.sources.email.sendgrid import SendGrid
+    from ciohooks.config import Settings
+    from ciohooks.request import WebhookRequest
+
+    events = [e.to_cio() for e in SendGrid(Settings({})).translate(WebhookRequest("POST", "/sendgrid", sendgrid_batch(2000), {})).events]
+    out = {}
+    with CioStandin() as standin:
+        client = CustomerIO(standin.api_key, base_url=standin.base_url)
+        loads = [(1, 1), (10, 10), (100, 10), (100, 100)] if quick else [(1, 1), (10, 10), (100, 10), (100, 100), (1000, 100)]
+        for messages, per_message in loads:
+            standin.reset()
+            batch = []
+            for m in range(messages):
+                chunk = events[(m * per_message) % len(events):][:per_message] or events[:per_message]
+                batch.append(InboundMessage(f"m{m}", Envelope(kind="events", source="email/sendgrid", received_at=datetime.now(UTC), events=chunk).to_json()))
+            total = sum(len(Envelope.from_json(b.body).events) for b in batch)
+            start = time.perf_counter()
+            # The deliver function gets up to 100 messages per invocation (template: BatchSize 100).
+            for i in range(0, len(batch), 100):
+                Deliverer(client, MemoryQueue()).deliver(batch[i:i + 100])
+            took = time.perf_counter() - start
+            out[f"{messages} msgs x {per_message} events"] = {"events": total, "requests": standin.request_count, "events_per_request": total / max(1, standin.request_count), "events_per_s": total / took}
+        standin.reset()
+        single = events[:200]
+        start = time.perf_counter()
+        for event in single:
+            client.send([event])
+        took = time.perf_counter() - start
+        out["one request per event (200 events)"] = {"events": len(single), "requests": standin.request_count, "events_per_request": 1.0, "events_per_s": len(single) / took}
+    return out
+
+
+# ---- 4. cost model ---------------------------------------------------------------------------------
+
+PRICES = {  # us-east-1, list prices, 2026-11 (see docs/PERFORMANCE.md for sources and assumptions)
+    "lambda_arm64_gb_s": 0.0000133334,
+    "lambda_request": 0.20 / 1_000_000,
+    "sqs_request": 0.40 / 1_000_000,
+}
+
+
+def cost_model(ingest_ms: float, deliver_ms_per_batch: float, memory_mb: int = 512, events_per_webhook: float = 1.0, messages_per_deliver_batch: float = 100) -> dict:
+    gb = memory_mb / 1024
+    webhooks = 1_000_000
+    ingest = webhooks * (max(1.0, ingest_ms) / 1000 * gb * PRICES["lambda_arm64_gb_s"] + PRICES["lambda_request"])
+    batches = webhooks / messages_per_deliver_batch
+    deliver = batches * (deliver_ms_per_batch / 1000 * gb * PRICES["lambda_arm64_gb_s"] + PRICES["lambda_request"])
+    # SQS: one SendMessage per webhook; the event source mapping receives and deletes in batches
+    # (a receive returns up to 10 messages; deletes go in DeleteMessageBatch of up to 10).
+    sqs = (webhooks + 2 * webhooks / 10) * PRICES["sqs_request"]
+    total = ingest + deliver + sqs
+    return {"ingest": ingest, "deliver": deliver, "sqs": sqs, "total_per_million_webhooks": total, "per_million_events": total / events_per_webhook}
+
+
+# ---- report ------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="cold,rie,throughput,delivery,cost")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
+    parser.add_argument("--json", help="also write the raw figures to this file")
+    args = parser.parse_args(argv)
+    parts = set(args.only.split(","))
+    runs = 3 if args.quick else 9
+    report: dict = {"machine": {"python": sys.version.split()[0], "cpus": os.cpu_count()}}
+    if "cold" in parts:
+        report["cold_start"] = cold_start(runs)
+        c = report["cold_start"]
+        print(f"\n1. Cold start (median of {runs} fresh interpreters; baseline `import boto3, pydantic` = {c['baseline_import_s'] * 1000:.0f} ms, bare python {c['bare_python_s'] * 1000:.0f} ms)")
+        for name, f in c["functions"].items():
+            goal = "  (goal <= 1.3x)" if "ingest" in name else ""
+            print(f"   {name:14} import {f['import_s'] * 1000:5.0f} ms  ratio {f['ratio']:.2f}x  net of interpreter start {f['ratio_net']:.2f}x{goal}")
+    if "rie" in parts:
+        report["runtime_emulator"] = runtime_emulator(5 if args.quick else 20)
+        print("\n   Lambda Runtime Interface Emulator (layer-only path, 512 MB setting):")
+        for name, r in report["runtime_emulator"].items():
+            print(f"   {name:14} {r}")
+    if "throughput" in parts:
+        report["throughput"] = throughput(0.3 if args.quick else 1.5)
+        print("\n2. Translation throughput (one core; translate + to_cio; goal >= 100k events/s and >= 0.25x json.loads)")
+        for name, t in report["throughput"].items():
+            ratio = f"{t['ratio_to_json_loads']:.3f}x json.loads" if t["ratio_to_json_loads"] else "(GET callback)"
+            print(f"   {name:38} {t['events']:5} ev/request  {t['events_per_s']:>10,.0f} events/s  {ratio}")
+    if "delivery" in parts:
+        report["delivery"] = delivery(args.quick)
+        print("\n3. Delivery to the Customer.io stand-in (goal >= 100 events per request under load)")
+        for name, d in report["delivery"].items():
+            print(f"   {name:36} {d['events']:6} events  {d['requests']:5} requests  {d['events_per_request']:7.1f} ev/request  {d['events_per_s']:>9,.0f} events/s")
+    if "cost" in parts:
+        ingest_ms = report.get("runtime_emulator", {}).get("email-ingest", {}).get("warm_ms", 10.0)
+        deliver_ms = report.get("runtime_emulator", {}).get("deliver", {}).get("warm_ms_10_messages", 100.0) * 10
+        report["cost"] = {
+            "single_event_webhooks": cost_model(ingest_ms, deliver_ms),
+            "batched_webhooks_100_events": cost_model(ingest_ms * 3, deliver_ms * 10, events_per_webhook=100, messages_per_deliver_batch=10),
+        }
+        print(f"\n4. Cost per million webhooks, arm64 512 MB (ingest {ingest_ms:.0f} ms warm, deliver {deliver_ms:.0f} ms per 100-message batch; goal <= $1 for single-event webhooks)")
+        for name, c in report["cost"].items():
+            print(f"   {name:30} ${c['total_per_million_webhooks']:.3f} per million webhooks (ingest ${c['ingest']:.3f}, deliver ${c['deliver']:.3f}, SQS ${c['sqs']:.3f}); ${c['per_million_events']:.3f} per million events")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
