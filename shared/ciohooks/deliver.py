@@ -30,6 +30,7 @@ from . import sources
 from .config import Settings
 from .customerio import Rejected, SendResult
 from .envelope import Envelope
+from .handlers import in_lambda
 from .ingest import UntranslatableError, translate
 from .queue import MessageTooLarge, Queue, QueueUnavailable
 from .redact import describe_validation_error
@@ -169,8 +170,9 @@ class DeliverApp:
             "batch delivered",
             extra={"messages": len(records), "delivered": report.delivered, "dead_lettered": report.dead_lettered, "retry": len(report.retry), "requests": report.requests},
         )
-        for name, value in (("Delivered", report.delivered), ("DeadLettered", report.dead_lettered), ("MessagesRetried", len(report.retry)), ("CustomerIoRequests", report.requests)):
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        if in_lambda():
+            for name, value in (("Delivered", report.delivered), ("DeadLettered", report.dead_lettered), ("MessagesRetried", len(report.retry)), ("CustomerIoRequests", report.requests)):
+                metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
         def record_handler(record: SQSRecord) -> None:
             if record.message_id in report.retry:

@@ -9,6 +9,7 @@ utilities.)
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -69,16 +70,27 @@ INGEST_RESULT_METRICS = {
 }
 
 
+def in_lambda() -> bool:
+    """Metrics are flushed by the function module's ``log_metrics`` after each invocation; outside
+    Lambda (serve, the CLI, tests) nothing would flush them, so they are not recorded there."""
+    return "AWS_LAMBDA_FUNCTION_NAME" in os.environ
+
+
 def record_ingest_metrics(outcome: Outcome, route: str) -> None:
-    metrics.add_dimension(name="source", value=outcome.source or f"unknown/{route}"[:64])
-    metrics.add_metric(name="Received", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name=INGEST_RESULT_METRICS[outcome.result], unit=MetricUnit.Count, value=1)
-    if outcome.status == 401:
-        metrics.add_metric(name="Unauthorized", unit=MetricUnit.Count, value=1)
-    if outcome.events:
-        metrics.add_metric(name="EventsQueued", unit=MetricUnit.Count, value=outcome.events)
-    if outcome.ignored:
-        metrics.add_metric(name="EventsIgnored", unit=MetricUnit.Count, value=outcome.ignored)
+    if not in_lambda():
+        return
+    try:
+        metrics.add_dimension(name="source", value=outcome.source or "unknown")
+        metrics.add_metric(name="Received", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=INGEST_RESULT_METRICS[outcome.result], unit=MetricUnit.Count, value=1)
+        if outcome.status == 401:
+            metrics.add_metric(name="Unauthorized", unit=MetricUnit.Count, value=1)
+        if outcome.events:
+            metrics.add_metric(name="EventsQueued", unit=MetricUnit.Count, value=outcome.events)
+        if outcome.ignored:
+            metrics.add_metric(name="EventsIgnored", unit=MetricUnit.Count, value=outcome.ignored)
+    except Exception:  # a metric must never cost a webhook its acknowledgement
+        logger.warning("could not record metrics", exc_info=True)
 
 
 def _response(outcome: Outcome) -> Response:
