@@ -38,6 +38,9 @@ except ImportError:  # pragma: no cover
     sys.path.insert(0, str(REPO_ROOT / "shared"))
 
 from tests.support import in_ci  # noqa: E402
+
+# Data hygiene: every log line and DLQ reason of the run is searched for secrets and personal data.
+pytest_plugins = ["tests.support.hygiene"]
 from tests.support.rie import LambdaRie, RieUnavailable, find_rie_binary  # noqa: E402
 from tests.support.sqs_emulator import SANDBOX_ENV, SANDBOX_UNSET, MotoServer, SqsQueues  # noqa: E402
 from tests.support.sqs_emulator import sqs_client as make_sqs_client  # noqa: E402

@@ -215,8 +215,12 @@ def make_http_handler(pipeline: LocalPipeline) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            # Method and path only: query strings can carry secrets (URL-embedded keys) and personal data.
+            sys.stderr.write(f"{self.command} {self.path.partition('?')[0]} {code}\n")
+
         def log_message(self, format: str, *args: Any) -> None:
-            sys.stderr.write("%s %s\n" % (self.address_string(), format % args))
+            sys.stderr.write("%s\n" % (format % args))
 
     return Handler
 
