@@ -76,7 +76,8 @@ class LocalPipeline:
             sink = DryRunSink(self.write)
         self.sink_description = f"Customer.io at {sink.base_url}" if api_key else "dry run (prints each Customer.io call)"
         self.deliver_app = DeliverApp(Deliverer(sink, self.dead_letter_queue, self.settings))
-        self.resolvers = {family: ingest_resolver(Ingest(family, self.delivery_queue, self.dead_letter_queue, self.settings)) for family in sources.FAMILIES}
+        self.ingests = {family: Ingest(family, self.delivery_queue, self.dead_letter_queue, self.settings) for family in sources.FAMILIES}
+        self.resolvers = {family: ingest_resolver(ingest) for family, ingest in self.ingests.items()}
         self._stop = threading.Event()
 
     # -- ingest ----------------------------------------------------------------------------------
