@@ -514,3 +514,41 @@ def test_catalog_loads_this_source() -> None:
     assert load("email/sendgrid") is SendGrid is SOURCE
     assert (SendGrid.family, SendGrid.name, SendGrid.full_name()) == ("email", "sendgrid", SOURCE_NAME)
     assert SendGrid.docs_url.startswith("https://www.twilio.com/docs/sendgrid/")
+
+
+# ---- email policy (shared/ciohooks/sources/email/_policy.py) ------------------------------------
+
+
+def test_blocks_are_bounces_by_default_and_can_be_ignored() -> None:
+    assert one(sample("blocked.json"))["event"] == "Email Bounced"
+    assert translate(sample("blocked.json"), SENDGRID_BLOCKS="ignore") == ([], Counter({"bounce:blocked": 1}))
+    assert translate(sample("blocked.json"), EMAIL_BLOCKS="ignore") == ([], Counter({"bounce:blocked": 1}))
+    # a hard bounce is a bounce whatever the block policy says
+    assert one(sample("bounce.json"), SENDGRID_BLOCKS="ignore")["event"] == "Email Bounced"
+
+
+def test_group_unsubscribes_count_by_default_and_can_be_ignored() -> None:
+    assert one(sample("group_unsubscribe.json"))["properties"]["list_id"] == "10"
+    assert translate(sample("group_unsubscribe.json"), SENDGRID_GROUP_UNSUBSCRIBES="ignore") == ([], Counter({"group_unsubscribe": 1}))
+    # a global unsubscribe is never a group unsubscribe
+    assert one(sample("unsubscribe.json"), SENDGRID_GROUP_UNSUBSCRIBES="ignore")["event"] == "Email Unsubscribed"
+
+
+def test_machine_opens_are_kept_flagged_by_default_and_can_be_dropped() -> None:
+    machine = with_fields("open.json", sg_machine_open=True)
+    assert one(machine)["properties"]["sg_machine_open"] is True
+    assert translate(machine, SENDGRID_MACHINE_OPENS="drop") == ([], Counter({"open:machine": 1}))
+    human = with_fields("open.json", sg_machine_open=False)
+    assert one(human, SENDGRID_MACHINE_OPENS="drop")["properties"]["sg_machine_open"] is False
+    assert one(sample("open.json"), SENDGRID_MACHINE_OPENS="drop")["event"] == "Email Opened"
+
+
+def test_soft_bounce_and_first_open_settings_change_nothing() -> None:
+    # deferred is SendGrid's only soft-bounce-like event and stays ignored; opens carry no unique flag.
+    assert translate(sample("deferred.json"), SENDGRID_SOFT_BOUNCES="bounce") == ([], Counter({"deferred": 1}))
+    assert one(sample("open.json"), SENDGRID_OPENS="first")["event"] == "Email Opened"
+
+
+def test_a_policy_value_that_is_not_a_choice_is_refused() -> None:
+    with pytest.raises(ValueError, match="SENDGRID_BLOCKS"):
+        translate(sample("blocked.json"), SENDGRID_BLOCKS="maybe")

@@ -19,6 +19,19 @@ Mapping (SendGrid ``event`` -> Customer.io event):
     group_unsubscribe                -> Email Unsubscribed    (list_id <- asm_group_id)
     processed, deferred, dropped, group_resubscribe, anything else -> not translated, counted by type
 
+Policy (``EmailPolicy.from_settings(settings, "SENDGRID")``, see ``_policy.py``):
+
+- BLOCKS: a bounce with ``type: blocked`` is Email Bounced by default; SENDGRID_BLOCKS=ignore
+  counts it as ``bounce:blocked`` instead. ``type: bounce`` is always Email Bounced.
+- GROUP_UNSUBSCRIBES: ``group_unsubscribe`` is Email Unsubscribed (with list_id) by default;
+  SENDGRID_GROUP_UNSUBSCRIBES=ignore counts it as ``group_unsubscribe``.
+- MACHINE_OPENS: an open with ``sg_machine_open: true`` (Apple Mail Privacy Protection) is kept and
+  flagged by default; SENDGRID_MACHINE_OPENS=drop counts it as ``open:machine``.
+- SOFT_BOUNCES has nothing to act on: SendGrid's only soft-bounce-like event is ``deferred``, a
+  delivery delay SendGrid keeps retrying, which stays ignored whatever the setting.
+- OPENS=first cannot apply: SendGrid sends no first/unique-open flag on open events, so every
+  open is translated.
+
 Decisions (each one written down because SendGrid leaves it open):
 
 - ``email_id`` is the X-Message-Id: the part of ``sg_message_id`` before SendGrid's server suffix.
@@ -93,6 +106,7 @@ from ...semantic.email import (
     EmailUnsubscribed,
 )
 from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
+from ._policy import EmailPolicy
 
 log = logging.getLogger(__name__)
 
@@ -279,11 +293,15 @@ class SendGrid(Source):
 
     def translate(self, request: WebhookRequest) -> Translation:
         rules = IdentityRules.from_settings(self.settings, "SENDGRID")
+        policy = EmailPolicy.from_settings(self.settings, "SENDGRID")
         translation = Translation()
         for index, raw in enumerate(parse_batch(request.body)):
             kind = raw["event"]
             if kind not in EVENTS:
                 translation.ignored[kind[:64]] += 1
+                continue
+            if (skipped := _skipped_by_policy(kind, raw, policy)) is not None:
+                translation.ignored[skipped] += 1
                 continue
             if kind == "bounce" and not raw.get("sg_message_id"):
                 # Documented: asynchronous bounces have no message id, so no email_id (see above).
@@ -362,6 +380,17 @@ class SendGrid(Source):
     def _keys(self, setting: str, default: str) -> tuple[str, ...]:
         configured = self.settings.get_list(setting)
         return (default,) if configured is None else tuple(configured)
+
+
+def _skipped_by_policy(kind: str, raw: Mapping[str, Any], policy: EmailPolicy) -> str | None:
+    """The ignored-count key when the operator's email policy leaves this event out, else None."""
+    if kind == "bounce" and raw.get("type") == "blocked" and not policy.blocks_are_bounces:
+        return "bounce:blocked"
+    if kind == "group_unsubscribe" and not policy.group_unsubscribes_count:
+        return "group_unsubscribe"
+    if kind == "open" and raw.get("sg_machine_open") is True and policy.drop_machine_opens:
+        return "open:machine"
+    return None
 
 
 def x_message_id(sg_message_id: str, smtp_id: str | None = None) -> str:

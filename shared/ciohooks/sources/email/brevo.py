@@ -1,0 +1,326 @@
+"""Brevo transactional email webhooks -> Customer.io email semantic events.
+
+- Events and payloads: https://developers.brevo.com/docs/transactional-webhooks
+- Securing the notify URL: https://developers.brevo.com/docs/username-and-password-authentication
+- Batched webhooks (arrays of up to 500 events): https://developers.brevo.com/docs/batch-webhooks
+- Retries: https://developers.brevo.com/docs/retry-mechanism
+
+Mapping (Brevo ``event`` -> Customer.io event):
+
+    delivered          -> Email Delivered
+    opened             -> Email Opened           unless BREVO_OPENS / EMAIL_OPENS is "first"
+    unique_opened      -> Email Opened           (+ first_open: true)
+    proxy_open         -> Email Opened           (+ machine_open: true) unless opens "first" or
+                                                 BREVO_MACHINE_OPENS / EMAIL_MACHINE_OPENS "drop"
+    unique_proxy_open  -> Email Opened           (+ first_open, machine_open) unless machine opens "drop"
+    click              -> Email Link Clicked     link_url <- link
+    hard_bounce        -> Email Bounced          (+ bounce_type "hard", reason)
+    soft_bounce        -> Email Bounced          only if BREVO_SOFT_BOUNCES / EMAIL_SOFT_BOUNCES is "bounce"
+    invalid_email      -> Email Bounced          (+ bounce_type "invalid_email"): the address does not exist
+    blocked            -> Email Bounced          unless BREVO_BLOCKS / EMAIL_BLOCKS is "ignore"
+    spam               -> Email Marked as Spam
+    unsubscribed       -> Email Unsubscribed
+    request (sent), deferred, error, anything else -> not translated, counted by type
+
+Authentication: Brevo does not sign webhooks. A webhook is protected by Basic credentials in its
+URL (``https://user:password@<function url>/brevo``, arriving as ``Authorization: Basic``) or by a
+token (``"auth": {"type": "bearer", "token": ...}`` on the webhook, arriving as
+``Authorization: Bearer <token>``). ``BREVO_BASIC_AUTH`` (``user:password``) and ``BREVO_TOKEN`` are
+both accepted when both are set (e.g. during a switch); comparisons are constant-time. With neither,
+every request is refused (NotConfigured) unless ``CIOHOOKS_ALLOW_UNSIGNED``. No timestamp is
+signed, so a captured request could be replayed: harmless, messageIds are content-derived.
+
+Answer codes: Brevo retries only when the endpoint does not answer or answers 429; "4xx response
+codes, except for 429, and any 5xx response code stop all retry attempts and discard the webhook".
+``retry_status = 429`` says so for the moments ingest wants a retry (queue unavailable, not
+configured); until ingest reads it, those answers are 503 and Brevo drops the webhook (see
+docs/sources/brevo.md).
+
+Decisions:
+
+- ``email_id`` is ``message-id`` without its angle brackets: the Send API returns
+  ``<201798300811.5787683@relay.domain.com>``, the webhook docs show it bare, and both must match.
+- Opens. Brevo reports a message's first open as ``unique_opened`` and later ones as ``opened``
+  (django-anymail's live tests: it used to send both for the first open). With opens "all" (default)
+  both become Email Opened. Their messageIds are derived from the event with its name set aside, so
+  if Brevo reports one open under both names (same message, recipient and timestamps) the two
+  collapse into one messageId instead of counting twice. With opens "first" only ``unique_opened``
+  (and ``unique_proxy_open``) count. Proxy opens (Apple Mail Privacy Protection and the like) are
+  kept and flagged ``machine_open`` unless machine opens are dropped.
+- ``messageId``: Brevo sends no event id (``id`` is the webhook's), so UUIDv5 of the event content.
+- Timestamp: ``ts_epoch`` (milliseconds UTC, though some documented samples give seconds: both are
+  read), else ``ts_event``, else ``ts`` (seconds UTC). ``date`` is in the account's time zone, unused.
+- Identity: ``IdentityRules.from_settings(settings, "BREVO")`` over the ``X-Mailin-custom`` header
+  the sender set, when it holds a JSON object (default key ``user_id``). ``BREVO_USER_ID_TAG_PREFIX``
+  (e.g. ``user:``) also lets a tag ``user:42`` give the userId 42. Else the address as
+  ``BREVO_EMAIL_AS`` (default anonymousId).
+- An event with an empty ``email`` (Brevo's own unique_proxy_open sample has one) and no user id in
+  its metadata names nobody: counted as ``<event>:no_email``, not failed.
+- ``email_subject`` <- ``subject``; ``template_id`` and ``tags`` are passed on. ``user_agent`` (and
+  ``ip`` when present) go to ``context.traits`` for opens, clicks and unsubscribes. ``sending_ip`` is
+  Brevo's own, never a trait.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import hmac
+import json
+import logging
+from typing import Any, ClassVar, Mapping
+
+from pydantic import ValidationError
+
+from ... import ids
+from ...identity import IdentityRules, NoIdentity
+from ...request import WebhookRequest
+from ...semantic import Context, Traits
+from ...semantic.email import (
+    EmailBounced,
+    EmailDelivered,
+    EmailEvent,
+    EmailLinkClicked,
+    EmailMarkedAsSpam,
+    EmailOpened,
+    EmailUnsubscribed,
+)
+from ...timestamps import BadTimestamp, parse_timestamp
+from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
+from ._policy import EmailPolicy
+
+log = logging.getLogger(__name__)
+
+BASIC_SECRET = "BREVO_BASIC_AUTH"
+TOKEN_SECRET = "BREVO_TOKEN"
+EVENTS: dict[str, type[EmailEvent]] = {
+    "delivered": EmailDelivered,
+    "opened": EmailOpened,
+    "unique_opened": EmailOpened,
+    "proxy_open": EmailOpened,
+    "unique_proxy_open": EmailOpened,
+    "click": EmailLinkClicked,
+    "hard_bounce": EmailBounced,
+    "soft_bounce": EmailBounced,
+    "invalid_email": EmailBounced,
+    "blocked": EmailBounced,
+    "spam": EmailMarkedAsSpam,
+    "unsubscribed": EmailUnsubscribed,
+}
+OPENS = frozenset({"opened", "unique_opened", "proxy_open", "unique_proxy_open"})
+FIRST_OPENS = frozenset({"unique_opened", "unique_proxy_open"})
+MACHINE_OPENS = frozenset({"proxy_open", "unique_proxy_open"})
+ENGAGEMENT = OPENS | {"click", "unsubscribed"}
+BOUNCE_TYPES = {"hard_bounce": "hard", "soft_bounce": "soft", "invalid_email": "invalid_email", "blocked": "blocked"}
+
+
+# ---- authentication ------------------------------------------------------------------------------
+
+
+def check_authorization(header: str | None, basic: str | None, token: str | None) -> None:
+    """``Unauthorized`` unless ``header`` carries the configured Basic credentials or bearer token."""
+    scheme, _, value = (header or "").strip().partition(" ")
+    value = value.strip()
+    if not value:
+        raise Unauthorized("missing or malformed Authorization header")
+    if scheme.lower() == "basic" and basic is not None:
+        try:
+            given = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise Unauthorized("Basic credentials are not base64") from None
+        if hmac.compare_digest(given, basic.encode("utf-8")):
+            return
+        raise Unauthorized("Basic credentials do not match")
+    if scheme.lower() == "bearer" and token is not None:
+        if hmac.compare_digest(value.encode("utf-8"), token.encode("utf-8")):
+            return
+        raise Unauthorized("bearer token does not match")
+    raise Unauthorized("Authorization scheme is not the one configured")
+
+
+# ---- payload -------------------------------------------------------------------------------------
+
+
+def parse_events(body: bytes) -> list[dict[str, Any]]:
+    """One event object, or a batch (array): a list of objects with a string ``event``."""
+    try:
+        parsed = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidPayload(f"body is not JSON ({error.__class__.__name__})") from None
+    events = parsed if isinstance(parsed, list) else [parsed]
+    for index, item in enumerate(events):
+        if not isinstance(item, dict):
+            raise InvalidPayload(f"event {index} is a JSON {type(item).__name__}, not an object")
+        if not isinstance(item.get("event"), str) or not item["event"]:
+            raise InvalidPayload(f"event {index} has no event type")
+    return events
+
+
+def message_id(value: Any) -> str | None:
+    """Brevo's message id without the angle brackets the Send API puts around it."""
+    if not isinstance(value, str):
+        return None
+    bare = value.strip().removeprefix("<").removesuffix(">").strip()
+    return bare or None
+
+
+def tags(event: Mapping[str, Any]) -> list[str]:
+    """``tags`` (array), else ``tag`` (a JSON-serialised array, or one tag)."""
+    if isinstance(event.get("tags"), list):
+        return [t for t in event["tags"] if isinstance(t, str)]
+    tag = event.get("tag")
+    if isinstance(tag, str) and tag:
+        if tag.startswith("["):
+            try:
+                parsed = json.loads(tag)
+            except json.JSONDecodeError:
+                return [tag]
+            return [t for t in parsed if isinstance(t, str)] if isinstance(parsed, list) else [tag]
+        return [tag]
+    return []
+
+
+def custom_header(event: Mapping[str, Any]) -> dict[str, Any]:
+    """``X-Mailin-custom`` as a dict when the sender put a JSON object in it."""
+    value = event.get("X-Mailin-custom")
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, str) and value.strip().startswith("{"):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
+
+
+# ---- the source ----------------------------------------------------------------------------------
+
+
+class Brevo(Source):
+    family: ClassVar[str] = "email"
+    name: ClassVar[str] = "brevo"
+    docs_url: ClassVar[str] = "https://developers.brevo.com/docs/transactional-webhooks"
+    secret_name: ClassVar[str | None] = TOKEN_SECRET
+    # Brevo retries on 429 only; every other 4xx and all 5xx discard the webhook (see docstring).
+    retry_status: ClassVar[int] = 429
+
+    def authenticate(self, request: WebhookRequest) -> None:
+        basic, token = self.settings.secret(BASIC_SECRET), self.settings.secret(TOKEN_SECRET)
+        if basic is None and token is None:
+            if self.settings.get_bool("ALLOW_UNSIGNED"):
+                log.warning(
+                    "SECURITY: accepting an UNAUTHENTICATED Brevo request: neither %s nor %s is configured "
+                    "and CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events to this endpoint.",
+                    BASIC_SECRET,
+                    TOKEN_SECRET,
+                )
+                return
+            raise NotConfigured(f"neither {BASIC_SECRET} nor {TOKEN_SECRET} is configured, so every request is refused")
+        if basic is not None and ":" not in basic:
+            raise NotConfigured(f"{BASIC_SECRET} must be user:password")
+        check_authorization(request.header("authorization"), basic, token)
+
+    @classmethod
+    def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
+        """``request`` as Brevo sends it for a webhook whose ``auth`` is the bearer token ``key``."""
+        return dataclasses.replace(request, headers={**request.headers, "authorization": f"Bearer {key}"})
+
+    def translate(self, request: WebhookRequest) -> Translation:
+        rules = IdentityRules.from_settings(self.settings, "BREVO")
+        policy = EmailPolicy.from_settings(self.settings, "BREVO")
+        translation = Translation()
+        for index, raw in enumerate(parse_events(request.body)):
+            kind = raw["event"]
+            skipped = self._skipped(kind, policy)
+            if skipped is not None:
+                translation.ignored[skipped] += 1
+                continue
+            event = self._event(index, kind, raw, rules)
+            if event is None:
+                translation.ignored[f"{kind}:no_email"] += 1
+            else:
+                translation.events.append(event)
+        return translation
+
+    @staticmethod
+    def _skipped(kind: str, policy: EmailPolicy) -> str | None:
+        """Why an event of this type is not translated under the policy, or None."""
+        if kind not in EVENTS:
+            return kind[:64]
+        if kind in OPENS and policy.first_opens_only and kind not in FIRST_OPENS:
+            return f"{kind}:not_first"
+        if kind in MACHINE_OPENS and policy.drop_machine_opens:
+            return f"{kind}:machine"
+        if kind == "soft_bounce" and not policy.soft_bounces_are_bounces:
+            return kind
+        if kind == "blocked" and not policy.blocks_are_bounces:
+            return kind
+        return None
+
+    def _event(self, index: int, kind: str, raw: Mapping[str, Any], rules: IdentityRules) -> EmailEvent | None:
+        where = f"event {index + 1} ({kind})"
+        email = raw.get("email") if isinstance(raw.get("email"), str) and raw.get("email") else None
+        email_id = message_id(raw.get("message-id"))
+        if email_id is None:
+            raise InvalidPayload(f"{where}: no message-id")
+        event_tags = tags(raw)
+        properties: dict[str, Any] = {
+            "email_id": email_id,
+            "email_subject": raw.get("subject") if isinstance(raw.get("subject"), str) and raw.get("subject") else None,
+            "template_id": str(raw["template_id"]) if isinstance(raw.get("template_id"), int | str) and raw.get("template_id") != "" else None,
+            "tags": event_tags or None,
+        }
+        if kind in FIRST_OPENS:
+            properties["first_open"] = True
+        if kind in MACHINE_OPENS:
+            properties["machine_open"] = True
+        if kind == "click":
+            properties["link_url"] = raw.get("link") or None
+        if kind in BOUNCE_TYPES:
+            properties["bounce_type"] = BOUNCE_TYPES[kind]
+            properties["reason"] = raw.get("reason") or None
+        traits = Traits(email=email)
+        if kind in ENGAGEMENT:
+            traits = Traits(email=email, ip=raw.get("ip") or None, user_agent=raw.get("user_agent") or None)
+        try:
+            identity = self._identity(raw, email, event_tags, rules)
+        except NoIdentity:
+            return None  # documented absence: see the module docstring
+        try:
+            timestamp = parse_timestamp(next(raw[k] for k in ("ts_epoch", "ts_event", "ts") if raw.get(k) not in (None, "")))
+        except StopIteration:
+            raise InvalidPayload(f"{where}: no ts_epoch, ts_event or ts") from None
+        except BadTimestamp as error:
+            raise InvalidPayload(f"{where}: {error}") from None
+        # Opens: the same pixel load reported as unique_opened and opened collapses into one id.
+        content = {**raw, "event": "opened"} if kind in ("opened", "unique_opened") else raw
+        semantic = EVENTS[kind]
+        properties_model = semantic.model_fields["properties"].annotation
+        try:
+            return semantic(
+                **identity,
+                messageId=ids.message_id_of_content(self.full_name(), content),
+                timestamp=timestamp,
+                properties=properties_model(**{k: v for k, v in properties.items() if v is not None}),
+                context=Context(traits=traits) if traits.model_dump(exclude_none=True) else None,
+            )
+        except ValidationError as error:
+            problems = dict.fromkeys(f"{'.'.join(str(p) for p in e['loc']) or 'event'} ({e['type']})" for e in error.errors())
+            raise InvalidPayload(f"{where}: invalid " + ", ".join(problems)) from None
+
+    def _identity(self, raw: Mapping[str, Any], email: str | None, event_tags: list[str], rules: IdentityRules) -> dict[str, str]:
+        """X-Mailin-custom keys, then a tag with BREVO_USER_ID_TAG_PREFIX, then the address."""
+        try:
+            return rules.resolve(custom_header(raw), None)
+        except NoIdentity:
+            pass
+        prefix = self.settings.get("BREVO_USER_ID_TAG_PREFIX")
+        if prefix:
+            tagged = next((t[len(prefix):] for t in event_tags if t.startswith(prefix) and len(t) > len(prefix)), None)
+            if tagged is not None:
+                return {"userId": tagged}
+        return rules.resolve(None, email)
+
+SOURCE = Brevo

@@ -1,0 +1,283 @@
+"""Mailjet Event API (webhooks) -> Customer.io email semantic events.
+
+- Events and payloads: https://dev.mailjet.com/email/guides/webhooks/
+  (sources: github.com/mailjet/api-documentation, guides/_event-api.md)
+- Retries: "It must return a 200 OK HTTP code if all goes well. Any other HTTP code will result in our
+  server retrying the request later": every 30 s, for 24 h after the first failure.
+
+Mailjet POSTs one JSON event object, or, with "group events" (eventcallbackurl ``Version`` 2, the
+"Group Events" checkbox), a JSON array of the events of the last second, types mixed. Both are read.
+
+Mapping (Mailjet ``event`` -> Customer.io event):
+
+    sent     -> Email Delivered        ("the destination SMTP server has accepted the message")
+    open     -> Email Opened
+    click    -> Email Link Clicked     link_url <- url
+    bounce   -> Email Bounced          hard_bounce true; hard_bounce false is a soft bounce
+                                       (MAILJET_SOFT_BOUNCES / EMAIL_SOFT_BOUNCES, default: ignored)
+    blocked  -> Email Bounced          unless MAILJET_BLOCKS / EMAIL_BLOCKS is "ignore"
+    spam     -> Email Marked as Spam   (+ source: the feedback loop that reported it)
+    unsub    -> Email Unsubscribed     list_id <- mj_list_id
+    anything else -> not translated, counted by type
+
+Authentication: Mailjet has no signature. It recommends "a secure (HTTPS) URL in combination with a
+basic authentication": the Event URL is ``https://user:password@<function url>/mailjet`` and every
+POST then carries ``Authorization: Basic ...``. ``MAILJET_BASIC_AUTH`` holds ``user:password``;
+the decoded credentials are compared in constant time. Without it every request is refused
+(NotConfigured, 503; Mailjet retries for 24 h) unless ``CIOHOOKS_ALLOW_UNSIGNED``. There is no
+timestamp to check, so a captured request could be replayed: replays are harmless, because each
+event's messageId is derived from its content.
+
+Decisions:
+
+- ``email_id`` is ``MessageID``, Mailjet's message id (the one its Send API returns and its REST API
+  is keyed by), as a string. It exceeds 2^53 (e.g. 19421777835146490), so it must never pass through
+  a float: Python's ``json`` keeps integers exact, and an id that arrives as a float or in exponent
+  form is refused rather than emitted with lost digits. Events without ``MessageID`` (the grouped
+  sample of the docs) use the deprecated ``mj_message_id``, the same number as a string, so the id is
+  spelled the same either way. ``MAILJET_EMAIL_ID=message_guid`` uses ``Message_GUID`` (the
+  MessageUUID of the Send API v3.1) instead. ``Message_GUID`` is passed on as ``message_guid``.
+- ``messageId``: Mailjet sends no event id, so it is the UUIDv5 of the event's canonical content.
+- Identity: ``IdentityRules.from_settings(settings, "MAILJET")`` over the send-time metadata:
+  ``Payload`` (a string; when it holds a JSON object its keys are read) and ``CustomID`` (under the
+  key ``CustomID``). Default ``MAILJET_USER_ID_KEYS=user_id`` (a key of the Payload JSON);
+  ``MAILJET_USER_ID_KEYS=CustomID`` makes the CustomID the userId. Else the address, as
+  ``MAILJET_EMAIL_AS`` says (default anonymousId). ``CustomID`` is also passed on as ``custom_id``.
+- Campaign: ``campaign_id`` <- ``mj_campaign_id`` (0 means none), ``campaign_name`` <-
+  ``customcampaign`` (the X-Mailjet-Campaign header, "" means none). Mailjet sends no subject.
+- ``ip`` and ``agent`` go to ``context.traits`` (ip, user_agent) for open, click and unsub: the
+  events where Mailjet documents them as the recipient's.
+- An unsub always carries the contact list the recipient left (``mj_list_id``): Mailjet has no other
+  kind of unsubscribe to tell it apart from, so the group-unsubscribe policy does not apply.
+- One event that cannot be translated fails the whole request (InvalidPayload -> DLQ, 200).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import hmac
+import json
+import logging
+from typing import Any, ClassVar, Mapping
+
+from pydantic import ValidationError
+
+from ... import ids
+from ...identity import IdentityRules, NoIdentity
+from ...request import WebhookRequest
+from ...semantic import Context, Traits
+from ...semantic.email import (
+    EmailBounced,
+    EmailDelivered,
+    EmailEvent,
+    EmailLinkClicked,
+    EmailMarkedAsSpam,
+    EmailOpened,
+    EmailUnsubscribed,
+)
+from ...timestamps import BadTimestamp, parse_timestamp
+from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
+from ._policy import EmailPolicy
+
+log = logging.getLogger(__name__)
+
+SECRET = "MAILJET_BASIC_AUTH"
+EVENTS: dict[str, type[EmailEvent]] = {
+    "sent": EmailDelivered,
+    "open": EmailOpened,
+    "click": EmailLinkClicked,
+    "bounce": EmailBounced,
+    "blocked": EmailBounced,
+    "spam": EmailMarkedAsSpam,
+    "unsub": EmailUnsubscribed,
+}
+ENGAGEMENT = frozenset({"open", "click", "unsub"})
+BOUNCE_DETAILS = ("hard_bounce", "blocked", "error_related_to", "error", "comment")
+
+
+# ---- authentication ------------------------------------------------------------------------------
+
+
+def basic_credentials(header: str | None) -> bytes | None:
+    """The ``user:password`` bytes of a ``Basic`` Authorization header, or None."""
+    scheme, _, value = (header or "").strip().partition(" ")
+    if scheme.lower() != "basic" or not value.strip():
+        return None
+    try:
+        return base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def check_basic_auth(header: str | None, expected: str) -> None:
+    """``Unauthorized`` unless ``header`` carries exactly ``expected`` (``user:password``)."""
+    given = basic_credentials(header)
+    if given is None:
+        raise Unauthorized("missing or malformed Basic Authorization header")
+    if not hmac.compare_digest(given, expected.encode("utf-8")):
+        raise Unauthorized("Basic credentials do not match")
+
+
+def basic_header(credentials: str) -> str:
+    return "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
+
+
+# ---- payload -------------------------------------------------------------------------------------
+
+
+def parse_events(body: bytes) -> list[dict[str, Any]]:
+    """One event object or a grouped array, as a list of objects with a string ``event``.
+
+    ``json.loads`` makes every JSON integer a Python ``int``, exact at any size: MessageID survives.
+    """
+    try:
+        parsed = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidPayload(f"body is not JSON ({error.__class__.__name__})") from None
+    events = parsed if isinstance(parsed, list) else [parsed]
+    for index, item in enumerate(events):
+        if not isinstance(item, dict):
+            raise InvalidPayload(f"event {index} is a JSON {type(item).__name__}, not an object")
+        if not isinstance(item.get("event"), str) or not item["event"]:
+            raise InvalidPayload(f"event {index} has no event type")
+    return events
+
+
+def exact_id(value: Any) -> str | None:
+    """A numeric id as its exact decimal string; None if absent; InvalidPayload if it lost digits."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise InvalidPayload("MessageID is not a number")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return value
+    # A float (or "1.94e16") has already been rounded by whoever produced it: refuse, never guess.
+    raise InvalidPayload("MessageID is not an exact integer")
+
+
+def metadata(event: Mapping[str, Any]) -> dict[str, Any]:
+    """Send-time metadata: the keys of ``Payload`` when it is a JSON object, and ``CustomID``."""
+    found: dict[str, Any] = {}
+    payload = event.get("Payload")
+    if isinstance(payload, str) and payload.strip().startswith("{"):
+        try:
+            parsed = json.loads(payload)
+        except json.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict):
+            found.update(parsed)
+    elif isinstance(payload, dict):
+        found.update(payload)
+    if isinstance(event.get("CustomID"), str) and event["CustomID"]:
+        found["CustomID"] = event["CustomID"]
+    return found
+
+
+# ---- the source ----------------------------------------------------------------------------------
+
+
+class Mailjet(Source):
+    family: ClassVar[str] = "email"
+    name: ClassVar[str] = "mailjet"
+    docs_url: ClassVar[str] = "https://dev.mailjet.com/email/guides/webhooks/"
+    secret_name: ClassVar[str | None] = SECRET
+
+    def authenticate(self, request: WebhookRequest) -> None:
+        expected = self.settings.secret(SECRET)
+        if expected is None:
+            if self.settings.get_bool("ALLOW_UNSIGNED"):
+                log.warning(
+                    "SECURITY: accepting an UNAUTHENTICATED Mailjet request: %s is not configured and "
+                    "CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events to this endpoint.",
+                    SECRET,
+                )
+                return
+            raise NotConfigured(f"secret {SECRET} is not configured, so every request is refused")
+        if ":" not in expected:
+            raise NotConfigured(f"{SECRET} must be user:password")
+        check_basic_auth(request.header("authorization"), expected)
+
+    @classmethod
+    def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
+        return dataclasses.replace(request, headers={**request.headers, "authorization": basic_header(key)})
+
+    def translate(self, request: WebhookRequest) -> Translation:
+        rules = IdentityRules.from_settings(self.settings, "MAILJET")
+        policy = EmailPolicy.from_settings(self.settings, "MAILJET")
+        translation = Translation()
+        for index, raw in enumerate(parse_events(request.body)):
+            kind = raw["event"]
+            if kind not in EVENTS:
+                translation.ignored[kind[:64]] += 1
+            elif kind == "bounce" and raw.get("hard_bounce") is not True and not policy.soft_bounces_are_bounces:
+                translation.ignored["bounce:soft"] += 1
+            elif kind == "blocked" and not policy.blocks_are_bounces:
+                translation.ignored["blocked"] += 1
+            else:
+                translation.events.append(self._event(index, kind, raw, rules))
+        return translation
+
+    def _event(self, index: int, kind: str, raw: Mapping[str, Any], rules: IdentityRules) -> EmailEvent:
+        where = f"event {index + 1} ({kind})"
+        email = raw.get("email")
+        if not isinstance(email, str) or not email:
+            raise InvalidPayload(f"{where}: no email")
+        try:
+            email_id = self._email_id(raw)
+        except InvalidPayload as error:
+            raise InvalidPayload(f"{where}: {error}") from None
+        if email_id is None:
+            raise InvalidPayload(f"{where}: no MessageID")
+        properties: dict[str, Any] = {
+            "email_id": email_id,
+            "campaign_id": exact_id(raw.get("mj_campaign_id")) if raw.get("mj_campaign_id") not in (0, "0") else None,
+            "campaign_name": raw.get("customcampaign") or None,
+            "custom_id": raw.get("CustomID") or None,
+            "message_guid": raw.get("Message_GUID") or None,
+        }
+        if kind == "click":
+            properties["link_url"] = raw.get("url")
+        elif kind in ("bounce", "blocked"):
+            properties.update({name: raw.get(name) for name in BOUNCE_DETAILS})
+            properties["bounce_type"] = kind if kind == "blocked" else ("hard" if raw.get("hard_bounce") is True else "soft")
+        elif kind == "spam":
+            properties["source"] = raw.get("source")
+        elif kind == "unsub" and raw.get("mj_list_id") not in (None, "", 0, "0"):
+            properties["list_id"] = exact_id(raw.get("mj_list_id"))
+        traits = Traits(email=email)
+        if kind in ENGAGEMENT:
+            traits = Traits(email=email, ip=raw.get("ip") or None, user_agent=raw.get("agent") or None)
+        try:
+            identity = rules.resolve(metadata(raw), email)
+        except NoIdentity as error:
+            raise InvalidPayload(f"{where}: {error}") from None
+        try:
+            timestamp = parse_timestamp(raw.get("time"))
+        except BadTimestamp as error:
+            raise InvalidPayload(f"{where}: {error}") from None
+        semantic = EVENTS[kind]
+        properties_model = semantic.model_fields["properties"].annotation
+        try:
+            return semantic(
+                **identity,
+                messageId=ids.message_id_of_content(self.full_name(), raw),
+                timestamp=timestamp,
+                properties=properties_model(**{k: v for k, v in properties.items() if v is not None}),
+                context=Context(traits=traits),
+            )
+        except ValidationError as error:
+            problems = dict.fromkeys(f"{'.'.join(str(p) for p in e['loc']) or 'event'} ({e['type']})" for e in error.errors())
+            raise InvalidPayload(f"{where}: invalid " + ", ".join(problems)) from None
+
+    def _email_id(self, raw: Mapping[str, Any]) -> str | None:
+        if (self.settings.get("MAILJET_EMAIL_ID") or "message_id").lower() == "message_guid":
+            guid = raw.get("Message_GUID")
+            return guid if isinstance(guid, str) and guid else None
+        return exact_id(raw.get("MessageID")) or exact_id(raw.get("mj_message_id"))
+
+
+SOURCE = Mailjet

@@ -1,0 +1,301 @@
+"""Postmark webhooks -> Customer.io email semantic events.
+
+Postmark POSTs one JSON object per event, with ``RecordType`` naming it. Postmark does not sign its
+webhooks: it authenticates with HTTP Basic credentials written into the webhook URL
+(``https://user:pass@host/postmark``) and/or custom headers set on the webhook.
+
+- Webhooks overview: https://postmarkapp.com/developer/webhooks/webhooks-overview
+- Delivery: https://postmarkapp.com/developer/webhooks/delivery-webhook
+- Bounce: https://postmarkapp.com/developer/webhooks/bounce-webhook (bounce types:
+  https://postmarkapp.com/developer/api/bounce-api#bounce-types)
+- Open: https://postmarkapp.com/developer/webhooks/open-tracking-webhook
+- Click: https://postmarkapp.com/developer/webhooks/click-webhook
+- Spam complaint: https://postmarkapp.com/developer/webhooks/spam-complaint-webhook
+- Subscription change: https://postmarkapp.com/developer/webhooks/subscription-change-webhook
+
+Mapping (``RecordType`` -> Customer.io event):
+
+    Delivery                 -> Email Delivered
+    Bounce, Type HardBounce / BadEmailAddress        -> Email Bounced (bounce_type, details)
+    Bounce, Type SoftBounce / Transient / DnsError   -> soft: ignored "Bounce:SoftBounce" etc. unless
+                                                        POSTMARK_SOFT_BOUNCES=bounce
+    Bounce, Type Blocked / DMARCPolicy               -> block: Email Bounced unless POSTMARK_BLOCKS=ignore
+    Bounce, any other Type                           -> ignored "Bounce:<Type>": not a failed delivery of
+                                                        this message (AutoResponder, AddressChange,
+                                                        Subscribe/Unsubscribe requests, SpamNotification,
+                                                        ChallengeVerification, VirusNotification,
+                                                        OpenRelayTest, Unknown, ManuallyDeactivated,
+                                                        Unconfirmed, SMTPApiError, InboundError,
+                                                        TemplateRenderingFailed, SpamComplaint)
+    SpamComplaint            -> Email Marked as Spam
+    Open                     -> Email Opened (first_open <- FirstOpen; POSTMARK_OPENS=first keeps only
+                                FirstOpen true, the others counted as "Open:not_first")
+    Click                    -> Email Link Clicked (link_url <- OriginalLink)
+    SubscriptionChange       -> Email Unsubscribed only for a recipient's own unsubscribe:
+                                SuppressSending true, SuppressionReason ManualSuppression, Origin
+                                Recipient (list_id <- MessageStream). Otherwise ignored:
+                                "SubscriptionChange:resubscribe" (SuppressSending false),
+                                "SubscriptionChange:HardBounce" / ":SpamComplaint" (the suppression a
+                                bounce or complaint caused: that event was reported by its own webhook),
+                                "SubscriptionChange:ManualSuppression:Customer" (you or Postmark
+                                suppressed the address, not the recipient).
+    anything else (Inbound...) -> not translated, counted by RecordType
+
+Decisions:
+
+- ``email_id`` is ``MessageID``, the id Postmark's send API returns and every event repeats.
+- ``messageId``: Bounce and SpamComplaint records carry Postmark's numeric bounce ``ID``: the
+  UUIDv5 of "RecordType:ID". The other records have no event id: the UUIDv5 of the canonical
+  payload (it includes the event time, so two opens differ and a retry is the same).
+- Identity: ``IdentityRules.from_settings(settings, "POSTMARK")`` over ``Metadata`` (default key
+  ``user_id``), else the recipient (``Recipient``, or ``Email`` on bounces and complaints) as
+  POSTMARK_EMAIL_AS says. The address is always in ``context.traits.email``; on Open and Click,
+  ``Geo.IP`` and ``UserAgent`` go to traits when sent.
+- Subject: Bounce and SpamComplaint records carry ``Subject`` -> ``email_subject``. The other
+  records have none, so none is sent.
+- MACHINE_OPENS cannot apply: Postmark's Open record carries no machine/privacy-proxy flag.
+- GROUP_UNSUBSCRIBES does not apply: Postmark's suppressions are always per message stream (there
+  is no account-wide unsubscribe), so the stream is simply where the recipient unsubscribed
+  (``list_id``), not a narrower group.
+- Timestamps: ``DeliveredAt``, ``BouncedAt``, ``ReceivedAt``, ``ChangedAt`` (ISO 8601 with up to 7
+  fractional digits; read by ``parse_timestamp``).
+
+Authentication (fail closed): configure at least one of
+
+- ``POSTMARK_BASIC_AUTH`` (secret, ``user:pass``): put the same credentials in the webhook URL.
+- ``POSTMARK_SECRET_HEADER`` (setting, a header name such as ``X-Webhook-Secret``) together with
+  ``POSTMARK_SECRET`` (secret, its value): add that custom header to the webhook in Postmark.
+
+When both are configured, both must match. Comparisons are constant-time over SHA-256 digests.
+The configured header never reaches a queue (``secret_headers``); ``Authorization`` never does.
+Answer codes: 200 for everything accepted. Postmark retries other answers for a while (its retry
+schedule), so a wrong credential (401) or a missing one (503) loses nothing while it is fixed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any, ClassVar, Mapping
+
+from ... import ids
+from ...config import Settings
+from ...identity import IdentityRules, NoIdentity
+from ...request import WebhookRequest
+from ...semantic import Traits
+from ...semantic.email import (
+    EmailBounced,
+    EmailDelivered,
+    EmailEvent,
+    EmailLinkClicked,
+    EmailMarkedAsSpam,
+    EmailOpened,
+    EmailUnsubscribed,
+)
+from ...timestamps import BadTimestamp, parse_timestamp
+from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
+from ._policy import EmailPolicy
+from .mailgun import build
+
+log = logging.getLogger(__name__)
+
+BASIC_SECRET = "POSTMARK_BASIC_AUTH"
+HEADER_SETTING = "POSTMARK_SECRET_HEADER"
+HEADER_SECRET = "POSTMARK_SECRET"
+
+HARD_BOUNCES = frozenset({"HardBounce", "BadEmailAddress"})
+SOFT_BOUNCES = frozenset({"SoftBounce", "Transient", "DnsError"})
+BLOCKS = frozenset({"Blocked", "DMARCPolicy"})
+# record type -> (semantic event, recipient field, time field)
+RECORDS: dict[str, tuple[type[EmailEvent], str, str]] = {
+    "Delivery": (EmailDelivered, "Recipient", "DeliveredAt"),
+    "Bounce": (EmailBounced, "Email", "BouncedAt"),
+    "SpamComplaint": (EmailMarkedAsSpam, "Email", "BouncedAt"),
+    "Open": (EmailOpened, "Recipient", "ReceivedAt"),
+    "Click": (EmailLinkClicked, "Recipient", "ReceivedAt"),
+    "SubscriptionChange": (EmailUnsubscribed, "Recipient", "ChangedAt"),
+}
+
+
+# ---- credentials, shared with SparkPost (both use plain HTTP Basic auth) -------------------------
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time equality that leaks neither content nor length (digests are compared)."""
+    return hmac.compare_digest(hashlib.sha256(given.encode("utf-8")).digest(), hashlib.sha256(expected.encode("utf-8")).digest())
+
+
+def basic_credentials(headers: Mapping[str, str]) -> str | None:
+    """``user:pass`` from an ``Authorization: Basic`` header (scheme case-insensitive), else None."""
+    value = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+    scheme, _, encoded = value.strip().partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    return decoded if ":" in decoded else None
+
+
+def basic_auth_header(credentials: str) -> str:
+    """The ``Authorization`` value a client sends for ``user:pass`` (RFC 7617)."""
+    return "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
+
+
+def check_basic_auth(headers: Mapping[str, str], expected: str, provider: str) -> None:
+    given = basic_credentials(headers)
+    if given is None:
+        raise Unauthorized(f"missing or malformed {provider} Basic credentials")
+    if not same_secret(given, expected):
+        raise Unauthorized(f"{provider} Basic credentials do not match")
+
+
+def check_secret_header(headers: Mapping[str, str], name: str, expected: str, provider: str) -> None:
+    given = {k.lower(): v for k, v in headers.items()}.get(name.lower())
+    if not given:
+        raise Unauthorized(f"missing {provider} secret header")
+    if not same_secret(given, expected):
+        raise Unauthorized(f"{provider} secret header does not match")
+
+
+# ---- the source ----------------------------------------------------------------------------------
+
+
+class Postmark(Source):
+    family: ClassVar[str] = "email"
+    name: ClassVar[str] = "postmark"
+    docs_url: ClassVar[str] = "https://postmarkapp.com/developer/webhooks/webhooks-overview"
+    secret_name: ClassVar[str | None] = BASIC_SECRET
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        header = self.settings.get(HEADER_SETTING)
+        # Per instance: the header is whatever the operator named; it must never be stored.
+        self.secret_headers = frozenset({header.strip().lower()}) if header and header.strip() else frozenset()
+
+    def authenticate(self, request: WebhookRequest) -> None:
+        basic = self.settings.secret(BASIC_SECRET)
+        header_name = (self.settings.get(HEADER_SETTING) or "").strip()
+        header_secret = self.settings.secret(HEADER_SECRET)
+        if bool(header_name) != bool(header_secret):
+            raise NotConfigured(f"{HEADER_SETTING} and {HEADER_SECRET} must be configured together")
+        if not basic and not header_name:
+            if self.settings.get_bool("ALLOW_UNSIGNED"):
+                log.warning(
+                    "SECURITY: accepting an UNAUTHENTICATED Postmark request: neither %s nor %s is "
+                    "configured and CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events here.",
+                    BASIC_SECRET,
+                    HEADER_SECRET,
+                )
+                return
+            raise NotConfigured(f"neither {BASIC_SECRET} nor {HEADER_SETTING}/{HEADER_SECRET} is configured, so every request is refused")
+        if basic:
+            check_basic_auth(request.headers, basic, "Postmark")
+        if header_name and header_secret:
+            check_secret_header(request.headers, header_name, header_secret, "Postmark")
+
+    @classmethod
+    def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
+        """Add the Basic credentials ``key`` (``user:pass``), as Postmark sends those of the webhook URL."""
+        return dataclasses.replace(request, headers={**request.headers, "authorization": basic_auth_header(key)})
+
+    def translate(self, request: WebhookRequest) -> Translation:
+        try:
+            record = json.loads(request.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise InvalidPayload(f"body is not JSON ({error.__class__.__name__})") from None
+        if not isinstance(record, dict):
+            raise InvalidPayload(f"body is a JSON {type(record).__name__}, not a Postmark record")
+        kind = record.get("RecordType")
+        if not isinstance(kind, str) or not kind:
+            raise InvalidPayload("record has no RecordType")
+        translation = Translation()
+        if kind not in RECORDS:
+            translation.ignored[kind[:64]] += 1
+            return translation
+        policy = EmailPolicy.from_settings(self.settings, "POSTMARK")
+        if (skipped := self._skipped(kind, record, policy)) is not None:
+            translation.ignored[skipped[:96]] += 1
+            return translation
+        translation.events.append(self._event(kind, record))
+        return translation
+
+    def _skipped(self, kind: str, record: Mapping[str, Any], policy: EmailPolicy) -> str | None:
+        if kind == "Bounce":
+            bounce_type = record.get("Type")
+            if not isinstance(bounce_type, str) or not bounce_type:
+                raise InvalidPayload("Bounce record has no Type")
+            if bounce_type in HARD_BOUNCES:
+                return None
+            if bounce_type in SOFT_BOUNCES:
+                return None if policy.soft_bounces_are_bounces else f"Bounce:{bounce_type}"
+            if bounce_type in BLOCKS:
+                return None if policy.blocks_are_bounces else f"Bounce:{bounce_type}"
+            return f"Bounce:{bounce_type}"
+        if kind == "Open" and policy.first_opens_only and record.get("FirstOpen") is not True:
+            return "Open:not_first"
+        if kind == "SubscriptionChange":
+            if record.get("SuppressSending") is not True:
+                return "SubscriptionChange:resubscribe"
+            reason = record.get("SuppressionReason")
+            if reason != "ManualSuppression":
+                return f"SubscriptionChange:{reason}"
+            origin = record.get("Origin")
+            if origin != "Recipient":
+                return f"SubscriptionChange:ManualSuppression:{origin}"
+        return None
+
+    def _event(self, kind: str, record: Mapping[str, Any]) -> EmailEvent:
+        where = f"event 0 ({kind})"
+        semantic, recipient_field, time_field = RECORDS[kind]
+        recipient = record.get(recipient_field)
+        if not isinstance(recipient, str) or not recipient:
+            raise InvalidPayload(f"{where}: no {recipient_field}")
+        email_id = record.get("MessageID")
+        if not isinstance(email_id, str) or not email_id.strip():
+            raise InvalidPayload(f"{where}: no MessageID, so no email_id")
+        try:
+            timestamp = parse_timestamp(record.get(time_field))
+        except BadTimestamp as error:
+            raise InvalidPayload(f"{where}: {time_field}: {error}") from None
+
+        properties: dict[str, Any] = {"email_id": email_id.strip(), "message_stream": _text(record.get("MessageStream"))}
+        traits = Traits(email=recipient)
+        if kind in ("Bounce", "SpamComplaint"):
+            properties.update(email_subject=_text(record.get("Subject")))
+        if kind == "Bounce":
+            properties.update(bounce_type=_text(record.get("Type")), details=_text(record.get("Details")))
+        if kind in ("Open", "Click"):
+            geo = record.get("Geo") if isinstance(record.get("Geo"), dict) else {}
+            traits = Traits(email=recipient, ip=_text(geo.get("IP")), user_agent=_text(record.get("UserAgent")))
+        if kind == "Open" and isinstance(record.get("FirstOpen"), bool):
+            properties["first_open"] = record["FirstOpen"]
+        if kind == "Click":
+            properties["link_url"] = _text(record.get("OriginalLink"))
+        if kind == "SubscriptionChange":
+            properties["list_id"] = _text(record.get("MessageStream"))
+
+        metadata = record.get("Metadata")
+        try:
+            identity = IdentityRules.from_settings(self.settings, "POSTMARK").resolve(metadata if isinstance(metadata, dict) else {}, recipient)
+        except NoIdentity as error:
+            raise InvalidPayload(f"{where}: {error}") from None
+        record_id = record.get("ID")
+        if kind in ("Bounce", "SpamComplaint") and isinstance(record_id, int) and not isinstance(record_id, bool):
+            message_id = ids.message_id(self.full_name(), f"{kind}:{record_id}")
+        else:
+            message_id = ids.message_id_of_content(self.full_name(), record)
+        return build(semantic, identity, message_id, timestamp, properties, traits, where)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+SOURCE = Postmark

@@ -1,0 +1,293 @@
+"""SparkPost event webhooks -> Customer.io email semantic events.
+
+SparkPost POSTs batches: a JSON array of ``{"msys": {"<event class>": {"type": ..., ...}}}``, up to
+350+ events of mixed classes. Webhooks are not signed: a webhook authenticates with HTTP Basic
+credentials (``auth_type: basic``), an OAuth 2.0 bearer token (``oauth2``), or, for webhooks made
+before it was deprecated, an ``auth_token`` sent as ``X-MessageSystems-Webhook-Token``.
+
+- Webhooks API (event types, auth_type, auth_token, validation batch): https://developers.sparkpost.com/api/webhooks/
+- Authentication: https://support.sparkpost.com/docs/tech-resources/webhook-authentication
+  (source: github.com/SparkPost/support-docs, content/docs/tech-resources/webhook-authentication.md)
+- Event reference: https://support.sparkpost.com/docs/tech-resources/webhook-event-reference
+- Bounce classes: https://support.sparkpost.com/docs/deliverability/bounce-classification-codes
+  (github.com/SparkPost/support-docs content/docs/deliverability/bounce-classification-codes.md)
+
+Mapping (event class / ``type`` -> Customer.io event):
+
+    message_event delivery               -> Email Delivered
+    message_event bounce, out_of_band    -> by ``bounce_class`` and SparkPost's classification table:
+        Hard  (10, 30, 90)                   -> Email Bounced (bounce_class, reason, error_code)
+        Soft  (20-24, 40, 60, 70, 100) and Undetermined (1)
+                                             -> soft: ignored "bounce:soft" unless SPARKPOST_SOFT_BOUNCES=bounce
+                                                (SparkPost: "soft, block and undetermined are usually temporary")
+        Block (50-54)                        -> block: Email Bounced unless SPARKPOST_BLOCKS=ignore
+        Admin (25, 80)                       -> ignored "bounce:admin": SparkPost's own policy refused the
+                                                message (e.g. a suppressed recipient), nothing bounced
+        a class not in the table             -> the request fails whole (DLQ) until the table is updated
+    message_event spam_complaint         -> Email Marked as Spam
+    track_event click, amp_click         -> Email Link Clicked (link_url <- target_link_url)
+    track_event open, amp_open           -> Email Opened (SPARKPOST_OPEN_TYPES, see below)
+    track_event initial_open, amp_initial_open -> ignored by default (see below)
+    unsubscribe_event list_unsubscribe, link_unsubscribe -> Email Unsubscribed
+    injection, delay, policy_rejection, generation_*, relay_*, ab_test_*, ingest_*, sms_status, ...
+                                         -> not translated, counted by type
+    ``{"msys": {}}``                      -> the validation batch SparkPost posts when a webhook is created
+                                            or tested: answered 200 before authentication, nothing queued
+
+Opens: ``open`` is the tracking pixel at the BOTTOM of the message, ``initial_open`` the one at the
+TOP ("Recipient opened a message in a mail client, thus rendering a tracking pixel at the top of the
+message"). One view of a message usually loads both, so translating both would count each open
+twice. SPARKPOST_OPEN_TYPES (default ``open,amp_open``) names the types that become Email Opened;
+``initial_open,amp_initial_open`` instead counts opens of messages a client clipped before the
+bottom pixel (Gmail clips long messages). Anymail makes the same choice by default.
+OPENS=first cannot apply: SparkPost sends no first/unique-open flag (``initial_open`` is the top
+pixel, not the first open). MACHINE_OPENS: an open whose ``user_agent_parsed.is_prefetched`` is true
+(a privacy proxy fetched the pixel) is dropped with SPARKPOST_MACHINE_OPENS=drop ("open:prefetched"),
+else kept with ``prefetched: true``. GROUP_UNSUBSCRIBES cannot apply: SparkPost's unsubscribe
+events do not name a list.
+
+Decisions:
+
+- ``email_id`` is ``message_id``: SparkPost's id of the message to one recipient, carried by
+  every delivery and engagement event of it. SPARKPOST_EMAIL_ID=transmission_id uses the id the
+  Transmissions API returns instead (shared by all recipients of one API call).
+- ``messageId`` is the UUIDv5 of ``event_id`` and the event ``type`` (the event id format "is not
+  consistent across events": a big integer for some types, a UUID for others; SparkPost's sample
+  events all share one id). The body is parsed with integers kept as text, so no id loses digits.
+- Identity: ``IdentityRules.from_settings(settings, "SPARKPOST")`` over ``rcpt_meta`` (default key
+  ``user_id``), else ``rcpt_to`` as SPARKPOST_EMAIL_AS says. The address goes to
+  ``context.traits.email``; ``ip_address`` and ``user_agent`` go to traits on track events and
+  link_unsubscribe when sent (on message events ``ip_address`` is the receiving MTA's address).
+- ``subject`` -> ``email_subject`` and ``campaign_id`` -> ``campaign_id`` when sent.
+- Authentication (fail closed), any configured method that matches is enough, because one
+  endpoint may serve several SparkPost webhooks: SPARKPOST_BASIC_AUTH (secret, ``user:pass``, the
+  webhook's Basic credentials) and/or SPARKPOST_WEBHOOK_TOKEN (secret, the legacy
+  ``X-MessageSystems-Webhook-Token``). OAuth 2.0 is not supported: it needs a token endpoint.
+- Answer codes: SparkPost retries anything but 200 for 8 hours, so everything accepted is 200;
+  a bad credential is 401 (also SparkPost's signal to refresh an OAuth token).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from typing import Any, ClassVar, Mapping
+
+from ... import ids
+from ...identity import IdentityRules, NoIdentity
+from ...request import WebhookRequest
+from ...semantic import Traits
+from ...semantic.email import (
+    EmailBounced,
+    EmailDelivered,
+    EmailEvent,
+    EmailLinkClicked,
+    EmailMarkedAsSpam,
+    EmailOpened,
+    EmailUnsubscribed,
+)
+from ...timestamps import BadTimestamp, parse_timestamp
+from ..base import InvalidPayload, NotConfigured, Reply, Source, Translation, Unauthorized
+from ._policy import EmailPolicy
+from .mailgun import build
+from .postmark import basic_auth_header, check_basic_auth, check_secret_header
+
+log = logging.getLogger(__name__)
+
+BASIC_SECRET = "SPARKPOST_BASIC_AUTH"
+TOKEN_SECRET = "SPARKPOST_WEBHOOK_TOKEN"
+TOKEN_HEADER = "x-messagesystems-webhook-token"
+DEFAULT_OPEN_TYPES = ("open", "amp_open")
+
+# SparkPost's bounce classification table: class -> category.
+BOUNCE_CATEGORIES: dict[str, str] = {
+    "1": "undetermined",
+    "10": "hard", "30": "hard", "90": "hard",
+    "20": "soft", "21": "soft", "22": "soft", "23": "soft", "24": "soft", "40": "soft",
+    "60": "soft", "70": "soft", "100": "soft",
+    "25": "admin", "80": "admin",
+    "50": "block", "51": "block", "52": "block", "53": "block", "54": "block",
+}  # fmt: skip
+CLICKS = frozenset({"click", "amp_click"})
+OPENS = frozenset({"open", "amp_open", "initial_open", "amp_initial_open"})
+UNSUBSCRIBES = frozenset({"list_unsubscribe", "link_unsubscribe"})
+BOUNCES = frozenset({"bounce", "out_of_band"})
+VALIDATION_BATCH = [{"msys": {}}]
+
+
+def parse_batch(body: bytes) -> list[dict[str, Any]]:
+    """The batch as a list of ``msys`` objects; integers stay text so big ids keep every digit."""
+    try:
+        batch = json.loads(body, parse_int=str)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidPayload(f"body is not JSON ({error.__class__.__name__})") from None
+    if not isinstance(batch, list):
+        raise InvalidPayload(f"body is a JSON {type(batch).__name__}, not an array of events")
+    found = []
+    for index, item in enumerate(batch):
+        msys = item.get("msys") if isinstance(item, dict) else None
+        if not isinstance(msys, dict):
+            raise InvalidPayload(f"event {index} has no msys object")
+        found.append(msys)
+    return found
+
+
+class SparkPost(Source):
+    family: ClassVar[str] = "email"
+    name: ClassVar[str] = "sparkpost"
+    docs_url: ClassVar[str] = "https://developers.sparkpost.com/api/webhooks/"
+    secret_name: ClassVar[str | None] = BASIC_SECRET
+    secret_headers: ClassVar[frozenset[str]] = frozenset({TOKEN_HEADER})
+
+    def reply_before_auth(self, request: WebhookRequest) -> Reply | None:
+        # The validation batch holds no data; a non-200 would make SparkPost refuse the webhook.
+        if request.method == "POST":
+            try:
+                if json.loads(request.body) == VALIDATION_BATCH:
+                    return Reply(200, "")
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                return None
+        return None
+
+    def authenticate(self, request: WebhookRequest) -> None:
+        basic = self.settings.secret(BASIC_SECRET)
+        token = self.settings.secret(TOKEN_SECRET)
+        if not basic and not token:
+            if self.settings.get_bool("ALLOW_UNSIGNED"):
+                log.warning(
+                    "SECURITY: accepting an UNAUTHENTICATED SparkPost request: neither %s nor %s is "
+                    "configured and CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events here.",
+                    BASIC_SECRET,
+                    TOKEN_SECRET,
+                )
+                return
+            raise NotConfigured(f"neither {BASIC_SECRET} nor {TOKEN_SECRET} is configured, so every request is refused")
+        failures = []
+        for expected, check in ((basic, check_basic_auth), (token, None)):
+            if not expected:
+                continue
+            try:
+                if check is None:
+                    check_secret_header(request.headers, TOKEN_HEADER, expected, "SparkPost")
+                else:
+                    check(request.headers, expected, "SparkPost")
+                return
+            except Unauthorized as error:
+                failures.append(str(error))
+        raise Unauthorized("; ".join(failures))
+
+    @classmethod
+    def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
+        """Add the webhook's Basic credentials ``key`` (``user:pass``), as SparkPost sends them."""
+        return dataclasses.replace(request, headers={**request.headers, "authorization": basic_auth_header(key)})
+
+    def translate(self, request: WebhookRequest) -> Translation:
+        policy = EmailPolicy.from_settings(self.settings, "SPARKPOST")
+        open_types = set(self.settings.get_list("SPARKPOST_OPEN_TYPES") or DEFAULT_OPEN_TYPES)
+        translation = Translation()
+        for index, msys in enumerate(parse_batch(request.body)):
+            if not msys:
+                translation.ignored["empty"] += 1
+                continue
+            if len(msys) != 1:
+                raise InvalidPayload(f"event {index}: msys holds {len(msys)} event classes, not one")
+            ((event_class, event),) = msys.items()
+            if not isinstance(event, dict) or not isinstance(event.get("type"), str) or not event["type"]:
+                raise InvalidPayload(f"event {index} ({event_class[:32]}) has no type")
+            kind = event["type"]
+            semantic = self._semantic(event_class, kind)
+            if semantic is None:
+                translation.ignored[kind[:64]] += 1
+                continue
+            if (skipped := self._skipped(index, kind, event, policy, open_types)) is not None:
+                translation.ignored[skipped] += 1
+                continue
+            translation.events.append(self._event(index, kind, event, semantic))
+        return translation
+
+    @staticmethod
+    def _semantic(event_class: str, kind: str) -> type[EmailEvent] | None:
+        if event_class == "message_event":
+            return {"delivery": EmailDelivered, "spam_complaint": EmailMarkedAsSpam, "bounce": EmailBounced, "out_of_band": EmailBounced}.get(kind)
+        if event_class == "track_event":
+            return EmailLinkClicked if kind in CLICKS else EmailOpened if kind in OPENS else None
+        if event_class == "unsubscribe_event" and kind in UNSUBSCRIBES:
+            return EmailUnsubscribed
+        return None
+
+    def _skipped(self, index: int, kind: str, event: Mapping[str, Any], policy: EmailPolicy, open_types: set[str]) -> str | None:
+        if kind in BOUNCES:
+            bounce_class = event.get("bounce_class")
+            category = BOUNCE_CATEGORIES.get(str(bounce_class)) if bounce_class is not None else None
+            if category is None:
+                raise InvalidPayload(f"event {index} ({kind}): bounce_class missing or not in SparkPost's classification table")
+            if category == "hard":
+                return None
+            if category in ("soft", "undetermined"):
+                return None if policy.soft_bounces_are_bounces else f"{kind}:soft"
+            if category == "block":
+                return None if policy.blocks_are_bounces else f"{kind}:block"
+            return f"{kind}:admin"
+        if kind in OPENS:
+            if kind not in open_types:
+                return kind
+            if _prefetched(event) and policy.drop_machine_opens:
+                return f"{kind}:prefetched"
+        return None
+
+    def _event(self, index: int, kind: str, event: Mapping[str, Any], semantic: type[EmailEvent]) -> EmailEvent:
+        where = f"event {index} ({kind})"
+        recipient = event.get("rcpt_to")
+        if not isinstance(recipient, str) or not recipient:
+            raise InvalidPayload(f"{where}: no rcpt_to")
+        id_field = "transmission_id" if (self.settings.get("SPARKPOST_EMAIL_ID") or "").lower() == "transmission_id" else "message_id"
+        email_id = event.get(id_field)
+        if not isinstance(email_id, str) or not email_id:
+            raise InvalidPayload(f"{where}: no {id_field}, so no email_id")
+        try:
+            timestamp = parse_timestamp(event.get("timestamp"))
+        except BadTimestamp as error:
+            raise InvalidPayload(f"{where}: {error}") from None
+
+        properties: dict[str, Any] = {
+            "email_id": email_id,
+            "email_subject": _text(event.get("subject")),
+            "campaign_id": _text(event.get("campaign_id")),
+        }
+        traits = Traits(email=recipient)
+        if kind in CLICKS or kind in OPENS or kind == "link_unsubscribe":
+            traits = Traits(email=recipient, ip=_text(event.get("ip_address")), user_agent=_text(event.get("user_agent")))
+        if kind in CLICKS:
+            properties["link_url"] = _text(event.get("target_link_url"))
+        if kind in OPENS:
+            properties["sparkpost_type"] = kind
+            if _prefetched(event):
+                properties["prefetched"] = True
+        if kind in BOUNCES:
+            properties.update(bounce_class=str(event.get("bounce_class")), reason=_text(event.get("reason")), error_code=_text(event.get("error_code")))
+
+        meta = event.get("rcpt_meta")
+        try:
+            identity = IdentityRules.from_settings(self.settings, "SPARKPOST").resolve(meta if isinstance(meta, dict) else {}, recipient)
+        except NoIdentity as error:
+            raise InvalidPayload(f"{where}: {error}") from None
+        event_id = event.get("event_id")
+        message_id = (
+            ids.message_id(self.full_name(), event_id, kind)
+            if isinstance(event_id, str) and event_id
+            else ids.message_id_of_content(self.full_name(), event)
+        )
+        return build(semantic, identity, message_id, timestamp, properties, traits, where)
+
+
+def _prefetched(event: Mapping[str, Any]) -> bool:
+    parsed = event.get("user_agent_parsed")
+    return isinstance(parsed, dict) and parsed.get("is_prefetched") is True
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+SOURCE = SparkPost

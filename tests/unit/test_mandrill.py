@@ -1,0 +1,226 @@
+"""Mailchimp Transactional (Mandrill) webhooks: the samples in events/samples/email/mandrill (credited
+in its README), the URL + sorted-params signature, the HEAD probe and the configured URL."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+
+from ciohooks import ids
+from ciohooks.config import Settings
+from ciohooks.ingest import Ingest
+from ciohooks.queue import MemoryQueue
+from ciohooks.request import WebhookRequest
+from ciohooks.sources import InvalidPayload, NotConfigured, Unauthorized, load
+from ciohooks.sources.email.mandrill import SOURCE, Mandrill, form_body, signature
+from tests.support.spec import assert_valid_event
+
+SAMPLES = Path(__file__).resolve().parents[2] / "events" / "samples" / "email" / "mandrill"
+SOURCE_NAME = "email/mandrill"
+EMAIL = "recipient@example.com"
+MSG_ID = "abcdef012345789abcdef012345789"
+KEY = "TEST_WEBHOOK_KEY"  # the key of django-anymail's Mandrill tests
+HOST = "abcdefghij.lambda-url.us-east-1.on.aws"
+FORM = {"content-type": "application/x-www-form-urlencoded", "host": HOST}
+
+
+def sample(name: str) -> bytes:
+    return (SAMPLES / name).read_bytes()
+
+
+def sample_events(name: str) -> list[dict[str, Any]]:
+    return json.loads(dict(parse_qsl(sample(name).decode()))["mandrill_events"])
+
+
+def changed(name: str, **fields: Any) -> bytes:
+    events = sample_events(name)
+    events[0].update(fields)
+    return form_body(events)
+
+
+def source(**env: str) -> Mandrill:
+    return Mandrill(Settings({f"CIOHOOKS_{k}": v for k, v in env.items()}))
+
+
+def post(body: bytes, headers: dict[str, str] | None = None, method: str = "POST", query: str = "") -> WebhookRequest:
+    return WebhookRequest(method, "/mandrill", body, {**FORM, **(headers or {})}, query, domain=HOST)
+
+
+def translate(body: bytes, **env: str) -> tuple[list[dict[str, Any]], Counter[str]]:
+    translation = source(**env).translate(post(body))
+    bodies = [event.to_cio() for event in translation.events]
+    for cio in bodies:
+        assert_valid_event(cio)
+    return bodies, translation.ignored
+
+
+def one(body: bytes, **env: str) -> dict[str, Any]:
+    bodies, ignored = translate(body, **env)
+    assert len(bodies) == 1 and not ignored, (bodies, ignored)
+    return bodies[0]
+
+
+def signed(body: bytes, url: str = f"https://{HOST}/mandrill", key: str = KEY) -> dict[str, str]:
+    """The header computed the way Mandrill's docs (and anymail's tests) describe, independently."""
+    data = url + "".join(k + v for k, v in sorted(parse_qsl(body.decode(), keep_blank_values=True)))
+    return {"x-mandrill-signature": base64.b64encode(hmac.new(key.encode(), data.encode(), hashlib.sha1).digest()).decode()}
+
+
+# ---- the samples, translated ---------------------------------------------------------------------
+
+
+def test_send_is_delivered() -> None:
+    assert one(sample("send.form")) == {
+        "type": "track",
+        "event": "Email Delivered",
+        "anonymousId": EMAIL,
+        "messageId": ids.message_id(SOURCE_NAME, MSG_ID, "send", "1461095246"),
+        "timestamp": "2016-04-19T19:47:26Z",
+        "properties": {"email_id": MSG_ID, "email_subject": "Webhook Test"},
+        "context": {"traits": {"email": EMAIL}},
+    }
+
+
+def test_hard_bounce() -> None:
+    body = one(sample("hard_bounce.form"))
+    assert (body["event"], body["anonymousId"]) == ("Email Bounced", "bounce@example.com")
+    assert body["properties"] == {
+        "email_id": MSG_ID, "email_subject": "Webhook Test", "bounce_type": "hard_bounce", "bounce_description": "bad_mailbox",
+        "diag": "smtp;550 5.1.1 The email account that you tried to reach does not exist.",
+    }  # fmt: skip
+
+
+def test_click() -> None:
+    body = one(sample("click.form"))
+    assert body["event"] == "Email Link Clicked"
+    assert body["properties"] == {"email_id": MSG_ID, "email_subject": "Webhook Test", "link_url": "http://example.com"}
+    assert body["context"] == {"traits": {"email": EMAIL, "user_agent": "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0"}}
+    assert body["messageId"] == ids.message_id(SOURCE_NAME, MSG_ID, "click", "1461095246", "http://example.com")
+
+
+def test_batch_sync_and_empty() -> None:
+    bodies, ignored = translate(sample("batch.form"))
+    assert [b["event"] for b in bodies] == ["Email Delivered", "Email Bounced", "Email Link Clicked"]
+    assert len({b["messageId"] for b in bodies}) == 3 and ignored == Counter({"sync:blacklist": 1})
+    assert translate(sample("sync-blacklist.form")) == ([], Counter({"sync:blacklist": 1}))
+    assert translate(sample("empty.form")) == ([], Counter())
+
+
+@pytest.mark.parametrize(("kind", "event"), [("open", "Email Opened"), ("spam", "Email Marked as Spam"), ("unsub", "Email Unsubscribed")])
+def test_other_documented_events(kind: str, event: str) -> None:
+    body = one(changed("send.form", event=kind, ip="198.51.100.4", user_agent="UA/1"))
+    assert body["event"] == event
+    traits = body["context"]["traits"]
+    assert traits == ({"email": EMAIL, "ip": "198.51.100.4", "user_agent": "UA/1"} if kind == "open" else {"email": EMAIL})
+
+
+@pytest.mark.parametrize("kind", ["deferral", "reject", "inbound", "soft_bounce"])
+def test_ignored_events_are_counted(kind: str) -> None:
+    assert translate(changed("send.form", event=kind)) == ([], Counter({kind: 1}))
+
+
+def test_soft_bounces_can_count() -> None:
+    body = one(changed("hard_bounce.form", event="soft_bounce"), MANDRILL_SOFT_BOUNCES="bounce")
+    assert body["event"] == "Email Bounced" and body["properties"]["bounce_type"] == "soft_bounce"
+
+
+def test_metadata_gives_the_user_id() -> None:
+    body = one(sample("send.form"), MANDRILL_USER_ID_KEYS="custom2")
+    assert body["userId"] == "value2" and body["context"]["traits"]["email"] == EMAIL
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"x=1", "no mandrill_events"),
+        (b"mandrill_events=nope", "not JSON"),
+        (b"mandrill_events=%7B%7D", "not an array"),
+        (form_body([{"msg": {}}]), "no event type"),
+        (changed("send.form", msg={"_id": MSG_ID}), "no msg.email"),
+        (changed("send.form", ts="later"), "ts"),
+    ],
+)
+def test_untranslatable_requests_fail_whole(body: bytes, reason: str) -> None:
+    with pytest.raises(InvalidPayload, match=reason) as caught:
+        source().translate(post(body))
+    assert "@" not in str(caught.value)
+
+
+# ---- signature -----------------------------------------------------------------------------------
+
+
+def test_signature_matches_the_documented_algorithm() -> None:
+    body = sample("batch.form")
+    assert signature(KEY, f"https://{HOST}/mandrill", parse_qsl(body.decode())) == signed(body)["x-mandrill-signature"]
+
+
+def test_valid_signature_over_the_request_url() -> None:
+    source(MANDRILL_WEBHOOK_KEY=KEY).authenticate(post(sample("send.form"), signed(sample("send.form"))))
+    query = post(sample("send.form"), signed(sample("send.form"), f"https://{HOST}/mandrill?a=1"), query="a=1")
+    source(MANDRILL_WEBHOOK_KEY=KEY).authenticate(query)
+
+
+def test_configured_url_behind_a_proxy() -> None:
+    public = "https://hooks.example.com/mandrill"
+    request = post(sample("send.form"), signed(sample("send.form"), public))
+    with pytest.raises(Unauthorized, match="MANDRILL_WEBHOOK_URL"):
+        source(MANDRILL_WEBHOOK_KEY=KEY).authenticate(request)
+    source(MANDRILL_WEBHOOK_KEY=KEY, MANDRILL_WEBHOOK_URL=public).authenticate(request)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        signed(sample("send.form"), key="wrong"),
+        signed(sample("click.form")),  # the signature of another body
+        signed(sample("send.form"), f"http://{HOST}/mandrill"),  # another URL
+    ],
+)
+def test_forged_or_missing_signatures_are_refused(headers: dict[str, str]) -> None:
+    with pytest.raises(Unauthorized) as caught:
+        source(MANDRILL_WEBHOOK_KEY=KEY).authenticate(post(sample("send.form"), headers))
+    assert KEY not in str(caught.value)
+
+
+def test_any_of_several_webhook_keys() -> None:
+    source(MANDRILL_WEBHOOK_KEY=f"other, {KEY}").authenticate(post(sample("send.form"), signed(sample("send.form"))))
+
+
+def test_no_key_fails_closed(caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(NotConfigured, match="MANDRILL_WEBHOOK_KEY"):
+        source().authenticate(post(sample("send.form"), signed(sample("send.form"))))
+    with caplog.at_level(logging.WARNING, logger="ciohooks.sources.email.mandrill"):
+        source(ALLOW_UNSIGNED="true").authenticate(post(sample("send.form")))
+    assert "UNSIGNED" in caplog.text
+
+
+def test_head_and_get_probes_are_answered_200_without_a_key() -> None:
+    ingest = Ingest("email", MemoryQueue(), MemoryQueue(), Settings({}))
+    for method in ("HEAD", "GET"):
+        outcome = ingest.handle("mandrill", post(b"", method=method))
+        assert (outcome.status, outcome.result) == (200, "replied")
+    assert ingest.handle("mandrill", post(sample("send.form"))).status == 503
+
+
+def test_sign_round_trip_through_ingest() -> None:
+    settings = Settings({"CIOHOOKS_MANDRILL_WEBHOOK_KEY": KEY})
+    delivery = MemoryQueue()
+    request = Mandrill.sign(post(sample("batch.form")), KEY)
+    assert request.headers["x-mandrill-signature"] == signed(sample("batch.form"))["x-mandrill-signature"]
+    assert Ingest("email", delivery, MemoryQueue(), settings).handle("mandrill", request).status == 200
+    assert delivery.approximate_depth() == 1
+
+
+def test_catalog_loads_this_source() -> None:
+    assert load("email/mandrill") is Mandrill is SOURCE
+    assert urlencode({"mandrill_events": "[]"}).encode() == sample("empty.form")
