@@ -6,7 +6,9 @@ Store first (see DESIGN.md): a webhook is acknowledged only once it is durably i
     404  no such source on this function
     405  a method the source does not receive
     413  the body is larger than one queue message can hold
-    503  the source has no key configured (fail closed), or SQS did not take the message
+    503  the source has no key configured (fail closed), or SQS did not take the message: the
+         provider retries (a source whose provider retries only another code says which:
+         ``Source.retry_status``, e.g. Brevo's 429)
     2xx  queued for delivery; or authentic but untranslatable, and kept whole in the DLQ; or
          authentic and nothing to deliver (event types deliberately ignored)
 """
@@ -118,7 +120,7 @@ class Ingest:
             return Outcome(401, {"error": "unauthorized"}, "rejected", full)
         except NotConfigured as error:
             logger.error("refusing %s requests: %s", full, redact(str(error)))
-            return Outcome(503, {"error": "source not configured"}, "failed", full)
+            return Outcome(source.retry_status, {"error": "source not configured"}, "failed", full)
         if (reply := source.reply_after_accept(request)) is not None:
             return _replied(reply, full)
 
@@ -127,7 +129,7 @@ class Ingest:
             translation = translate(source, request)
         except UntranslatableError as error:
             envelope = Envelope(kind="request", source=full, received_at=request.received_at, request=stored)
-            return self._dead_letter(envelope.failed("translate", error.reason), full)
+            return self._dead_letter(envelope.failed("translate", error.reason), source)
 
         ignored = sum(translation.ignored.values())
         if not translation.events:
@@ -143,18 +145,19 @@ class Ingest:
             return Outcome(413, {"error": "request too large to queue"}, "rejected", full)
         except QueueUnavailable as error:
             logger.error("could not queue %s request: %s", full, error)
-            return Outcome(503, {"error": "queue unavailable, retry later"}, "failed", full)
+            return Outcome(source.retry_status, {"error": "queue unavailable, retry later"}, "failed", full)
         count = len(translation.events)
         return Outcome(source.ack_status, {"accepted": count, "ignored": ignored}, "queued", full, count, ignored)
 
-    def _dead_letter(self, envelope: Envelope, full: str) -> Outcome:
+    def _dead_letter(self, envelope: Envelope, source: Source) -> Outcome:
+        full = source.full_name()
         try:
             self.dead_letter_queue.put(envelope)
         except (QueueUnavailable, MessageTooLarge) as error:
             logger.error("could not dead-letter an untranslatable %s request: %s", full, error)
-            return Outcome(503, {"error": "queue unavailable, retry later"}, "failed", full)
+            return Outcome(source.retry_status, {"error": "queue unavailable, retry later"}, "failed", full)
         logger.warning("kept an untranslatable %s request in the DLQ: %s", full, envelope.failure.error if envelope.failure else "")
-        return Outcome(200, {"accepted": 0, "dead_lettered": True}, "dead_lettered", full)
+        return Outcome(source.ack_status, {"accepted": 0, "dead_lettered": True}, "dead_lettered", full)
 
 
 def _replied(reply: Reply, full: str) -> Outcome:

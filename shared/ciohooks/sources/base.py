@@ -59,6 +59,9 @@ class Source:
     secret_name: ClassVar[str | None] = None
     # The status a provider treats as "accepted"; a source may choose another (e.g. 204).
     ack_status: ClassVar[int] = 200
+    # The status that makes this provider retry later (queue down, source not configured). Most
+    # retry any 5xx; some retry only one code (Brevo: 429) and discard the rest.
+    retry_status: ClassVar[int] = 503
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()

@@ -1,0 +1,292 @@
+"""Brevo transactional webhooks: Brevo's documented samples and django-anymail's live captures
+translated, the opens policy, Basic and bearer authentication.
+
+Samples: events/samples/email/brevo (credited in its README.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ciohooks import ids
+from ciohooks.config import Settings
+from ciohooks.local import local_keys, signing_key
+from ciohooks.request import WebhookRequest
+from ciohooks.sources import InvalidPayload, NotConfigured, Unauthorized, load
+from ciohooks.sources.email.brevo import SOURCE, Brevo, message_id, tags
+from tests.support.spec import assert_valid_event
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "events" / "samples" / "email" / "brevo"
+NAME = "email/brevo"
+DOCS_EMAIL = "example@domain.com"
+DOCS_ID = "201798300811.5787683@relay.domain.com"
+TOKEN = "brevo-test-token"
+BASIC = "hooks:brevo-pass"
+
+
+def sample(name: str) -> bytes:
+    return (SAMPLES / name).read_bytes()
+
+
+def event(name: str, **changes: Any) -> dict[str, Any]:
+    raw = json.loads(sample(name))
+    raw.update(changes)
+    return raw
+
+
+def source(**env: str) -> Brevo:
+    return Brevo(Settings({f"CIOHOOKS_{k}": v for k, v in env.items()}))
+
+
+def post(body: bytes | Any, headers: dict[str, str] | None = None) -> WebhookRequest:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return WebhookRequest("POST", "/brevo", raw, {"content-type": "application/json", **(headers or {})})
+
+
+def translate(body: bytes | Any, **env: str) -> tuple[list[dict[str, Any]], Counter[str]]:
+    translation = source(**env).translate(post(body))
+    bodies = [e.to_cio() for e in translation.events]
+    for b in bodies:
+        assert_valid_event(b)
+    return bodies, translation.ignored
+
+
+def one(body: bytes | Any, **env: str) -> dict[str, Any]:
+    bodies, ignored = translate(body, **env)
+    assert len(bodies) == 1 and not ignored, (bodies, ignored)
+    return bodies[0]
+
+
+# ---- the documented samples ---------------------------------------------------------------------
+
+
+def test_delivered_exactly() -> None:
+    assert one(sample("delivered.json")) == {
+        "type": "track",
+        "event": "Email Delivered",
+        "anonymousId": DOCS_EMAIL,
+        "messageId": ids.message_id_of_content(NAME, json.loads(sample("delivered.json"))),
+        "timestamp": "2020-11-09T14:54:14Z",  # ts_event (no ts_epoch in this sample)
+        "properties": {"email_id": DOCS_ID, "email_subject": "My first Transactional", "template_id": "22", "tags": ["transac_messages"]},
+        "context": {"traits": {"email": DOCS_EMAIL}},
+    }
+
+
+MAPPED = {
+    "hard_bounce.json": ("Email Bounced", {"bounce_type": "hard", "reason": "server is down"}),
+    "blocked.json": ("Email Bounced", {"bounce_type": "blocked"}),
+    "invalid_email.json": ("Email Bounced", {"bounce_type": "invalid_email"}),
+    "spam.json": ("Email Marked as Spam", {}),
+    "opened.json": ("Email Opened", {}),
+    "unique_opened.json": ("Email Opened", {"first_open": True}),
+    "click.json": ("Email Link Clicked", {"link_url": "https://domain.com/product"}),
+    "unsubscribed.json": ("Email Unsubscribed", {"tags": ["transactionalTag"]}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MAPPED))
+def test_documented_samples(name: str) -> None:
+    semantic, extra = MAPPED[name]
+    body = one(sample(name))
+    assert body["event"] == semantic and body["anonymousId"] == DOCS_EMAIL
+    assert body["properties"]["email_id"] == DOCS_ID
+    assert extra.items() <= body["properties"].items()
+
+
+@pytest.mark.parametrize(("name", "kind"), [("request.json", "request"), ("deferred.json", "deferred"), ("error.json", "error"), ("soft_bounce.json", "soft_bounce")])
+def test_untranslated_types_are_counted(name: str, kind: str) -> None:
+    assert translate(sample(name)) == ([], Counter({kind: 1}))
+
+
+def test_engagement_traits_and_timestamps() -> None:
+    click = one(sample("click.json"))
+    assert click["context"]["traits"] == {"email": DOCS_EMAIL, "user_agent": "Mozilla/5.0..."}  # no recipient ip sent
+    assert click["timestamp"] == "2020-11-09T14:54:14Z"  # ts_epoch 1604933654, seconds in this sample
+    delivered = one(sample("delivered.json"))
+    assert "user_agent" not in delivered["context"]["traits"]  # sending_ip is Brevo's, never a trait
+    live = one(sample("anymail-hard-bounce.json"))
+    assert live["timestamp"] == "2018-03-06T19:10:23Z"  # ts_epoch in milliseconds
+    assert live["properties"] == {
+        "email_id": "201803011158.9876543210@smtp-relay.mailin.fr",  # brackets removed
+        "tags": ["header-tag"],
+        "bounce_type": "hard",
+        "reason": " RecipientError: 550 5.5.0 Requested action not taken: mailbox unavailable.",
+    }
+
+
+def test_message_id_is_spelled_the_same_with_or_without_brackets() -> None:
+    assert message_id("<201798300811.5787683@relay.domain.com>") == message_id("201798300811.5787683@relay.domain.com") == DOCS_ID
+    assert one(event("delivered.json", **{"message-id": f"<{DOCS_ID}>"}))["properties"]["email_id"] == DOCS_ID
+
+
+def test_tags_array_json_string_or_single() -> None:
+    assert tags({"tags": ["a", "b"], "tag": "x"}) == ["a", "b"]
+    assert tags({"tag": '["a", "b"]'}) == ["a", "b"]
+    assert tags({"tag": "header-tag"}) == ["header-tag"]
+    assert tags({}) == []
+
+
+def test_proxy_open_with_no_email_is_counted() -> None:
+    # Brevo's own unique_proxy_open sample has "email": "" and a contact_id above 2**53.
+    assert translate(sample("unique_proxy_open.json")) == ([], Counter({"unique_proxy_open:no_email": 1}))
+
+
+def test_proxy_opens_are_flagged_machine_opens() -> None:
+    raw = event("unique_proxy_open.json", email=DOCS_EMAIL)
+    body = one(raw)
+    assert body["properties"]["machine_open"] is True and body["properties"]["first_open"] is True
+    assert body["timestamp"] == "2024-08-22T10:33:29.710000Z"
+    assert translate(raw, BREVO_MACHINE_OPENS="drop") == ([], Counter({"unique_proxy_open:machine": 1}))
+    later = event("unique_proxy_open.json", email=DOCS_EMAIL, event="proxy_open")
+    assert one(later)["properties"]["machine_open"] is True
+    assert translate(later, EMAIL_OPENS="first") == ([], Counter({"proxy_open:not_first": 1}))
+
+
+def test_first_opens_only() -> None:
+    assert translate(sample("opened.json"), BREVO_OPENS="first") == ([], Counter({"opened:not_first": 1}))
+    assert one(sample("unique_opened.json"), BREVO_OPENS="first")["event"] == "Email Opened"
+
+
+def test_one_open_reported_under_both_names_counts_once() -> None:
+    unique, again = one(sample("unique_opened.json")), one(event("unique_opened.json", event="opened"))
+    assert unique["messageId"] == again["messageId"]
+    assert one(sample("opened.json"))["messageId"] == unique["messageId"]  # same documented field values
+    later = one(event("opened.json", ts_epoch=1604933999000))
+    assert later["messageId"] != unique["messageId"]
+
+
+def test_soft_bounce_and_blocks_policies() -> None:
+    body = one(sample("soft_bounce.json"), BREVO_SOFT_BOUNCES="bounce")
+    assert body["event"] == "Email Bounced" and body["properties"]["bounce_type"] == "soft"
+    assert translate(sample("blocked.json"), EMAIL_BLOCKS="ignore") == ([], Counter({"blocked": 1}))
+
+
+def test_batched_webhook_array() -> None:
+    batch = [event(n) for n in ("request.json", "delivered.json", "click.json", "spam.json")]
+    bodies, ignored = translate(batch)
+    assert [b["event"] for b in bodies] == ["Email Delivered", "Email Link Clicked", "Email Marked as Spam"]
+    assert ignored == Counter({"request": 1})
+
+
+def test_message_id_is_pinned() -> None:
+    # A literal: changing ids.NAMESPACE or the derivation would break de-duplication downstream.
+    assert one(sample("delivered.json"))["messageId"] == "5e33e2d9-994c-5509-804b-b5fb1c2e78f3"
+
+
+# ---- identity ---------------------------------------------------------------------------------------
+
+
+def test_user_id_from_x_mailin_custom_json() -> None:
+    body = one(event("delivered.json", **{"X-Mailin-custom": '{"user_id": "u-42"}'}))
+    assert body["userId"] == "u-42" and body["context"]["traits"]["email"] == DOCS_EMAIL
+    live = json.loads(sample("anymail-request.json"))
+    live["event"] = "delivered"
+    assert one(live, BREVO_USER_ID_KEYS="meta")["userId"] == "data"
+    assert one(sample("delivered.json"))["anonymousId"] == DOCS_EMAIL  # "some_custom_header" is not JSON
+
+
+def test_user_id_from_a_prefixed_tag() -> None:
+    raw = event("delivered.json", tags=["transac_messages", "user:77"])
+    assert one(raw, BREVO_USER_ID_TAG_PREFIX="user:")["userId"] == "77"
+    assert one(raw)["anonymousId"] == DOCS_EMAIL
+    both = event("delivered.json", tags=["user:77"], **{"X-Mailin-custom": '{"user_id": "u-1"}'})
+    assert one(both, BREVO_USER_ID_TAG_PREFIX="user:")["userId"] == "u-1"  # the header's key first
+    assert one(event("unique_proxy_open.json", tags=["user:9"]), BREVO_USER_ID_TAG_PREFIX="user:")["userId"] == "9"
+
+
+# ---- bodies that cannot be translated ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ({k: v for k, v in event("delivered.json").items() if k != "message-id"}, "no message-id"),
+        ({k: v for k, v in event("delivered.json").items() if k not in ("ts", "ts_event")}, "no ts_epoch"),
+        (event("delivered.json", ts_event="soon", ts=None), "neither epoch time nor ISO"),
+    ],
+)
+def test_one_bad_event_fails_the_whole_request(raw: dict[str, Any], reason: str) -> None:
+    with pytest.raises(InvalidPayload, match=reason) as caught:
+        source().translate(post([event("click.json"), raw]))
+    assert "@" not in str(caught.value)
+
+
+@pytest.mark.parametrize("body", [b"nope", b"[1]", b'{"email": "x"}'])
+def test_bodies_that_are_not_events(body: bytes) -> None:
+    with pytest.raises(InvalidPayload):
+        source().translate(post(body))
+
+
+# ---- authentication --------------------------------------------------------------------------------
+
+
+def basic(credentials: str) -> str:
+    return "Basic " + base64.b64encode(credentials.encode()).decode()
+
+
+def test_bearer_token_and_basic_credentials() -> None:
+    source(BREVO_TOKEN=TOKEN).authenticate(post(sample("click.json"), {"authorization": f"Bearer {TOKEN}"}))
+    source(BREVO_BASIC_AUTH=BASIC).authenticate(post(sample("click.json"), {"authorization": basic(BASIC)}))
+    both = source(BREVO_TOKEN=TOKEN, BREVO_BASIC_AUTH=BASIC)
+    both.authenticate(post(sample("click.json"), {"authorization": f"bearer {TOKEN}"}))
+    both.authenticate(post(sample("click.json"), {"authorization": basic(BASIC)}))
+
+
+@pytest.mark.parametrize(
+    ("env", "header", "reason"),
+    [
+        ({"BREVO_TOKEN": TOKEN}, None, "missing"),
+        ({"BREVO_TOKEN": TOKEN}, f"Bearer {TOKEN}x", "token does not match"),
+        ({"BREVO_TOKEN": TOKEN}, f"Bearer {TOKEN[:-1]}", "token does not match"),
+        ({"BREVO_TOKEN": TOKEN}, basic(f"x:{TOKEN}"), "scheme is not the one configured"),
+        ({"BREVO_TOKEN": TOKEN}, TOKEN, "missing or malformed"),
+        ({"BREVO_BASIC_AUTH": BASIC}, basic("hooks:other"), "Basic credentials do not match"),
+        ({"BREVO_BASIC_AUTH": BASIC}, f"Bearer {BASIC}", "scheme is not the one configured"),
+        ({"BREVO_BASIC_AUTH": BASIC}, "Basic %%%", "not base64"),
+    ],
+)
+def test_wrong_or_missing_credentials_are_refused(env: dict[str, str], header: str | None, reason: str) -> None:
+    headers = {} if header is None else {"authorization": header}
+    with pytest.raises(Unauthorized, match=reason) as caught:
+        source(**env).authenticate(post(sample("click.json"), headers))
+    assert TOKEN not in str(caught.value) and "brevo-pass" not in str(caught.value)
+
+
+def test_no_secret_fails_closed_unless_unsigned_is_allowed(caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(NotConfigured, match="BREVO_BASIC_AUTH nor BREVO_TOKEN"):
+        source().authenticate(post(sample("click.json"), {"authorization": f"Bearer {TOKEN}"}))
+    with pytest.raises(NotConfigured, match="user:password"):
+        source(BREVO_BASIC_AUTH="nocolon").authenticate(post(sample("click.json"), {"authorization": basic("nocolon")}))
+    with caplog.at_level(logging.WARNING, logger="ciohooks.sources.email.brevo"):
+        source(ALLOW_UNSIGNED="1").authenticate(post(sample("click.json")))
+    assert "UNAUTHENTICATED" in caplog.text
+
+
+def test_replayed_request_yields_the_same_ids() -> None:
+    request = Brevo.sign(post(sample("click.json")), TOKEN)
+    brevo = source(BREVO_TOKEN=TOKEN)
+    brevo.authenticate(request)
+    brevo.authenticate(request)  # nothing signed is time-bound: a replay is accepted ...
+    assert [e.messageId for e in brevo.translate(request).events] == [e.messageId for e in brevo.translate(request).events]  # ... and harmless
+
+
+def test_local_key_signs_samples() -> None:
+    request = Brevo.sign(post(sample("delivered.json")), signing_key(Brevo, ROOT / "events" / "keys"))
+    Brevo(Settings(local_keys(ROOT / "events" / "keys"))).authenticate(request)
+
+
+def test_answer_codes() -> None:
+    # Brevo retries only unanswered requests and 429s: the retry answer ingest should use.
+    assert Brevo.retry_status == 429 and Brevo.ack_status == 200
+
+
+def test_catalog_loads_this_source() -> None:
+    assert load(NAME) is Brevo is SOURCE
