@@ -52,7 +52,8 @@ class Source:
     name: ClassVar[str]  # the route, e.g. "sendgrid" for POST /sendgrid
     docs_url: ClassVar[str] = ""
     methods: ClassVar[tuple[str, ...]] = ("POST",)
-    # Header names and query keys that carry credentials: never stored in a queue message.
+    # Header names and query keys that carry credentials: never stored in a queue message. A source
+    # whose credential names are configurable overrides them per instance (ingest reads the instance).
     secret_headers: ClassVar[frozenset[str]] = frozenset()
     secret_query_keys: ClassVar[frozenset[str]] = frozenset()
     # The setting holding the secret that authenticates requests (see config.Settings.secret).

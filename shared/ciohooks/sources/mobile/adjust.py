@@ -1,0 +1,267 @@
+"""Adjust server callbacks -> Customer.io mobile app semantic events.
+
+Adjust calls a URL you register (a global callback for every activity, or one per activity) with a
+GET request. You write the query string yourself as a template of Adjust placeholders, e.g.
+``?activity_kind={activity_kind}&adid={adid}&created_at={created_at}``, and Adjust replaces each
+placeholder with the activity's value. "If placeholder data is not available, it will be dropped
+from the callback." Session callback parameters the app sets in the Adjust SDK (for example a
+``user_id``) are appended as ``key=value`` to install, session, reattribution and event callbacks.
+
+- Server callbacks: https://help.adjust.com/en/article/server-callbacks
+- Per activity: https://help.adjust.com/en/article/install-callbacks ,
+  https://help.adjust.com/en/article/uninstall-callbacks ,
+  https://help.adjust.com/en/article/reinstall-and-reinstall-attribution-callbacks ,
+  https://help.adjust.com/en/article/global-callbacks
+- Custom parameters: https://help.adjust.com/en/article/custom-callback-parameters
+
+Mapping (``activity_kind`` -> Customer.io event):
+
+    install                  -> Application Installed   ("a user opens an app for the first time after install")
+    reinstall                -> Application Installed   (an install by a user who had uninstalled the app)
+    reattribution_reinstall  -> Application Installed   (a reinstall that was also reattributed)
+    session                  -> Application Opened
+    uninstall                -> Application Uninstalled
+    reattribution, event, click, impression, rejected_install, rejected_reattribution,
+    updated attribution, ad spend, anything else -> not translated, counted by activity_kind
+
+Decisions (each written down because Adjust leaves it open):
+
+- **The query keys are the customer's.** A default key map assumes each parameter is named like its
+  placeholder (``activity_kind={activity_kind}``). ADJUST_KEY_MAP overrides any of them:
+  ``field=key`` pairs, comma-separated, e.g. ``activity_kind=kind,created_at=ts,version=app_ver``.
+  Fields and their default keys:
+
+      activity_kind, created_at, adid, gps_adid, idfa, idfv, android_id, app_name,
+      os_name, os_version, device_name, device_type, device_manufacturer, country, ip_address
+                                       -> the key of the same name
+      version                          -> app_version_short
+      build                            -> (none: set it in ADJUST_KEY_MAP to use it)
+
+  ``build`` has no default: Adjust's ``{app_version}`` is the build number on iOS but the version
+  name on Android, so one key cannot say "build" for both. Map it if your template and platform make
+  it one. UNVERIFIED: that wording of Adjust's placeholder list, which the docs index did not hold.
+- **Absent values.** An empty value, and a placeholder Adjust left unreplaced (``idfa={idfa}``),
+  count as not sent. Nothing is invented.
+- **reattribution** is a change of attribution source recorded on a session: "Reattributions
+  trigger specific reattribution callbacks and do not trigger install callbacks." The session itself
+  is reported as ``session``, so ``reattribution`` is not translated a second time.
+  UNVERIFIED: whether Adjust also fires the session callback for the session that reattributes.
+- **Identity**: ``IdentityRules.from_settings(settings, "ADJUST", ("user_id",))``. The query keys
+  in ADJUST_USER_ID_KEYS (default ``user_id``, a session callback parameter) give the userId;
+  otherwise the Adjust device id ``adid`` becomes ADJUST_ID_AS (default anonymousId). ``adid`` is
+  the only id an uninstall callback has (Uninstall callbacks article).
+- **messageId**: Adjust callbacks carry no event id, so it is the UUIDv5 of the canonical content of
+  the query parameters (without the secret): the same callback retried has the same id.
+- **timestamp** is ``created_at`` ("the timestamp for when the data point occurred", unix seconds).
+- **context** (only what was sent, with Segment's mobile names): ``app`` {name <- app_name,
+  version, build}, ``device`` {id <- idfv or android_id, advertisingId <- idfa or gps_adid,
+  manufacturer <- device_manufacturer, model <- device_name, type <- device_type}, ``os`` {name
+  <- os_name, version <- os_version}, ``ip`` <- ip_address, ``location.country`` <- country.
+  ``properties.version``/``build`` are set for Installed and Opened when sent.
+
+Authentication: Adjust does not sign callbacks. Put a secret of your own in the callback URL
+(``...&secret=<value>``): Adjust sends the URL as written. The parameter named by ADJUST_SECRET_PARAM
+(default ``secret``) is compared in constant time with the secret ADJUST_SECRET, and it is never
+stored with a request (``secret_query_keys``). A URL secret proves only that the sender knows the
+URL; there is no timestamp, so replays are absorbed by the deterministic messageIds. Adjust
+publishes its callback server IPs for an allowlist as a second layer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import logging
+import re
+from datetime import datetime
+from typing import Any, ClassVar, Mapping
+from urllib.parse import parse_qsl, urlencode
+
+from pydantic import ValidationError
+
+from ... import ids
+from ...identity import IdentityRules, NoIdentity
+from ...request import WebhookRequest
+from ...semantic.mobile import ApplicationInstalled, ApplicationOpened, ApplicationUninstalled, MobileEvent
+from ...timestamps import BadTimestamp, parse_timestamp
+from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
+
+log = logging.getLogger(__name__)
+
+SECRET = "ADJUST_SECRET"
+SECRET_PARAM_SETTING = "ADJUST_SECRET_PARAM"
+DEFAULT_SECRET_PARAM = "secret"
+
+EVENTS: dict[str, type[MobileEvent]] = {
+    "install": ApplicationInstalled,
+    "reinstall": ApplicationInstalled,
+    "reattribution_reinstall": ApplicationInstalled,
+    "session": ApplicationOpened,
+    "uninstall": ApplicationUninstalled,
+}
+# Events whose spec properties include version/build.
+VERSIONED = (ApplicationInstalled, ApplicationOpened)
+
+# Our field -> the query key that carries it when the template names keys after the placeholders.
+DEFAULT_KEY_MAP: dict[str, str | None] = {
+    "activity_kind": "activity_kind",
+    "created_at": "created_at",
+    "adid": "adid",
+    "gps_adid": "gps_adid",
+    "idfa": "idfa",
+    "idfv": "idfv",
+    "android_id": "android_id",
+    "app_name": "app_name",
+    "version": "app_version_short",
+    "build": None,
+    "os_name": "os_name",
+    "os_version": "os_version",
+    "device_name": "device_name",
+    "device_type": "device_type",
+    "device_manufacturer": "device_manufacturer",
+    "country": "country",
+    "ip_address": "ip_address",
+}
+UNREPLACED = re.compile(r"^\{[A-Za-z0-9_]+\}$")
+
+
+def parse_key_map(text: str | None) -> dict[str, str | None]:
+    """DEFAULT_KEY_MAP with ADJUST_KEY_MAP's ``field=key`` pairs applied; unknown fields are refused."""
+    key_map = dict(DEFAULT_KEY_MAP)
+    for item in (part.strip() for part in (text or "").split(",")):
+        if not item:
+            continue
+        field, sep, key = (s.strip() for s in item.partition("="))
+        if not sep or field not in key_map:
+            raise NotConfigured(f"ADJUST_KEY_MAP: {field!r} is not one of {', '.join(DEFAULT_KEY_MAP)}")
+        key_map[field] = key or None
+    return key_map
+
+
+def present(query: Mapping[str, str]) -> dict[str, str]:
+    """The parameters Adjust filled in: not empty, and not a placeholder left as ``{name}``."""
+    return {k: v for k, v in query.items() if v.strip() and not UNREPLACED.match(v.strip())}
+
+
+def _compact(tree: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            value = _compact(value)
+            if not value:
+                continue
+        if value is not None:
+            out[key] = value
+    return out
+
+
+class Adjust(Source):
+    family: ClassVar[str] = "mobile"
+    name: ClassVar[str] = "adjust"
+    docs_url: ClassVar[str] = "https://help.adjust.com/en/article/server-callbacks"
+    methods: ClassVar[tuple[str, ...]] = ("GET",)
+    secret_name: ClassVar[str | None] = SECRET
+
+    @property
+    def secret_param(self) -> str:
+        return (self.settings.get(SECRET_PARAM_SETTING) or DEFAULT_SECRET_PARAM).strip()
+
+    @property  # type: ignore[override]
+    def secret_query_keys(self) -> frozenset[str]:  # the configured parameter carries the secret
+        return frozenset({self.secret_param})
+
+    def authenticate(self, request: WebhookRequest) -> None:
+        parse_key_map(self.settings.get("ADJUST_KEY_MAP"))  # a broken key map fails closed (503)
+        secret = self.settings.secret(SECRET)
+        if secret is None or not secret.strip():
+            if self.settings.get_bool("ALLOW_UNSIGNED"):
+                log.warning(
+                    "SECURITY: accepting an UNAUTHENTICATED Adjust callback: %s is not configured and "
+                    "CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events to this endpoint.",
+                    SECRET,
+                )
+                return
+            raise NotConfigured(f"secret {SECRET} is not configured, so every request is refused")
+        values = [v for k, v in parse_qsl(request.raw_query, keep_blank_values=True) if k == self.secret_param]
+        if not values:
+            raise Unauthorized(f"missing Adjust secret parameter {self.secret_param}")
+        # Every copy must match: a forged copy next to a leaked one is still a forgery.
+        expected = secret.strip().encode("utf-8")
+        if not all(hmac.compare_digest(v.strip().encode("utf-8"), expected) for v in values):
+            raise Unauthorized("Adjust secret does not match")
+
+    @classmethod
+    def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
+        """``request`` with the secret appended to its query string, as in the registered callback URL."""
+        extra = urlencode({DEFAULT_SECRET_PARAM: key})
+        query = f"{request.raw_query}&{extra}" if request.raw_query else extra
+        return dataclasses.replace(request, raw_query=query)
+
+    def translate(self, request: WebhookRequest) -> Translation:
+        try:
+            key_map = parse_key_map(self.settings.get("ADJUST_KEY_MAP"))
+        except NotConfigured as error:  # on replay: keep the request, say why
+            raise InvalidPayload(str(error)) from None
+        secret_param = self.secret_param
+        params = present({k: v for k, v in request.query.items() if k != secret_param})
+        translation = Translation()
+
+        def field(name: str) -> str | None:
+            key = key_map.get(name)
+            return params.get(key) if key else None
+
+        kind = field("activity_kind")
+        if kind is None:
+            raise InvalidPayload(f"callback has no activity kind (query key {key_map['activity_kind']!r})")
+        semantic = EVENTS.get(kind)
+        if semantic is None:
+            translation.ignored[kind[:64]] += 1
+            return translation
+
+        rules = IdentityRules.from_settings(self.settings, "ADJUST", ("user_id",))
+        try:
+            identity = rules.resolve(params, field("adid"))
+        except NoIdentity:
+            raise InvalidPayload(f"{kind} callback has no user id and no adid") from None
+        timestamp: datetime | None = None
+        if (created_at := field("created_at")) is not None:
+            try:
+                timestamp = parse_timestamp(created_at)
+            except BadTimestamp as error:
+                raise InvalidPayload(f"{kind} callback: created_at: {error}") from None
+
+        version, build = field("version"), field("build")
+        properties = _compact({"version": version, "build": build}) if semantic in VERSIONED else {}
+        context = _compact({
+            "app": {"name": field("app_name"), "version": version, "build": build},
+            "device": {
+                "id": field("idfv") or field("android_id"),
+                "advertisingId": field("idfa") or field("gps_adid"),
+                "manufacturer": field("device_manufacturer"),
+                "model": field("device_name"),
+                "type": field("device_type"),
+            },
+            "os": {"name": field("os_name"), "version": field("os_version")},
+            "ip": field("ip_address"),
+            "location": {"country": field("country")},
+        })
+        try:
+            event = semantic(
+                **identity,
+                messageId=ids.message_id_of_content(self.full_name(), params),
+                timestamp=timestamp,
+                properties=properties or None,
+                context=context or None,
+            )
+        except ValidationError as error:
+            raise InvalidPayload(f"{kind} callback: {_describe(error)}") from None
+        translation.events.append(event)
+        return translation
+
+
+def _describe(error: ValidationError) -> str:
+    problems = dict.fromkeys(f"{'.'.join(str(p) for p in e['loc']) or 'event'} ({e['type']})" for e in error.errors())
+    return "invalid " + ", ".join(problems)
+
+
+SOURCE = Adjust

@@ -1,0 +1,272 @@
+"""AppsFlyer Push API -> Customer.io mobile app semantic events.
+
+AppsFlyer's Push API sends one attribution message per HTTP request, in near real time: a POST
+with a JSON object body, or a GET with the same keys in the query string (the method is chosen per
+endpoint in the dashboard). Blank and null fields are not sent.
+
+- Push API: https://support.appsflyer.com/hc/en-us/articles/207034356-Push-API-streaming-raw-data
+- Configuration API (event types, fields, the authentication token):
+  https://dev.appsflyer.com/hc/reference/authentication-token and the OpenAPI file
+  AppsFlyerKnowledge/devhub docs/apis/mos/pushapi_config_api.yaml
+- Field meanings: https://support.appsflyer.com/hc/en-us/articles/208387843-Raw-data-field-dictionary
+
+Mapping (``event_name`` -> Customer.io event):
+
+    install                  -> Application Installed   (organic and non-organic installs)
+    reinstall                -> Application Installed   (user acquisition reinstall)
+    re-attribution           -> Application Installed   (a reinstall attributed to retargeting)
+    re-engagement            -> not translated: the app was already installed; counted
+    anything else            -> not translated: an in-app event (advertiser-defined name); counted
+                                as "in-app-event" (its name is the advertiser's own text)
+
+Decisions (each written down because AppsFlyer leaves it open):
+
+- **Uninstalls.** The Push API has no uninstall message. The message types the Configuration API
+  accepts are install, install-organic, reinstall, reinstall-organic, re-engagement,
+  re-attribution and the in-app events of each (pushapi_config_api.yaml, ``event_types``), and
+  AppsFlyer supplies raw uninstall data "via a downloadable report, Pull API and Data Locker"
+  (Uninstall measurement article). Application Uninstalled is therefore never emitted here.
+- **re-attribution** is a reinstall: AppsFlyer reports it with ``conversion_type: reinstall`` and
+  ``campaign_type: retargeting``. The app was installed again, so it is Application Installed, like
+  the user-acquisition ``reinstall``. UNVERIFIED: that AppsFlyer never sends both a reinstall and a
+  re-attribution for one reinstall (their contents differ, so they would get different messageIds).
+  A **re-engagement** is a user who already had the app, so it is no install. It is not
+  translated into Application Opened either: it stands for only the opens that came from a
+  retargeting campaign, and Opened events would then count some opens and miss the others.
+- Identity: ``IdentityRules.from_settings(settings, "APPSFLYER", ("customer_user_id",))``. The
+  keys named by APPSFLYER_USER_ID_KEYS (default ``customer_user_id``, the id the app set with
+  ``setCustomerUserId``) give the userId; otherwise ``appsflyer_id`` (AppsFlyer's per-install
+  device id) becomes APPSFLYER_ID_AS (default anonymousId).
+- ``messageId``: AppsFlyer messages carry no event id, so it is the UUIDv5 of the message's
+  canonical content (``ids.message_id_of_content``). A repeated delivery of one message gets the
+  same id.
+- ``timestamp`` is ``event_time``: UTC without a zone, "yyyy-mm-dd hh:mm:ss.sss" (Push API article,
+  "Format of timestamp fields"). ``*_selected_timezone`` fields are not used.
+- ``properties.version`` is ``app_version``. AppsFlyer sends no build number, so ``build`` is never
+  set. The same message's device and app data go to ``context`` with Segment's mobile names:
+  ``app`` {name <- app_name, version <- app_version, namespace <- bundle_id}, ``device``
+  {id <- idfv or android_id, advertisingId <- idfa or advertising_id, adTrackingEnabled <- not
+  is_lat, model <- device_model or device_type, type <- platform}, ``os`` {name <- platform,
+  version <- os_version}, ``ip``, ``userAgent`` <- user_agent, ``locale`` <- language, ``network``
+  {wifi, carrier}, ``location`` {city, country <- country_code}. A field that was not sent stays out.
+- SKAdNetwork messages (a separate "attributing entity") carry no AppsFlyer id or customer user id;
+  point them at another endpoint. An install message that names nobody is kept in the DLQ.
+
+Authentication: AppsFlyer does not sign Push API messages. It adds one header of your choosing to
+every message: the "Push API authentication token", set with the Configuration API
+(``PUT https://hq1.appsflyer.com/api/pushapi/v1.0/tokens/app/{app_id}``, body ``{"token": ...,
+"token_name": ...}``). ``token_name`` is ``Authorization`` (the default) or a name starting with
+``X-``; the token is up to 2000 characters of ``a-z A-Z 0-9 space tab - _ .``. This source compares
+the whole header value, in constant time, with the secret APPSFLYER_TOKEN; the header name is
+APPSFLYER_TOKEN_HEADER (default ``Authorization``). The header is never stored with a request. UNVERIFIED: that
+AppsFlyer sends the bare token as the header value, with no scheme such as ``Bearer`` added (the
+API reference describes only the token and the header name). If it adds one, configure the secret
+with it.
+A token is a shared secret, not a signature: it proves the sender knows it, not that the body is
+intact, and there is no timestamp, so replay protection comes only from the deterministic
+messageIds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import json
+import logging
+from datetime import datetime
+from typing import Any, ClassVar, Mapping
+
+from pydantic import ValidationError
+
+from ... import ids
+from ...identity import IdentityRules, NoIdentity
+from ...request import WebhookRequest
+from ...semantic.mobile import ApplicationInstalled, MobileEvent
+from ...timestamps import BadTimestamp, parse_timestamp
+from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
+
+log = logging.getLogger(__name__)
+
+TOKEN_SECRET = "APPSFLYER_TOKEN"
+TOKEN_HEADER_SETTING = "APPSFLYER_TOKEN_HEADER"
+DEFAULT_TOKEN_HEADER = "authorization"
+
+# AppsFlyer event_name -> Customer.io event. Everything else is counted in Translation.ignored.
+EVENTS: dict[str, type[MobileEvent]] = {
+    "install": ApplicationInstalled,
+    "reinstall": ApplicationInstalled,
+    "re-attribution": ApplicationInstalled,
+}
+# Attribution message types that are deliberately not translated (see the module docstring). Any
+# other event_name is an in-app event, whose name is the advertiser's text.
+ATTRIBUTION_IGNORED = frozenset({"re-engagement"})
+
+
+# ---- payload -------------------------------------------------------------------------------------
+
+
+def parse_message(request: WebhookRequest) -> dict[str, Any]:
+    """The message as a dict: the JSON object of a POST, or the query parameters of a GET."""
+    if request.method == "GET":
+        message: Any = request.query
+    else:
+        try:
+            message = json.loads(request.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise InvalidPayload(f"body is not JSON ({error.__class__.__name__})") from None
+    if not isinstance(message, dict):
+        raise InvalidPayload(f"message is a JSON {type(message).__name__}, not an object")
+    return message
+
+
+def _text(message: Mapping[str, Any], *keys: str) -> str | None:
+    """The first of ``keys`` with a non-empty value, as text (numbers kept exactly as sent)."""
+    for key in keys:
+        value = message.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+    return None
+
+
+def _flag(value: Any) -> bool | None:
+    """A boolean sent as JSON true/false or, in GET messages, as the text "true"/"false"."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def _compact(tree: dict[str, Any]) -> dict[str, Any]:
+    """``tree`` without None values and without objects left empty."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            value = _compact(value)
+            if not value:
+                continue
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def context_of(message: Mapping[str, Any]) -> dict[str, Any]:
+    """The device, app and network data AppsFlyer sent, named as Segment's mobile context names them."""
+    platform = _text(message, "platform")
+    lat = _flag(message.get("is_lat"))
+    return _compact({
+        "app": {
+            "name": _text(message, "app_name"),
+            "version": _text(message, "app_version"),
+            "namespace": _text(message, "bundle_id"),
+        },
+        "device": {
+            "id": _text(message, "idfv", "android_id"),
+            "advertisingId": _text(message, "idfa", "advertising_id"),
+            "adTrackingEnabled": None if lat is None else not lat,
+            "model": _text(message, "device_model", "device_type"),
+            "type": platform,
+        },
+        "os": {"name": platform, "version": _text(message, "os_version")},
+        "ip": _text(message, "ip"),
+        "userAgent": _text(message, "user_agent"),
+        "locale": _text(message, "language"),
+        "network": {"wifi": _flag(message.get("wifi")), "carrier": _text(message, "carrier")},
+        "location": {"city": _text(message, "city"), "country": _text(message, "country_code")},
+    })
+
+
+# ---- authentication ------------------------------------------------------------------------------
+
+
+def token_matches(presented: str | None, token: str) -> bool:
+    """Constant-time comparison of the header value with the configured token."""
+    if presented is None:
+        return False
+    return hmac.compare_digest(presented.strip().encode("utf-8"), token.strip().encode("utf-8"))
+
+
+# ---- the source ----------------------------------------------------------------------------------
+
+
+class AppsFlyer(Source):
+    family: ClassVar[str] = "mobile"
+    name: ClassVar[str] = "appsflyer"
+    docs_url: ClassVar[str] = "https://support.appsflyer.com/hc/en-us/articles/207034356-Push-API-streaming-raw-data"
+    methods: ClassVar[tuple[str, ...]] = ("GET", "POST")
+    secret_name: ClassVar[str | None] = TOKEN_SECRET
+
+    @property
+    def token_header(self) -> str:
+        return (self.settings.get(TOKEN_HEADER_SETTING) or DEFAULT_TOKEN_HEADER).strip().lower()
+
+    @property  # type: ignore[override]
+    def secret_headers(self) -> frozenset[str]:  # the configured header carries the token
+        return frozenset({self.token_header})
+
+    def authenticate(self, request: WebhookRequest) -> None:
+        token = self.settings.secret(TOKEN_SECRET)
+        if token is None or not token.strip():
+            if self.settings.get_bool("ALLOW_UNSIGNED"):
+                log.warning(
+                    "SECURITY: accepting an UNAUTHENTICATED AppsFlyer request: %s is not configured and "
+                    "CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events to this endpoint.",
+                    TOKEN_SECRET,
+                )
+                return
+            raise NotConfigured(f"secret {TOKEN_SECRET} is not configured, so every request is refused")
+        presented = request.header(self.token_header)
+        if presented is None:
+            raise Unauthorized(f"missing AppsFlyer token header {self.token_header}")
+        if not token_matches(presented, token):
+            raise Unauthorized("AppsFlyer token does not match")
+
+    @classmethod
+    def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
+        """``request`` with the token header AppsFlyer adds (the default header name, Authorization)."""
+        return dataclasses.replace(request, headers={**request.headers, DEFAULT_TOKEN_HEADER: key})
+
+    def translate(self, request: WebhookRequest) -> Translation:
+        message = parse_message(request)
+        translation = Translation()
+        kind = _text(message, "event_name")
+        if kind is None:
+            raise InvalidPayload("message has no event_name")
+        if kind not in EVENTS:
+            translation.ignored[kind if kind in ATTRIBUTION_IGNORED else "in-app-event"] += 1
+            return translation
+        rules = IdentityRules.from_settings(self.settings, "APPSFLYER", ("customer_user_id",))
+        try:
+            identity = rules.resolve(message, _text(message, "appsflyer_id"))
+        except NoIdentity:
+            raise InvalidPayload(f"{kind} message has no customer_user_id and no appsflyer_id") from None
+        timestamp: datetime | None = None
+        if (event_time := _text(message, "event_time")) is not None:
+            try:
+                timestamp = parse_timestamp(event_time)
+            except BadTimestamp as error:
+                raise InvalidPayload(f"{kind} message: event_time: {error}") from None
+        version = _text(message, "app_version")
+        try:
+            event = EVENTS[kind](
+                **identity,
+                messageId=ids.message_id_of_content(self.full_name(), message),
+                timestamp=timestamp,
+                properties={"version": version} if version else None,
+                context=context_of(message) or None,
+            )
+        except ValidationError as error:
+            raise InvalidPayload(f"{kind} message: {_describe(error)}") from None
+        translation.events.append(event)
+        return translation
+
+
+def _describe(error: ValidationError) -> str:
+    """Field names and error kinds only: pydantic's own messages quote the offending values."""
+    problems = dict.fromkeys(f"{'.'.join(str(p) for p in e['loc']) or 'event'} ({e['type']})" for e in error.errors())
+    return "invalid " + ", ".join(problems)
+
+
+SOURCE = AppsFlyer

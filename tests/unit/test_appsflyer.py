@@ -1,0 +1,253 @@
+"""AppsFlyer Push API source: mapping of the published messages, and the authentication token header.
+
+Samples: events/samples/mobile/appsflyer (credited in its README.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+
+from ciohooks import ids
+from ciohooks.request import WebhookRequest
+from ciohooks.sources import InvalidPayload, NotConfigured, Unauthorized, load
+from ciohooks.sources.mobile.appsflyer import SOURCE, AppsFlyer
+from tests.support.mobile import SAMPLES, run_ingest, settings
+from tests.support.spec import assert_valid_event
+
+FOLDER = SAMPLES / "appsflyer"
+NAME = "mobile/appsflyer"
+TOKEN = "local test token_1.x"
+DOCS_TIME = "2020-01-15T14:57:24.898000Z"  # event_time "2020-01-15 14:57:24.898", UTC by AppsFlyer's docs
+DOCS_USER = "hi.from@appsflyer.example.com"  # customer_user_id of the published message
+DOCS_AF_ID = "1547985076649-5309999"
+
+
+def sample_bytes(name: str) -> bytes:
+    return (FOLDER / name).read_bytes()
+
+
+def message(name: str = "install.json", **fields: Any) -> dict[str, Any]:
+    data = json.loads(sample_bytes(name))
+    data.update(fields)
+    return data
+
+
+def post(body: bytes | dict[str, Any], headers: dict[str, str] | None = None) -> WebhookRequest:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return WebhookRequest("POST", "/appsflyer", raw, {"content-type": "application/json", **(headers or {})})
+
+
+def get(query: str, headers: dict[str, str] | None = None) -> WebhookRequest:
+    return WebhookRequest("GET", "/appsflyer", b"", headers or {}, query)
+
+
+def source(**env: str) -> AppsFlyer:
+    return AppsFlyer(settings(**env))
+
+
+def translate(request: WebhookRequest, **env: str) -> tuple[list[dict[str, Any]], Counter[str]]:
+    translation = source(**env).translate(request)
+    bodies = [event.to_cio() for event in translation.events]
+    for body in bodies:
+        assert_valid_event(body)
+    return bodies, translation.ignored
+
+
+def one(request: WebhookRequest, **env: str) -> dict[str, Any]:
+    bodies, ignored = translate(request, **env)
+    assert len(bodies) == 1 and not ignored, (bodies, ignored)
+    return bodies[0]
+
+
+# ---- the published messages, translated --------------------------------------------------------------
+
+IOS_CONTEXT = {
+    "app": {"name": "AppsFlyer", "version": "1.4.1", "namespace": "com.appsflyer.AppsFlyer"},
+    "device": {
+        "id": "868049A3-4B2F-4A11-9B00-CFFC362XXXXX",
+        "advertisingId": "A7071198-3848-40A5-B3D0-94578D9BZZZZ",
+        "model": "iPhoneXR",
+        "type": "ios",
+    },
+    "os": {"name": "ios", "version": "12.3.1"},
+    "ip": "1.1.1.1",
+    "userAgent": "AppsFlyer/1 CFNetwork/978.0.7 Darwin/18.6.0",
+    "locale": "en-US",
+    "network": {"wifi": True},
+    "location": {"city": "Khu Pho Binh Hoa", "country": "VN"},
+}
+
+
+def test_install_message_becomes_application_installed_exactly() -> None:
+    raw = sample_bytes("install.json")
+    assert one(post(raw)) == {
+        "type": "track",
+        "event": "Application Installed",
+        "userId": DOCS_USER,
+        "messageId": ids.message_id_of_content(NAME, json.loads(raw)),
+        "timestamp": DOCS_TIME,
+        "properties": {"version": "1.4.1"},
+        "context": IOS_CONTEXT,
+    }
+
+
+def test_nothing_is_invented() -> None:
+    body = one(post(sample_bytes("install.json")))
+    # AppsFlyer sends no build number; null and empty fields (carrier, is_lat, advertising_id...) stay out.
+    assert "build" not in body["properties"] and "build" not in body["context"]["app"]
+    assert "adTrackingEnabled" not in body["context"]["device"]
+    assert "carrier" not in body["context"]["network"]
+    assert "from_background" not in json.dumps(body)
+
+
+def test_get_message_with_text_booleans_translates_like_the_post() -> None:
+    query = sample_bytes("install-android.query").decode().strip()
+    body = one(get(query))
+    assert body["event"] == "Application Installed"
+    assert body["userId"] == DOCS_USER and body["timestamp"] == DOCS_TIME
+    assert body["messageId"] == ids.message_id_of_content(NAME, dict(parse_qsl(query)))
+    assert body["context"]["network"] == {"wifi": True}  # sent as the text "true"
+    assert body["context"]["device"] == {"id": "868049A3-4B2F-4A11-9B00-CFFC362XXXXX", "model": "Nokia 5.3", "type": "android"}
+    assert body["context"]["os"] == {"name": "android", "version": "12.3.1"}
+
+
+def test_in_app_event_is_counted_without_its_name() -> None:
+    assert translate(post(sample_bytes("in-app-event.json"))) == ([], Counter({"in-app-event": 1}))
+
+
+@pytest.mark.parametrize("kind", ["reinstall", "re-attribution"])
+def test_reinstalls_are_application_installed(kind: str) -> None:
+    body = one(post(message(event_name=kind, is_retargeting=kind == "re-attribution")))
+    assert body["event"] == "Application Installed" and body["properties"] == {"version": "1.4.1"}
+
+
+def test_re_engagement_is_counted_not_translated() -> None:
+    assert translate(post(message(event_name="re-engagement"))) == ([], Counter({"re-engagement": 1}))
+
+
+def test_message_id_is_deterministic_and_changes_with_content() -> None:
+    first = one(post(message()))["messageId"]
+    assert one(post(message()))["messageId"] == first
+    assert one(post(message(event_time="2020-01-15 14:57:25.000")))["messageId"] != first
+
+
+# ---- identity -------------------------------------------------------------------------------------------
+
+
+def test_without_customer_user_id_the_appsflyer_id_is_the_anonymous_id() -> None:
+    body = one(post(message(customer_user_id=None)))
+    assert body["anonymousId"] == DOCS_AF_ID and "userId" not in body
+
+
+def test_appsflyer_id_as_user_id_when_configured() -> None:
+    body = one(post(message(customer_user_id=None)), APPSFLYER_ID_AS="userId")
+    assert body["userId"] == DOCS_AF_ID and "anonymousId" not in body
+
+
+def test_user_id_keys_are_configurable() -> None:
+    body = one(post(message(custom_data="c-1")), APPSFLYER_USER_ID_KEYS="custom_data")
+    assert body["userId"] == "c-1"
+
+
+def test_is_lat_gives_ad_tracking_enabled() -> None:
+    assert one(post(message(is_lat=True)))["context"]["device"]["adTrackingEnabled"] is False
+    # In GET messages every value is text.
+    query = urlencode({k: v for k, v in message(is_lat="false").items() if isinstance(v, str) and v})
+    assert one(get(query))["context"]["device"]["adTrackingEnabled"] is True
+
+
+# ---- payloads that cannot be translated ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("request_", "reason"),
+    [
+        (post(b"not json"), "body is not JSON"),
+        (post(b"[1, 2]"), "not an object"),
+        (post({"appsflyer_id": DOCS_AF_ID}), "no event_name"),
+        (post(message(customer_user_id=None, appsflyer_id=None)), "no customer_user_id and no appsflyer_id"),
+        (post(message(event_time="yesterday")), "event_time"),
+    ],
+)
+def test_untranslatable_messages(request_: WebhookRequest, reason: str) -> None:
+    with pytest.raises(InvalidPayload, match=reason) as caught:
+        source().translate(request_)
+    assert "@" not in str(caught.value) and "yesterday" not in str(caught.value)
+
+
+# ---- authentication ------------------------------------------------------------------------------------
+
+
+def test_valid_token_in_the_default_authorization_header() -> None:
+    source(APPSFLYER_TOKEN=TOKEN).authenticate(post(message(), {"authorization": TOKEN}))
+
+
+def test_sign_adds_the_header_authenticate_checks() -> None:
+    signed = SOURCE.sign(post(message()), TOKEN)
+    source(APPSFLYER_TOKEN=TOKEN).authenticate(signed)
+    assert signed.body == post(message()).body
+
+
+def test_custom_token_header_name() -> None:
+    env = {"APPSFLYER_TOKEN": TOKEN, "APPSFLYER_TOKEN_HEADER": "X-AF-Token"}
+    source(**env).authenticate(post(message(), {"x-af-token": TOKEN}))
+    with pytest.raises(Unauthorized, match="missing"):
+        source(**env).authenticate(post(message(), {"authorization": TOKEN}))
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"authorization": TOKEN + "x"}, id="longer"),
+        pytest.param({"authorization": TOKEN[:-1]}, id="shorter"),
+        pytest.param({"authorization": "Bearer " + TOKEN}, id="other scheme"),
+        pytest.param({"authorization": ""}, id="empty"),
+        pytest.param({"authorization": "tökén"}, id="non-ascii"),
+    ],
+)
+def test_forged_token_is_refused(headers: dict[str, str]) -> None:
+    with pytest.raises(Unauthorized) as caught:
+        source(APPSFLYER_TOKEN=TOKEN).authenticate(post(message(), headers))
+    assert TOKEN not in str(caught.value)
+
+
+def test_missing_token_is_refused() -> None:
+    with pytest.raises(Unauthorized, match="missing"):
+        source(APPSFLYER_TOKEN=TOKEN).authenticate(post(message()))
+
+
+def test_without_a_configured_token_every_request_is_refused() -> None:
+    with pytest.raises(NotConfigured):
+        source().authenticate(post(message(), {"authorization": TOKEN}))
+
+
+def test_allow_unsigned_lets_requests_in_loudly(caplog: pytest.LogCaptureFixture) -> None:
+    source(ALLOW_UNSIGNED="true").authenticate(post(message()))
+    assert "UNAUTHENTICATED AppsFlyer" in caplog.text
+
+
+def test_the_token_is_never_stored() -> None:
+    # An authentic but untranslatable message is kept whole in the DLQ: without its token header.
+    request = post(message(customer_user_id=None, appsflyer_id=None), {"x-af-token": TOKEN})
+    outcome, delivered, dead = run_ingest(request, "appsflyer", APPSFLYER_TOKEN=TOKEN, APPSFLYER_TOKEN_HEADER="X-AF-Token")
+    assert outcome.status == 200 and not delivered and len(dead) == 1
+    assert TOKEN not in json.dumps(dead) and "x-af-token" not in dead[0]["request"]["headers"]
+    assert dead[0]["failure"]["error"] == "install message has no customer_user_id and no appsflyer_id"
+
+
+def test_through_ingest_a_signed_sample_is_queued() -> None:
+    outcome, delivered, dead = run_ingest(SOURCE.sign(post(sample_bytes("install.json")), TOKEN), "appsflyer", APPSFLYER_TOKEN=TOKEN)
+    assert outcome.status == 200 and not dead
+    assert [e["event"] for e in delivered[0]["events"]] == ["Application Installed"]
+    forged = run_ingest(post(sample_bytes("install.json"), {"authorization": "nope"}), "appsflyer", APPSFLYER_TOKEN=TOKEN)
+    assert forged[0].status == 401 and forged[1] == forged[2] == []
+
+
+def test_catalog_and_methods() -> None:
+    assert load(NAME) is AppsFlyer
+    assert AppsFlyer.methods == ("GET", "POST")
