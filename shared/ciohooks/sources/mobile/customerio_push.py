@@ -80,6 +80,7 @@ from ... import ids
 from ...request import WebhookRequest
 from ...semantic.actions import DeliveryReport, ReportDeliveryEvent
 from ...timestamps import BadTimestamp, parse_timestamp
+from .._customerio_loop import CUSTOMERIO_WEBHOOK_HEADERS, is_reporting_webhook_body, refuse_loop
 from ..base import InvalidPayload, NotConfigured, Reply, Source, Translation, Unauthorized
 
 log = logging.getLogger(__name__)
@@ -88,11 +89,6 @@ SECRET = "CUSTOMERIO_PUSH_TOKEN"
 PUSH_EVENTS = frozenset({"opened", "converted", "delivered"})  # /push/events "event"
 REPORTED_METRICS = frozenset({"delivered", "clicked", "converted", "opened"})  # Report Delivery Event's enum
 UNREPORTABLE_METRICS = frozenset({"bounced", "deferred", "dropped", "spammed"})  # documented, no semantic metric
-REPORTING_WEBHOOK_HEADERS = ("x-cio-signature", "x-cio-timestamp")
-
-
-def is_reporting_webhook(body: Any) -> bool:
-    return isinstance(body, dict) and all(key in body for key in ("event_id", "object_type", "metric"))
 
 
 class CustomerioPush(Source):
@@ -103,13 +99,10 @@ class CustomerioPush(Source):
     secret_headers: ClassVar[frozenset[str]] = frozenset({"authorization"})
 
     def reply_before_auth(self, request: WebhookRequest) -> Reply | None:
-        if any(request.header(name) for name in REPORTING_WEBHOOK_HEADERS):
-            log.warning(
-                "a Customer.io reporting webhook was posted to %s: it is acknowledged and dropped "
-                "(sending it on would loop Customer.io's own metrics back). Point the reporting webhook elsewhere.",
-                self.full_name(),
-            )
-            return Reply(200, json.dumps({"accepted": 0, "ignored": 1, "reason": "Customer.io reporting webhooks are not taken here"}), "application/json")
+        # Headers only here: a reporting-webhook body is also caught in translate, after
+        # authentication, because this route legitimately takes metric bodies.
+        if any(request.header(name) for name in CUSTOMERIO_WEBHOOK_HEADERS):
+            return refuse_loop(request, self.full_name())
         return None
 
     def authenticate(self, request: WebhookRequest) -> None:
@@ -140,7 +133,7 @@ class CustomerioPush(Source):
         translation = Translation()
         if "type" in body:  # neither Track API body has one; a semantic call always does
             translation.events.append(self._pass_through(body))
-        elif is_reporting_webhook(body):
+        elif is_reporting_webhook_body(body):
             log.warning("a Customer.io reporting webhook body reached %s without its headers; dropped (loop)", self.full_name())
             translation.ignored["loop:reporting_webhook"] += 1
         elif "metric" in body:
