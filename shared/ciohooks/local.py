@@ -182,8 +182,8 @@ def make_http_handler(pipeline: LocalPipeline) -> type[BaseHTTPRequestHandler]:
                 return {}
             return {
                 "Access-Control-Allow-Origin": origin,
-                "Access-Control-Allow-Methods": "POST",
-                "Access-Control-Allow-Headers": "content-type",
+                "Access-Control-Allow-Methods": "POST, OPTIONS",
+                "Access-Control-Allow-Headers": "content-type, x-cio-write-key",
                 "Access-Control-Max-Age": "86400",
                 "Vary": "Origin",
             }
