@@ -66,7 +66,7 @@ PIP_LAMBDA = $(PYTHON) -m pip install --quiet --no-compile --disable-pip-version
 # $(call ship,FROM,WHAT,TO): copy FROM/WHAT into TO, without __pycache__ or *.pyc.
 ship = mkdir -p "$(3)" && tar -C "$(1)" --exclude=__pycache__ --exclude='*.pyc' -cf - $(2) | tar -C "$(3)" -xf -
 
-.PHONY: build-CioHooksLayer build-EmailIngestFunction build-DeliverFunction
+.PHONY: build-CioHooksLayer build-EmailIngestFunction build-VideoIngestFunction build-MobileIngestFunction build-DeliverFunction template-outputs
 
 # The layer: python/<deps> and python/ciohooks (-> /opt/python on Lambda).
 build-CioHooksLayer:
@@ -75,5 +75,13 @@ build-CioHooksLayer:
 	$(call ship,$(SAM_ROOT)/shared,ciohooks,$(ARTIFACTS_DIR)/python)
 
 # A function: only its own folder's files (handler app.lambda_handler); everything else is in the layer.
+# The three ingest functions share functions/ingest; CIOHOOKS_FAMILY (template.yaml) tells them apart.
 build-EmailIngestFunction: ; $(call ship,$(SAM_ROOT)/functions/ingest,.,$(ARTIFACTS_DIR))
+build-VideoIngestFunction: ; $(call ship,$(SAM_ROOT)/functions/ingest,.,$(ARTIFACTS_DIR))
+build-MobileIngestFunction: ; $(call ship,$(SAM_ROOT)/functions/ingest,.,$(ARTIFACTS_DIR))
 build-DeliverFunction: ; $(call ship,$(SAM_ROOT)/functions/deliver,.,$(ARTIFACTS_DIR))
+
+# After adding a source: rewrite template.yaml's <Source>WebhookUrl outputs and docs/DEPLOY.md's
+# secret table from the source catalog (tests/unit/test_template.py fails until they match).
+template-outputs: $(VENV)/.installed
+	$(PY) scripts/template_outputs.py

@@ -4,7 +4,8 @@
     ciohooks translate SOURCE [FILE|-] [opts]   the Customer.io calls a payload becomes
     ciohooks sources                            every SOURCE this build offers
     ciohooks send SOURCE FILE --url URL         post a sample, signed where the source signs
-    ciohooks dlq list|show|replay               inspect and replay the dead-letter queue
+    ciohooks dlq list|show|replay|purge         inspect, replay or empty the dead-letter queue
+    ciohooks doctor [--stack NAME]              check configuration and connectivity, print what is missing
 """
 
 from __future__ import annotations
@@ -45,13 +46,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     send.add_argument("--content-type", default="application/json")
     send.add_argument("--header", action="append", default=[], metavar="'Name: value'")
 
-    dlq = commands.add_parser("dlq", help="list, show or replay dead-letter messages (any SQS endpoint)")
-    dlq.add_argument("action", choices=["list", "show", "replay"])
-    dlq.add_argument("message_id", nargs="?", help="with show: the message to show; with replay: only this one")
+    dlq = commands.add_parser("dlq", help="list, show, replay or purge dead-letter messages (any SQS endpoint)")
+    dlq.add_argument("action", choices=["list", "show", "replay", "purge"])
+    dlq.add_argument("message_id", nargs="?", help="with show: the message to show; with replay or purge: only this one")
     dlq.add_argument("--queue-url", help="the dead-letter queue (default: CIOHOOKS_DEAD_LETTER_QUEUE_URL)")
     dlq.add_argument("--to", dest="target_url", help="replay target (default: CIOHOOKS_DELIVERY_QUEUE_URL)")
     dlq.add_argument("--endpoint-url", help="an SQS endpoint other than AWS (an emulator)")
     dlq.add_argument("--max", type=int, default=100, help="at most this many messages")
+    dlq.add_argument("--yes", action="store_true", help="purge without asking to type the queue name")
+
+    doctor = commands.add_parser("doctor", help="check configuration and connectivity (queues, secrets, Customer.io key); exit 1 when something is missing")
+    doctor.add_argument("--stack", help="read queue URLs and settings from this deployed stack's outputs and parameters")
+    doctor.add_argument("--region", help="AWS region of the stack (default: your AWS configuration)")
+    doctor.add_argument("--endpoint-url", help="send every AWS call here (an emulator such as moto's server)")
+    doctor.add_argument("--no-probe", dest="probe", action="store_false", help="do not send the empty batch that checks the Customer.io key")
+    doctor.add_argument("--json", dest="as_json", action="store_true", help="one JSON object per check")
 
     args = parser.parse_args(argv)
     if args.command == "serve":
@@ -70,6 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _translate(args)
     if args.command == "send":
         return _send(args)
+    if args.command == "doctor":
+        from .doctor import DoctorOptions, run_doctor
+
+        return run_doctor(DoctorOptions(stack=args.stack, region=args.region, endpoint_url=args.endpoint_url, probe=args.probe, as_json=args.as_json))
     return _dlq(args)
 
 
@@ -153,6 +166,8 @@ def _dlq(args: argparse.Namespace) -> int:
         return 2
     client = boto3.client("sqs", endpoint_url=args.endpoint_url) if args.endpoint_url else None
     dead_letters = SqsQueue(queue_url, client)
+    if args.action == "purge":
+        return _purge(dead_letters, queue_url, args.message_id, args.yes, args.max)
 
     # Messages are received with a short visibility timeout: looking is not consuming.
     seen: dict[str, Any] = {}
@@ -200,6 +215,62 @@ def _dlq(args: argparse.Namespace) -> int:
         replayed += 1
     print(json.dumps({"replayed": replayed, "kept": failed}))
     return 0 if failed == 0 else 1
+
+
+def _purge(dead_letters: Any, queue_url: str, message_id: str | None, yes: bool, most: int) -> int:
+    """Delete dead letters for good: the whole queue (PurgeQueue), or the one ``message_id``.
+
+    Asks to type the queue's name unless ``yes``; anything else (or no input) purges nothing.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    name = queue_url.rstrip("/").rsplit("/", 1)[-1]
+    sqs = dead_letters.client
+    try:
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    except (BotoCoreError, ClientError) as error:
+        print(f"ciohooks: {queue_url} does not answer ({error.__class__.__name__})", file=sys.stderr)
+        return 1
+    count = int(attributes.get("ApproximateNumberOfMessages", 0)) + int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0))
+    what = f"message {message_id} from {name}" if message_id else f"every message in {name} (about {count}, in flight included)"
+    if not yes:
+        print(f"This deletes {what} for good. Type the queue name ({name}) to confirm: ", end="", file=sys.stderr, flush=True)
+        try:
+            answer = input().strip()
+        except EOFError:
+            answer = ""
+        if answer != name:
+            print("ciohooks: not confirmed, nothing purged", file=sys.stderr)
+            return 1
+    if message_id is None:
+        try:
+            sqs.purge_queue(QueueUrl=queue_url)
+        except ClientError as error:
+            print(f"ciohooks: SQS refused the purge ({error.response.get('Error', {}).get('Code', 'error')}; one purge per queue per 60 s)", file=sys.stderr)
+            return 1
+        print(json.dumps({"purged": name, "approximate_messages": count}))
+        return 0
+    # One message: receive until it shows up (the others stay hidden meanwhile, so each receive
+    # brings new ones), delete it, then make the others visible again at once.
+    others: dict[str, str] = {}
+    found = False
+    while not found and len(others) < most:
+        batch = [m for m in dead_letters.receive(max_messages=10, wait_seconds=0, visibility_timeout=30) if m.message_id not in others]
+        if not batch:
+            break
+        for message in batch:
+            if message.message_id == message_id:
+                dead_letters.delete(message.receipt)
+                found = True
+            else:
+                others[message.message_id] = message.receipt
+    for receipt in others.values():
+        sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt, VisibilityTimeout=0)
+    if found:
+        print(json.dumps({"purged": name, "message_id": message_id}))
+        return 0
+    print(f"ciohooks: no message {message_id} in {name} (or it is in flight)", file=sys.stderr)
+    return 1
 
 
 def _summary(body: str) -> dict[str, Any]:

@@ -124,3 +124,12 @@ def test_functions_hold_their_own_files_only(sam_build: Path) -> None:
         assert not list(code.rglob("__pycache__"))
         size = sum(p.stat().st_size for p in code.rglob("*") if p.is_file())
         assert size + layer_size < LAMBDA_UNZIPPED_LIMIT, f"{name} + layer exceed Lambda's 250 MB unzipped"
+
+
+def test_the_three_ingest_functions_ship_the_one_ingest_handler(sam_build: Path) -> None:
+    """functions/ingest serves email, video and mobile (CIOHOOKS_FAMILY tells them apart)."""
+    handler = (REPO_ROOT / "functions" / "ingest" / "app.py").read_bytes()
+    for name in ("EmailIngestFunction", "VideoIngestFunction", "MobileIngestFunction"):
+        assert (sam_build / name / "app.py").read_bytes() == handler, name
+    built = yaml.load((sam_build / "template.yaml").read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506
+    assert {"EmailIngestFunction", "VideoIngestFunction", "MobileIngestFunction", "DeliverFunction"} <= set(built["Resources"])

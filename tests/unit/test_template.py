@@ -7,7 +7,11 @@ tags (!Ref, !GetAtt, !Sub, !If ...) become their long JSON forms ({"Ref": ...}, 
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
+import sys
+import time
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -16,24 +20,15 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
+from ciohooks import sources
+from ciohooks.config import Settings
+from ciohooks.doctor import convention_name, secret_settings_of
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
-# Every CIOHOOKS_* variable the code reads and the template may set (ciohooks.config reads them).
-CIOHOOKS_ENV = {
-    "CIOHOOKS_DELIVERY_QUEUE_URL",
-    "CIOHOOKS_DEAD_LETTER_QUEUE_URL",
-    "CIOHOOKS_CUSTOMERIO_REGION",
-    "CIOHOOKS_CUSTOMERIO_API_KEY_SECRET",
-    "CIOHOOKS_CUSTOMERIO_API_KEY_PARAMETER",
-    "CIOHOOKS_SENDGRID_VERIFICATION_KEY_SECRET",
-    "CIOHOOKS_SENDGRID_VERIFICATION_KEY_PARAMETER",
-    "CIOHOOKS_SENDGRID_TOLERANCE_SECONDS",
-    "CIOHOOKS_SENDGRID_USER_ID_KEYS",
-    "CIOHOOKS_SENDGRID_EMAIL_AS",
-    "CIOHOOKS_MAX_BODY_BYTES",
-    "CIOHOOKS_FAMILY",
-}
+INGEST_FUNCTIONS = {"email": "EmailIngestFunction", "video": "VideoIngestFunction", "mobile": "MobileIngestFunction"}
+ROLES_READING_SOURCE_SECRETS = {f"{name}Role" for name in INGEST_FUNCTIONS.values()}
 POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 
 # The only actions allowed on Resource "*", each because AWS offers no narrower resource.
@@ -41,12 +36,14 @@ STAR_RESOURCE_EXCEPTIONS = {
     "xray:PutTraceSegments": "X-Ray has no resource-level permissions (Tracing: Active)",
     "xray:PutTelemetryRecords": "X-Ray has no resource-level permissions (Tracing: Active)",
 }
-
-# Which secret parameter each function's role may read: one key per function, nothing else.
-SECRET_OF_ROLE = {
-    "EmailIngestFunction": "SendGridVerificationKeyName",
-    "DeliverFunction": "CustomerIoApiKeyName",
-}
+SECRETS_MANAGER_ARN = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+SSM_ARN = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
+# The only wildcards allowed in a Resource: every secret under the prefix (ingest roles, Allow), and
+# the Customer.io key under it in both stores (ingest roles, Deny).
+SOURCE_SECRETS = {SECRETS_MANAGER_ARN + "${SecretsPrefix}*", SSM_ARN + "${SecretsPrefix}*"}
+CUSTOMERIO_KEY_DENIED = {SECRETS_MANAGER_ARN + "${SecretsPrefix}customerio-api-key*", SSM_ARN + "${SecretsPrefix}customerio-api-key*"}
+CUSTOMERIO_KEY_READ = {SECRETS_MANAGER_ARN + "${SecretsPrefix}customerio-api-key-??????", SSM_ARN + "${SecretsPrefix}customerio-api-key"}
+SECRET_READS = {"secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"}
 
 
 # ---- reading the template ------------------------------------------------------------------------
@@ -245,7 +242,7 @@ def url_functions() -> list[str]:
 
 
 def test_ingest_function_url_is_public_and_authenticated_by_the_provider() -> None:
-    assert "EmailIngestFunction" in url_functions()
+    assert sorted(url_functions()) == sorted(INGEST_FUNCTIONS.values())
     for name in url_functions():
         assert functions()[name]["Properties"]["FunctionUrlConfig"]["AuthType"] == "NONE", name
 
@@ -293,7 +290,9 @@ def test_both_queues_are_encrypted() -> None:
 def test_queues_take_1_mib_messages() -> None:
     assert queue("DeliveryQueue")["MaximumMessageSize"] == queue("DeadLetterQueue")["MaximumMessageSize"] == 1_048_576
     # Every accepted body must fit in one message (ingest dead-letters raw requests).
-    assert parameter("MaxBodyBytes")["MaxValue"] < queue("DeadLetterQueue")["MaximumMessageSize"]
+    for name in INGEST_FUNCTIONS.values():
+        max_body = int(function_settings(name)["Environment"]["Variables"]["CIOHOOKS_MAX_BODY_BYTES"])
+        assert 0 < max_body < queue("DeadLetterQueue")["MaximumMessageSize"], name
 
 
 def test_visibility_timeout_is_at_least_six_times_the_deliver_timeout() -> None:
@@ -308,19 +307,129 @@ def test_dead_letters_outlive_the_delivery_queue() -> None:
     assert queue("DeliveryQueue")["MessageRetentionPeriod"] < queue("DeadLetterQueue")["MessageRetentionPeriod"]
 
 
+# ---- the three ingest functions and the video extras ---------------------------------------------
+
+
+def test_three_ingest_functions_share_one_code_folder_and_differ_by_family() -> None:
+    for family, name in INGEST_FUNCTIONS.items():
+        settings = function_settings(name)
+        assert settings["CodeUri"] == "functions/ingest", name
+        variables = settings["Environment"]["Variables"]
+        assert variables["CIOHOOKS_FAMILY"] == family
+        assert variables["CIOHOOKS_SOURCES"] == ref("EnabledSources"), f"{name}: EnabledSources must reach ingest"
+    assert "CIOHOOKS_SOURCES" not in function_settings("DeliverFunction")["Environment"]["Variables"], (
+        "deliver must translate whatever was queued, whichever sources are enabled today")
+    # the families the template serves are the families of the source catalogue
+    assert set(INGEST_FUNCTIONS) == set(sources.FAMILIES)
+
+
+def test_video_function_url_has_the_cors_of_its_parameter() -> None:
+    cors = functions()["VideoIngestFunction"]["Properties"]["FunctionUrlConfig"]["Cors"]
+    assert cors == {"AllowOrigins": ref("VideoAllowedOrigins"), "AllowMethods": ["POST"], "AllowHeaders": ["content-type"], "MaxAge": 86400}
+    assert parameter("VideoAllowedOrigins")["Type"] == "CommaDelimitedList"
+    variables = function_settings("VideoIngestFunction")["Environment"]["Variables"]
+    # the same list reaches the code, which checks Origin itself (ciohooks serve mimics the URL's CORS)
+    assert variables["CIOHOOKS_VIDEO_ALLOWED_ORIGINS"] == {"Fn::Join": [",", ref("VideoAllowedOrigins")]}
+    for name in ("EmailIngestFunction", "MobileIngestFunction"):
+        assert "Cors" not in functions()[name]["Properties"]["FunctionUrlConfig"], f"{name}: providers call server to server"
+
+
+def test_video_sessions_table_matches_the_store_that_writes_it() -> None:
+    from ciohooks import video_sessions
+
+    table = resources("AWS::DynamoDB::Table")["VideoSessionsTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["SSESpecification"] == {"SSEEnabled": True}
+    (key,) = table["KeySchema"]
+    assert key == {"AttributeName": video_sessions.DynamoDBSessionStore.KEY, "KeyType": "HASH"}
+    assert table["AttributeDefinitions"] == [{"AttributeName": key["AttributeName"], "AttributeType": "S"}]
+
+    # What the store really writes: its key as a string, and the TTL attribute as epoch seconds.
+    written: dict[str, Any] = {}
+
+    class Client:
+        def put_item(self, **kwargs: Any) -> None:
+            written.update(kwargs)
+
+    store = video_sessions.DynamoDBSessionStore("t", ttl_seconds=3600, client=Client())
+    before = int(time.time())
+    store.save(video_sessions.SessionRecord(key="k"), 0)
+    ttl = table["TimeToLiveSpecification"]
+    assert ttl["Enabled"] is True
+    (kind, value), = written["Item"][ttl["AttributeName"]].items()
+    assert kind == "N" and before + 3600 <= int(value) <= int(time.time()) + 3600, "DynamoDB TTL wants epoch seconds"
+    assert written["Item"][key["AttributeName"]] == {"S": "k"}
+
+
+def test_video_sessions_are_reached_by_single_item_calls_only() -> None:
+    table = getatt("VideoSessionsTable", "Arn")
+    users = {}
+    for owner, statement in all_policy_statements():
+        if any(a.startswith("dynamodb:") for a in as_list(statement["Action"])):
+            assert statement["Effect"] == "Allow" and statement["Resource"] == table, owner
+            users[owner] = set(as_list(statement["Action"]))
+    # ingest runs the sessions; deliver continues them when it translates a raw beacon again
+    assert users == {"VideoIngestFunctionRole": {"dynamodb:GetItem", "dynamodb:PutItem"}, "DeliverFunctionRole": {"dynamodb:GetItem", "dynamodb:PutItem"}}
+    for name in ("VideoIngestFunction", "DeliverFunction"):
+        assert function_settings(name)["Environment"]["Variables"]["CIOHOOKS_VIDEO_SESSIONS_TABLE"] == ref("VideoSessionsTable")
+
+
 # ---- outputs ---------------------------------------------------------------------------------------
 
 
+def outputs() -> dict[str, Any]:
+    return {name: o["Value"] for name, o in template()["Outputs"].items()}
+
+
 def test_outputs_name_every_function_url_and_queue() -> None:
-    outputs = {name: o["Value"] for name, o in template()["Outputs"].items()}
-    values = list(outputs.values())
+    values = list(outputs().values())
     for name in url_functions():
         assert getatt(f"{name}Url", "FunctionUrl") in values, f"no output for {name}'s Function URL"
-    assert outputs["SendGridWebhookUrl"] == {"Fn::Sub": "${EmailIngestFunctionUrl.FunctionUrl}sendgrid"}
-    assert outputs["DeliveryQueueUrl"] == ref("DeliveryQueue")
-    assert outputs["DeadLetterQueueUrl"] == ref("DeadLetterQueue")
-    assert outputs["DeliveryQueueArn"] == getatt("DeliveryQueue", "Arn")
-    assert outputs["DeadLetterQueueArn"] == getatt("DeadLetterQueue", "Arn")
+    assert outputs()["SendGridWebhookUrl"] == {"Fn::Sub": "${EmailIngestFunctionUrl.FunctionUrl}sendgrid"}
+    assert outputs()["DeliveryQueueUrl"] == ref("DeliveryQueue")
+    assert outputs()["DeadLetterQueueUrl"] == ref("DeadLetterQueue")
+    assert outputs()["DeliveryQueueArn"] == getatt("DeliveryQueue", "Arn")
+    assert outputs()["DeadLetterQueueArn"] == getatt("DeadLetterQueue", "Arn")
+    assert outputs()["VideoSessionsTableName"] == ref("VideoSessionsTable")
+
+
+def test_every_source_has_its_webhook_url_output() -> None:
+    subs = {v["Fn::Sub"] for v in outputs().values() if isinstance(v, dict) and isinstance(v.get("Fn::Sub"), str)}
+    for full_name in sources.names():
+        family, route = full_name.split("/", 1)
+        assert f"${{{INGEST_FUNCTIONS[family]}Url.FunctionUrl}}{route}" in subs, f"no webhook URL output for {full_name}"
+    generated = [n for n in template()["Outputs"] if n.endswith("WebhookUrl")]
+    assert len(generated) == len(sources.names()), "an output for a source that no longer exists"
+
+
+def load_generator():
+    spec = importlib.util.spec_from_file_location("template_outputs", ROOT / "scripts" / "template_outputs.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_blocks_match_the_source_catalog() -> None:
+    """template.yaml's per-source outputs and docs/DEPLOY.md's secret table are what the catalogue
+    gives; after adding a source run `make template-outputs` (scripts/template_outputs.py)."""
+    generator = load_generator()
+    stale = [str(path.relative_to(ROOT)) for path, text in generator.generated().items() if path.read_text(encoding="utf-8") != text]
+    assert not stale, f"stale: {stale}; run .venv/bin/python scripts/template_outputs.py"
+    assert (ROOT / "docs" / "DEPLOY.md") in generator.generated(), "docs/DEPLOY.md lost its generated secret table"
+
+
+def test_doctor_and_dashboard_outputs() -> None:
+    assert outputs()["DoctorCommand"] == {"Fn::Sub": "ciohooks doctor --stack ${AWS::StackName} --region ${AWS::Region}"}
+    assert "${Dashboard}" in outputs()["DashboardUrl"]["Fn::Sub"]
+    # doctor --stack reads these outputs and parameters by name
+    from ciohooks import doctor
+
+    for key in [*doctor.STACK_OUTPUTS, *doctor.FUNCTION_URL_OUTPUTS.values()]:
+        assert key in template()["Outputs"], f"doctor reads output {key}"
+    for key in doctor.STACK_PARAMETERS:
+        assert key in template()["Parameters"], f"doctor reads parameter {key}"
+    assert set(doctor.STORE_OF_PARAMETER) == set(parameter("SecretStore")["AllowedValues"])
 
 
 # ---- least privilege -------------------------------------------------------------------------------
@@ -333,6 +442,7 @@ def test_functions_use_their_own_roles_with_inline_policies_only() -> None:
     roles = resources("AWS::IAM::Role")
     used = [role_of(name) for name in functions()]
     assert len(set(used)) == len(used), "each function gets a role of its own"
+    assert set(used) == set(roles), "a role no function uses"
     for name in functions():
         assert "Policies" not in functions()[name]["Properties"], name
     for name in used:
@@ -355,31 +465,104 @@ def test_no_wildcard_actions_and_no_star_resource_beyond_the_documented_exceptio
             if resource == "*":
                 unexplained = [a for a in actions if a not in STAR_RESOURCE_EXCEPTIONS]
                 assert not unexplained, f"{owner}: {unexplained} on Resource '*'"
-            else:
-                assert "*" not in text_of(resource), f"{owner}: wildcard in resource {resource!r}"
+                assert statement["Effect"] == "Allow"
+            elif "*" in text_of(resource):
+                arn = text_of(resource)
+                if statement["Effect"] == "Allow":
+                    assert arn in SOURCE_SECRETS and owner in ROLES_READING_SOURCE_SECRETS, f"{owner}: wildcard in {arn!r}"
+                    assert set(actions) <= {"secretsmanager:GetSecretValue", "ssm:GetParameter"}
+                else:
+                    assert arn in CUSTOMERIO_KEY_DENIED, f"{owner}: wildcard in {arn!r}"
 
 
-def test_each_role_reads_only_its_own_secret() -> None:
-    for function_name, secret_parameter in SECRET_OF_ROLE.items():
-        role = role_of(function_name)
-        reads = [s for s in role_statements(role) if {"secretsmanager:GetSecretValue", "ssm:GetParameter"} & set(as_list(s["Action"]))]
-        # one statement per store (the two arms of the SecretStore condition)
-        assert {a for s in reads for a in as_list(s["Action"])} == {"secretsmanager:GetSecretValue", "ssm:GetParameter"}
-        for statement in reads:
-            assert len(as_list(statement["Action"])) == 1
-            (resource,) = as_list(statement["Resource"])
-            arn = text_of(resource)
-            assert f"${{{secret_parameter}}}" in arn, f"{role} reads {arn}, not {secret_parameter}"
-            others = set(SECRET_OF_ROLE.values()) - {secret_parameter}
-            assert not any(f"${{{o}}}" in arn for o in others)
-            if "secretsmanager" in arn:
-                assert arn.endswith(f"secret:${{{secret_parameter}}}-??????")  # the 6-character suffix, no more
-            else:
-                assert ":parameter/" in arn
-        decrypt = [s for s in role_statements(role) if "kms:Decrypt" in as_list(s["Action"])]
-        for statement in decrypt:  # only for a customer managed key, and only through the secret store
-            assert statement["Resource"] == ref("SecretsKmsKeyArn")
-            assert "kms:ViaService" in statement["Condition"]["StringEquals"]
+def secret_reads(role: str, effect: str = "Allow") -> list[dict[str, Any]]:
+    return [s for s in role_statements(role) if s["Effect"] == effect and SECRET_READS & set(as_list(s["Action"]))]
+
+
+def test_ingest_roles_read_every_source_secret_but_never_the_customerio_key() -> None:
+    for name in INGEST_FUNCTIONS.values():
+        role = role_of(name)
+        allows = secret_reads(role)
+        # one statement per store (the two arms of the SecretStore condition), one action each
+        assert sorted(a for s in allows for a in as_list(s["Action"])) == ["secretsmanager:GetSecretValue", "ssm:GetParameter"], role
+        assert {text_of(r) for s in allows for r in as_list(s["Resource"])} == SOURCE_SECRETS, role
+        (deny,) = secret_reads(role, "Deny")
+        assert {"secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:GetParameters"} <= set(as_list(deny["Action"]))
+        # denied in both stores whatever SecretStore says: an explicit Deny beats any Allow
+        assert {text_of(r) for r in as_list(deny["Resource"])} == CUSTOMERIO_KEY_DENIED, role
+        assert "Condition" not in deny
+
+
+def test_deliver_reads_the_customerio_key_and_nothing_else() -> None:
+    role = role_of("DeliverFunction")
+    reads = secret_reads(role)
+    assert sorted(a for s in reads for a in as_list(s["Action"])) == ["secretsmanager:GetSecretValue", "ssm:GetParameter"]
+    assert {text_of(r) for s in reads for r in as_list(s["Resource"])} == CUSTOMERIO_KEY_READ
+    assert not secret_reads(role, "Deny")
+
+
+def test_the_customerio_key_is_the_one_the_code_looks_up() -> None:
+    prefix = "/cio-hooks/"
+    name = convention_name(prefix, "CUSTOMERIO_API_KEY")
+    assert name == "/cio-hooks/customerio-api-key"
+    for arn in CUSTOMERIO_KEY_READ:
+        assert arn.replace("${SecretsPrefix}", prefix).split(":secret:")[-1].split("parameter")[-1].startswith(name)
+
+
+def test_no_source_secret_falls_under_the_customerio_deny() -> None:
+    """A source whose secret name began with customerio-api-key would be refused its own secret."""
+    for full_name in sources.names():
+        for secret in secret_settings_of(sources.load(full_name)):
+            assert not convention_name("", secret).startswith("customerio-api-key"), f"{full_name}: {secret}"
+
+
+def test_sources_read_secrets_only_when_authenticating() -> None:
+    """Deliver translates raw requests again without any source secret (its role reads only the
+    Customer.io key): a source that needed a secret to translate would fail every replay."""
+    import ast
+    import inspect
+    import textwrap
+
+    for full_name in sources.names():
+        for klass in sources.load(full_name).__mro__:
+            if klass is sources.Source or not issubclass(klass, sources.Source):
+                continue
+            for name, member in vars(klass).items():
+                if name == "authenticate" or not callable(member):
+                    continue
+                try:
+                    tree = ast.parse(textwrap.dedent(inspect.getsource(member)))
+                except (OSError, TypeError):
+                    continue
+                calls = [n.func.attr for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
+                assert not {"secret", "require_secret"} & set(calls), f"{full_name}: {klass.__name__}.{name} reads a secret"
+
+
+def test_secrets_are_found_by_convention_and_never_set_in_the_template() -> None:
+    store = template()["Mappings"]["SecretStore"]
+    assert {k: v["Setting"] for k, v in store.items()} == {"SecretsManager": "secretsmanager", "SSM": "ssm"}
+    for name in functions():
+        variables = function_settings(name)["Environment"]["Variables"]
+        assert variables["CIOHOOKS_SECRETS_PREFIX"] == ref("SecretsPrefix"), name
+        assert variables["CIOHOOKS_SECRETS_STORE"] == {"Fn::FindInMap": ["SecretStore", ref("SecretStore"), "Setting"]}, name
+        for variable in variables:
+            assert not variable.endswith(("_SECRET", "_PARAMETER")), f"{name}: {variable} names one secret; the prefix finds them all"
+    for full_name in sources.names():
+        for secret in secret_settings_of(sources.load(full_name)):
+            for name in functions():
+                assert f"CIOHOOKS_{secret}" not in function_settings(name)["Environment"]["Variables"], "a key in the template"
+
+
+@pytest.mark.parametrize("prefix", ["/cio-hooks/", "/cio-hooks/prod/", "/a/", "/team_x/cio-hooks.v2/"])
+def test_secrets_prefix_accepts(prefix: str) -> None:
+    p = parameter("SecretsPrefix")
+    assert re.fullmatch(p["AllowedPattern"], prefix)
+
+
+@pytest.mark.parametrize("prefix", ["", "/", "cio-hooks/", "/cio-hooks", "/cio hooks/", "/cio-hooks/*", "arn:aws:secretsmanager:us-east-1:123456789012:secret:x"])
+def test_secrets_prefix_refuses(prefix: str) -> None:
+    # a prefix that does not start and end with "/" would make SSM ARNs and the IAM wildcards wrong
+    assert not re.fullmatch(parameter("SecretsPrefix")["AllowedPattern"], prefix)
 
 
 def test_sqs_permissions_name_the_queues() -> None:
@@ -387,59 +570,246 @@ def test_sqs_permissions_name_the_queues() -> None:
     for owner, statement in all_policy_statements():
         if any(a.startswith("sqs:") for a in as_list(statement["Action"])):
             assert {str(r) for r in as_list(statement["Resource"])} <= queue_key, owner
-    ingest = role_statements(role_of("EmailIngestFunction"))
+    for name in INGEST_FUNCTIONS.values():
+        sends = [s for s in role_statements(role_of(name)) if "sqs:SendMessage" in as_list(s["Action"])]
+        assert {str(r) for s in sends for r in as_list(s["Resource"])} == queue_key, name
+        assert not [s for s in role_statements(role_of(name)) if "sqs:ReceiveMessage" in as_list(s["Action"])], name
     deliver = role_statements(role_of("DeliverFunction"))
-    sends = [s for s in ingest if "sqs:SendMessage" in as_list(s["Action"])]
-    assert {str(r) for s in sends for r in as_list(s["Resource"])} == queue_key
     polls = [s for s in deliver if "sqs:ReceiveMessage" in as_list(s["Action"])]
     assert [s["Resource"] for s in polls] == [getatt("DeliveryQueue", "Arn")]
     dead_letters = [s for s in deliver if "sqs:SendMessage" in as_list(s["Action"])]
     assert [s["Resource"] for s in dead_letters] == [getatt("DeadLetterQueue", "Arn")]
 
 
+def test_customer_managed_secret_key_is_used_only_through_the_store() -> None:
+    for name in functions():
+        decrypt = [s for s in role_statements(role_of(name)) if "kms:Decrypt" in as_list(s["Action"])]
+        assert len(decrypt) == 1, name
+        (statement,) = decrypt
+        assert statement["Resource"] == ref("SecretsKmsKeyArn")
+        assert "kms:ViaService" in statement["Condition"]["StringEquals"]
+
+
 def test_logs_go_to_each_functions_own_log_group() -> None:
     groups = resources("AWS::Logs::LogGroup")
+    used = []
     for name in functions():
         group = function_settings(name)["LoggingConfig"]["LogGroup"]["Ref"]
+        used.append(group)
         assert "RetentionInDays" in groups[group]["Properties"]
         writes = [s for s in role_statements(role_of(name)) if any(a.startswith("logs:") for a in as_list(s["Action"]))]
         assert [s["Resource"] for s in writes] == [getatt(group, "Arn")], name
+    assert len(set(used)) == len(used) == len(groups)
+
+
+# ---- alarms, topic, dashboard ----------------------------------------------------------------------
+
+
+def alarms() -> dict[str, dict[str, Any]]:
+    return {n: r["Properties"] for n, r in resources("AWS::CloudWatch::Alarm").items()}
+
+
+def alarm_metric(props: dict[str, Any]) -> tuple[str, str, list[dict[str, Any]]]:
+    return props.get("Namespace", ""), props.get("MetricName", ""), props.get("Dimensions", [])
+
+
+def test_the_alarms_issue_8_asks_for_exist() -> None:
+    by_metric = {alarm_metric(p)[:2] + (json.dumps(alarm_metric(p)[2], sort_keys=True),): n for n, p in alarms().items() if "MetricName" in p}
+
+    def find(namespace: str, metric: str, dimension: str, value: Any) -> str:
+        key = (namespace, metric, json.dumps([{"Name": dimension, "Value": value}], sort_keys=True))
+        assert key in by_metric, f"no alarm on {namespace} {metric} {value}"
+        return by_metric[key]
+
+    dlq_depth = alarms()[find("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", getatt("DeadLetterQueue", "QueueName"))]
+    assert dlq_depth["Threshold"] == 0 and dlq_depth["ComparisonOperator"] == "GreaterThanThreshold"
+    dlq_age = alarms()[find("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", getatt("DeadLetterQueue", "QueueName"))]
+    assert dlq_age["Threshold"] < queue("DeadLetterQueue")["MessageRetentionPeriod"]
+    find("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", getatt("DeliveryQueue", "QueueName"))
+    find("AWS/Lambda", "Errors", "FunctionName", ref("DeliverFunction"))
+    find("AWS/Lambda", "Throttles", "FunctionName", ref("DeliverFunction"))
+    find("CioHooks", "MessagesRetried", "service", ref("AWS::StackName"))
+
+
+def test_every_function_url_has_a_5xx_rate_alarm() -> None:
+    rated = {}
+    for name, props in alarms().items():
+        metrics = {m["Id"]: m for m in props.get("Metrics", [])}
+        if "rate" not in metrics:
+            continue
+        stats = {m["MetricStat"]["Metric"]["MetricName"]: m["MetricStat"]["Metric"]["Dimensions"] for m in metrics.values() if "MetricStat" in m}
+        assert set(stats) == {"UrlRequestCount", "Url5xxCount"}, name
+        (dims,) = {json.dumps(d) for d in stats.values()}
+        (dimension,) = json.loads(dims)
+        assert dimension["Name"] == "FunctionName"
+        rated[dimension["Value"]["Ref"]] = name
+        expression = metrics["rate"]["Expression"]
+        assert "errors" in expression and "requests" in expression and metrics["rate"]["ReturnData"] is True
+        assert [m["Id"] for m in metrics.values() if m.get("ReturnData")] == ["rate"]
+    assert set(rated) == set(url_functions())
+
+
+def test_unauthorized_alarm_sums_every_source_of_this_stack() -> None:
+    (props,) = [p for p in alarms().values() if "Unauthorized" in json.dumps(p.get("Metrics", ""))]
+    (query,) = props["Metrics"]
+    expression = query["Expression"]["Fn::Sub"]
+    assert expression.startswith('SELECT SUM(Unauthorized) FROM SCHEMA("CioHooks", service, source)')
+    assert "service = '${AWS::StackName}'" in expression
+
+
+def test_every_alarm_notifies_the_email_topic_and_the_given_topic() -> None:
+    wanted = [
+        {"Fn::If": ["HasAlarmEmail", ref("AlarmTopic"), ref("AWS::NoValue")]},
+        {"Fn::If": ["HasAlarmTopic", ref("AlarmTopicArn"), ref("AWS::NoValue")]},
+    ]
+    assert len(alarms()) >= 10
+    for name, props in alarms().items():
+        assert props["AlarmActions"] == wanted and props["OKActions"] == wanted, name
+        assert props["TreatMissingData"] == "notBreaching", name
+        assert "docs/OPERATIONS.md" in props["AlarmDescription"], f"{name}: say where the runbook is"
+        assert props["AlarmName"]["Fn::Sub"].startswith("${AWS::StackName}-"), name
+    assert "## " in (ROOT / "docs" / "OPERATIONS.md").read_text(encoding="utf-8")
+
+
+def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use() -> None:
+    conditioned = {n for n, r in resources().items() if r.get("Condition") == "HasAlarmEmail"}
+    assert {"AlarmTopic", "AlarmTopicKey", "AlarmTopicPolicy"} <= conditioned
+    topic = resources("AWS::SNS::Topic")["AlarmTopic"]["Properties"]
+    # alias/aws/sns cannot be used: CloudWatch may not use the AWS managed key (its policy is fixed)
+    assert topic["KmsMasterKeyId"] == ref("AlarmTopicKey")
+    assert topic["Subscription"] == [{"Protocol": "email", "Endpoint": ref("AlarmEmail")}]
+    key = resources("AWS::KMS::Key")["AlarmTopicKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    (cloudwatch,) = [s for s in key["KeyPolicy"]["Statement"] if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}}
+    policy = resources("AWS::SNS::TopicPolicy")["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (publish,) = [s for s in policy if s["Effect"] == "Allow"]
+    assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and publish["Action"] == "sns:Publish"
+    assert parameter("AlarmEmail")["Default"] == "" and re.fullmatch(parameter("AlarmEmail")["AllowedPattern"], "ops@example.com")
+    assert not re.fullmatch(parameter("AlarmEmail")["AllowedPattern"], "not an address")
+
+
+def dashboard() -> dict[str, Any]:
+    """The dashboard body as JSON, with every ${...} of its !Sub replaced by a placeholder."""
+    body, variables = resources("AWS::CloudWatch::Dashboard")["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    assert set(variables) == {"AlarmArns"}
+    text = body.replace("${AlarmArns}", '"arn:alarm"')
+    text = re.sub(r"\$\{([A-Za-z0-9:.]+)\}", lambda m: "SUB_" + m.group(1).replace("::", "_").replace(".", "_"), text)
+    return json.loads(text)
+
+
+def code_text() -> str:
+    package = ROOT / "shared" / "ciohooks"
+    return "\n".join(p.read_text(encoding="utf-8") for p in [*package.glob("*.py"), *(ROOT / "functions").rglob("*.py")])
+
+
+def ingest_metric_names() -> set[str]:
+    from ciohooks import handlers
+
+    return set(handlers.INGEST_RESULT_METRICS.values()) | {"Received", "Unauthorized", "EventsQueued", "EventsIgnored"}
+
+
+DELIVER_METRICS = {"Delivered", "DeadLettered", "MessagesRetried", "CustomerIoRequests"}
+
+
+def test_the_metrics_the_alarms_and_dashboard_read_are_emitted_by_the_code() -> None:
+    code = code_text()
+    for metric in ingest_metric_names() | DELIVER_METRICS:
+        assert f'"{metric}"' in code, f"no code emits {metric}"
+    assert '"source"' in code  # the per-source dimension
+
+
+def test_dashboard_shows_every_ingest_metric_per_source_and_the_delivery_side() -> None:
+    body = dashboard()
+    widgets = body["widgets"]
+    expressions = [m[0]["expression"] for w in widgets if w["type"] == "metric" for m in w["properties"]["metrics"] if isinstance(m[0], dict)]
+    for metric in ingest_metric_names():
+        wanted = f"SEARCH('{{CioHooks,service,source}} service=\"SUB_AWS_StackName\" MetricName=\"{metric}\"', 'Sum', 300)"
+        assert wanted in expressions, f"no per-source widget for {metric}"
+    plain = [m for w in widgets if w["type"] == "metric" for m in w["properties"]["metrics"] if isinstance(m[0], str)]
+    deliver = {m[1] for m in plain if m[0] in ("CioHooks", ".") and len(m) > 3 and m[3] in ("SUB_AWS_StackName", ".")}
+    assert DELIVER_METRICS <= deliver
+    named = json.dumps(plain)
+    for metric in ("ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage", "Errors", "Throttles", "Duration", "Url5xxCount", "UrlRequestCount"):
+        assert metric in named, metric
+    for name in functions():
+        assert f"SUB_{name}" in named, f"{name} is not on the dashboard"
+    (alarm_widget,) = [w for w in widgets if w["type"] == "alarm"]
+    assert alarm_widget["properties"]["alarms"] == ["arn:alarm"]
+    arns = resources("AWS::CloudWatch::Dashboard")["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][1]["AlarmArns"]["Fn::Join"][1]
+    assert sorted(a["Fn::Sub"].split("${")[1].split(".")[0] for a in arns) == sorted(alarms())
+    for widget in widgets:
+        assert widget["type"] in ("text", "alarm") or widget["properties"]["region"] == "SUB_AWS_Region"
+    (logs,) = [w for w in widgets if w["type"] == "log"]
+    for group in resources("AWS::Logs::LogGroup"):
+        assert f"SOURCE 'SUB_{group}'" in logs["properties"]["query"]
+
+
+def test_dashboard_name_is_unique_per_region() -> None:
+    # dashboards are global to an account: the same stack name in two regions must not collide
+    name = resources("AWS::CloudWatch::Dashboard")["Dashboard"]["Properties"]["DashboardName"]
+    assert name == {"Fn::Sub": "${AWS::StackName}-${AWS::Region}"}
+
+
+def test_metrics_of_two_stacks_stay_apart() -> None:
+    assert template()["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == ref("AWS::StackName")
+    assert template()["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == "CioHooks"
 
 
 # ---- environment and parameters ----------------------------------------------------------------------
 
 
 def test_environment_variables_are_ones_the_code_reads() -> None:
+    code = code_text()
     for name in functions():
         variables = function_settings(name)["Environment"]["Variables"]
-        ciohooks = {v for v in variables if v.startswith("CIOHOOKS_")}
-        assert ciohooks <= CIOHOOKS_ENV, f"{name} sets unknown {sorted(ciohooks - CIOHOOKS_ENV)}"
         assert POWERTOOLS_ENV <= set(variables), name
         assert {v for v in variables if v.startswith("POWERTOOLS_")} <= POWERTOOLS_ENV
+        for variable in (v for v in variables if v.startswith("CIOHOOKS_")):
+            setting = variable.removeprefix("CIOHOOKS_")
+            if setting == "SOURCE_SETTINGS":
+                continue  # read by config.Settings once the lead's change lands: see the xfail below
+            assert f'"{setting}"' in code or f'"{variable}"' in code, f"{name} sets {variable}, which no code reads"
 
 
-def test_each_secret_is_named_for_exactly_one_store() -> None:
-    wanted = {"EmailIngestFunction": "SENDGRID_VERIFICATION_KEY", "DeliverFunction": "CUSTOMERIO_API_KEY"}
-    for name, secret in wanted.items():
-        variables = function_settings(name)["Environment"]["Variables"]
-        in_secrets_manager = variables[f"CIOHOOKS_{secret}_SECRET"]["Fn::If"]
-        in_ssm = variables[f"CIOHOOKS_{secret}_PARAMETER"]["Fn::If"]
-        assert in_secrets_manager[0] == in_ssm[0] == "UseSecretsManager"
-        assert in_secrets_manager[2] == in_ssm[1] == ref("AWS::NoValue")
-        assert in_secrets_manager[1] == in_ssm[2]
-        assert f"CIOHOOKS_{secret}" not in variables, "the key itself never goes in the template"
+@pytest.mark.xfail(strict=True, reason="config.Settings does not read CIOHOOKS_SOURCE_SETTINGS yet (change requested from the lead)")
+def test_source_settings_reach_the_sources() -> None:
+    settings = Settings({"CIOHOOKS_SOURCE_SETTINGS": "SENDGRID_USER_ID_KEYS=user_id,customer_id; SENDGRID_EMAIL_AS=userId", "CIOHOOKS_SENDGRID_EMAIL_AS": "anonymousId"})
+    assert settings.get_list("SENDGRID_USER_ID_KEYS") == ["user_id", "customer_id"]
+    assert settings.get("SENDGRID_EMAIL_AS") == "anonymousId"  # a real environment variable wins
+    # never a way to give or redirect a secret
+    assert Settings({"CIOHOOKS_SOURCE_SETTINGS": "SENDGRID_VERIFICATION_KEY=x"}).secret("SENDGRID_VERIFICATION_KEY") is None
 
 
-def test_functions_get_the_settings_they_need() -> None:
-    ingest = function_settings("EmailIngestFunction")["Environment"]["Variables"]
+@pytest.mark.parametrize("value", ["", "SENDGRID_EMAIL_AS=userId", "SENDGRID_USER_ID_KEYS=user_id,customer_id;SENDGRID_EMAIL_AS=userId",
+                                   "A=1; B=two words;", "MANDRILL_WEBHOOK_URL=https://x.example/mandrill?a=b"])
+def test_source_settings_pattern_accepts(value: str) -> None:
+    assert re.fullmatch(parameter("SourceSettings")["AllowedPattern"], value)
+
+
+@pytest.mark.parametrize("value", ["sendgrid_email_as=userId", "SENDGRID_EMAIL_AS", "=x", "A=1;;B=2", "A=1;b=2"])
+def test_source_settings_pattern_refuses(value: str) -> None:
+    assert not re.fullmatch(parameter("SourceSettings")["AllowedPattern"], value)
+
+
+def test_enabled_sources_pattern_takes_every_catalog_name() -> None:
+    pattern = parameter("EnabledSources")["AllowedPattern"]
+    assert re.fullmatch(pattern, ",".join(sources.names()))
+    assert re.fullmatch(pattern, ",".join(n.split("/", 1)[1] for n in sources.names()))
+    assert re.fullmatch(pattern, "sendgrid, mailgun")
+    assert not re.fullmatch(pattern, "SendGrid;Mailgun")
+
+
+def test_deliver_gets_what_translating_again_needs() -> None:
     deliver = function_settings("DeliverFunction")["Environment"]["Variables"]
-    for variable in ("CIOHOOKS_DELIVERY_QUEUE_URL", "CIOHOOKS_DEAD_LETTER_QUEUE_URL", "CIOHOOKS_SENDGRID_TOLERANCE_SECONDS", "CIOHOOKS_MAX_BODY_BYTES"):
-        assert variable in ingest
-    # deliver translates raw requests again on replay, so it needs the translation rules too
-    for variable in ("CIOHOOKS_DEAD_LETTER_QUEUE_URL", "CIOHOOKS_CUSTOMERIO_REGION", "CIOHOOKS_SENDGRID_USER_ID_KEYS", "CIOHOOKS_SENDGRID_EMAIL_AS"):
+    for variable in ("CIOHOOKS_DEAD_LETTER_QUEUE_URL", "CIOHOOKS_CUSTOMERIO_REGION", "CIOHOOKS_SOURCE_SETTINGS", "CIOHOOKS_SECRETS_PREFIX"):
         assert variable in deliver
-    assert not {v for v in deliver if v.startswith("CIOHOOKS_SENDGRID_VERIFICATION_KEY")}
-    assert not {v for v in ingest if v.startswith("CIOHOOKS_CUSTOMERIO_API_KEY")}
+    for name in INGEST_FUNCTIONS.values():
+        ingest = function_settings(name)["Environment"]["Variables"]
+        for variable in ("CIOHOOKS_DELIVERY_QUEUE_URL", "CIOHOOKS_DEAD_LETTER_QUEUE_URL", "CIOHOOKS_MAX_BODY_BYTES", "CIOHOOKS_SOURCE_SETTINGS"):
+            assert variable in ingest, f"{name}: {variable}"
+        assert "CIOHOOKS_CUSTOMERIO_REGION" not in ingest
 
 
 def test_customerio_region_maps_us_and_eu() -> None:
@@ -451,18 +821,11 @@ def test_customerio_region_maps_us_and_eu() -> None:
     assert variables["CIOHOOKS_CUSTOMERIO_REGION"] == {"Fn::FindInMap": ["CustomerIo", ref("CustomerIoRegion"), "Region"]}
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "CustomerIoRegion", "SecretStore", "CustomerIoApiKeyName", "SendGridVerificationKeyName",
-        "SendGridToleranceSeconds", "SendGridUserIdKeys", "SendGridEmailAs", "MaxReceiveCount",
-        "DeliverMaxConcurrency", "LogLevel",
-    ],
-)
+@pytest.mark.parametrize("name", list(yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=CfnLoader)["Parameters"]))  # noqa: S506
 def test_parameter_is_described_with_a_valid_default(name: str) -> None:
     p = parameter(name)
     assert len(p.get("Description", "")) > 20
-    assert "Default" in p
+    assert "Default" in p, f"{name}: a guided deploy must be able to take the default"
     if "AllowedValues" in p:
         assert p["Default"] in p["AllowedValues"]
     if "AllowedPattern" in p:
@@ -471,13 +834,28 @@ def test_parameter_is_described_with_a_valid_default(name: str) -> None:
         assert p["MinValue"] <= p["Default"] <= p["MaxValue"]
 
 
+def test_guided_deploy_groups_and_labels_every_parameter() -> None:
+    interface = template()["Metadata"]["AWS::CloudFormation::Interface"]
+    grouped = [p for group in interface["ParameterGroups"] for p in group["Parameters"]]
+    assert sorted(grouped) == sorted(template()["Parameters"]), "each parameter in exactly one group"
+    assert set(interface["ParameterLabels"]) == set(template()["Parameters"])
+    # sam deploy --guided asks in template order: keep it the order of the groups
+    assert grouped == list(template()["Parameters"])
+
+
 def test_no_parameter_carries_a_key_itself() -> None:
     for name, p in template()["Parameters"].items():
-        assert not re.search(r"(ApiKey|VerificationKey|Secret|Token|Password)$", name), f"{name} looks like a key"
-    for name in ("CustomerIoApiKeyName", "SendGridVerificationKeyName"):
-        assert not re.fullmatch(parameter(name)["AllowedPattern"], "arn:aws:secretsmanager:us-east-1:123456789012:secret:x")
+        assert not re.search(r"(ApiKey|VerificationKey|Secret|Token|Password|KeyName)$", name), f"{name} looks like a key"
+        assert p.get("NoEcho") is None, f"{name}: nothing secret is a parameter"
     assert parameter("SecretStore")["AllowedValues"] == ["SecretsManager", "SSM"]
-    assert parameter("SendGridEmailAs")["AllowedValues"] == ["anonymousId", "userId"]
+
+
+def test_stack_name_length_rule_is_documented() -> None:
+    # Queue names are <stack>-dead-letter (12 more characters) and SQS allows 80.
+    for path in (TEMPLATE, ROOT / "samconfig.toml.example", ROOT / "docs" / "DEPLOY.md"):
+        assert "68 characters" in path.read_text(encoding="utf-8"), path.name
+    longest = max((text_of(queue(n)["QueueName"]).replace("${AWS::StackName}", "") for n in ("DeliveryQueue", "DeadLetterQueue")), key=len)
+    assert 68 + len(longest) == 80
 
 
 # ---- samconfig.toml.example --------------------------------------------------------------------------
@@ -486,14 +864,21 @@ def test_no_parameter_carries_a_key_itself() -> None:
 def test_samconfig_example_overrides_existing_parameters() -> None:
     config = tomllib.loads((ROOT / "samconfig.toml.example").read_text(encoding="utf-8"))
     assert config["default"]["deploy"]["parameters"]["resolve_s3"] is True
+    envs = 0
     for env, sections in config.items():
         if not isinstance(sections, dict) or "deploy" not in sections:
             continue
+        envs += 1
         deploy = sections["deploy"]["parameters"]
         assert "CAPABILITY_IAM" in deploy["capabilities"], env
         for override in deploy["parameter_overrides"]:
             key, _, value = override.partition("=")
             assert key in template()["Parameters"], f"[{env}] unknown parameter {key}"
-            allowed = parameter(key).get("AllowedValues")
-            if allowed and "<" not in value:
-                assert value in [str(a) for a in allowed], f"[{env}] {key}={value}"
+            p = parameter(key)
+            if "<" in value:
+                continue
+            if p.get("AllowedValues"):
+                assert value in [str(a) for a in p["AllowedValues"]], f"[{env}] {key}={value}"
+            if p.get("AllowedPattern"):
+                assert re.fullmatch(p["AllowedPattern"], value), f"[{env}] {key}={value}"
+    assert envs >= 2

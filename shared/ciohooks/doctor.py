@@ -1,0 +1,470 @@
+"""``ciohooks doctor``: is this deployment configured and connected? Prints what is missing.
+
+Checks, in order (each one line; a missing piece comes with the command that fixes it):
+
+- the delivery queue and the dead-letter queue answer ``GetQueueAttributes`` (and how many messages
+  wait in each; dead letters are a warning, not a failure);
+- the Customer.io API key is stored where the deliver function looks for it, and Customer.io accepts
+  it (see ``probe_customerio``);
+- every enabled source has its secret, in the store and under the name the functions look up
+  (``<prefix><name in lower case, _ as ->``, as ``config.Settings.secret`` does);
+- the video sessions table exists and expires items (when the stack has one);
+- with ``--stack``, each family's Function URL answers.
+
+The settings come from the environment (``CIOHOOKS_*``, as on Lambda or for ``ciohooks serve``) and,
+with ``--stack NAME``, from that CloudFormation stack's outputs and parameters, which win. Every AWS
+call goes to ``--endpoint-url`` when given (an emulator such as moto's server).
+
+Secret values are never printed: presence is checked with ``DescribeSecret`` / ``DescribeParameters``;
+only the Customer.io key is read, to authenticate the probe. Exit status 1 when something is missing
+or could not be checked, else 0.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, TextIO
+
+from . import sources
+from .config import PREFIX, Settings
+
+CUSTOMERIO_KEY = "CUSTOMERIO_API_KEY"
+
+# CloudFormation outputs and parameters of template.yaml -> the settings the functions get from them.
+STACK_OUTPUTS = {
+    "DeliveryQueueUrl": "DELIVERY_QUEUE_URL",
+    "DeadLetterQueueUrl": "DEAD_LETTER_QUEUE_URL",
+    "VideoSessionsTableName": "VIDEO_SESSIONS_TABLE",
+}
+STACK_PARAMETERS = {
+    "SecretsPrefix": "SECRETS_PREFIX",
+    "SecretStore": "SECRETS_STORE",
+    "EnabledSources": "SOURCES",
+    "CustomerIoRegion": "CUSTOMERIO_REGION",
+    "SourceSettings": "SOURCE_SETTINGS",
+}
+STORE_OF_PARAMETER = {"SecretsManager": "secretsmanager", "SSM": "ssm"}
+FUNCTION_URL_OUTPUTS = {"email": "EmailIngestFunctionUrl", "video": "VideoIngestFunctionUrl", "mobile": "MobileIngestFunctionUrl"}
+
+OK, WARN, MISSING, ERROR, INFO = "ok", "warn", "MISSING", "ERROR", "info"
+FAILING = (MISSING, ERROR)
+
+
+@dataclass
+class Check:
+    status: str
+    subject: str
+    detail: str
+    fix: str = ""
+
+
+@dataclass
+class SecretLocation:
+    """Where the functions look for a secret: an environment variable, or a named secret in a store."""
+
+    setting: str  # e.g. SENDGRID_VERIFICATION_KEY
+    store: str | None  # "env", "secretsmanager", "ssm", or None (nowhere configured)
+    name: str = ""  # the secret's name or ARN in the store; the variable name for "env"
+
+    def describe(self) -> str:
+        if self.store == "env":
+            return f"environment variable {self.name}"
+        if self.store == "secretsmanager":
+            return f"Secrets Manager secret {self.name}"
+        if self.store == "ssm":
+            return f"SSM parameter {self.name}"
+        return f"secret {self.setting} (nowhere configured)"
+
+    def create_command(self, region: str | None = None) -> str:
+        where = f" --region {region}" if region else ""
+        if self.store == "ssm":
+            return f"aws ssm put-parameter{where} --type SecureString --name {self.name} --value '<value>'"
+        if self.store == "secretsmanager":
+            return f"aws secretsmanager create-secret{where} --name {self.name} --secret-string '<value>'"
+        if self.store == "env":
+            return f"export {self.name}='<value>'"
+        return f"set CIOHOOKS_SECRETS_PREFIX (the stack does), or {PREFIX}{self.setting} for a local run"
+
+
+def convention_name(prefix: str, setting: str) -> str:
+    """The name a secret setting has under the secrets prefix (``config.Settings.secret``)."""
+    return prefix + setting.lower().replace("_", "-")
+
+
+def locate_secret(settings: Settings, setting: str) -> SecretLocation:
+    """Where ``settings.secret(setting)`` looks, in the same order, without reading anything."""
+    if settings.get(setting) is not None:
+        return SecretLocation(setting, "env", PREFIX + setting)
+    if (secret_id := settings.get(f"{setting}_SECRET")) is not None:
+        return SecretLocation(setting, "secretsmanager", secret_id)
+    if (parameter := settings.get(f"{setting}_PARAMETER")) is not None:
+        return SecretLocation(setting, "ssm", parameter)
+    if (prefix := settings.get("SECRETS_PREFIX")) is not None:
+        store = (settings.get("SECRETS_STORE") or "secretsmanager").lower()
+        return SecretLocation(setting, "ssm" if store == "ssm" else "secretsmanager", convention_name(prefix, setting))
+    return SecretLocation(setting, None)
+
+
+def secret_settings_of(source: type[sources.Source]) -> list[str]:
+    """Every secret setting a source reads: its ``secret_name`` first, then the names passed to
+    ``settings.secret(...)`` / ``settings.require_secret(...)`` as literals or module constants in
+    its module and the modules of its base classes (Postmark and SparkPost accept either of two
+    credentials; the video players share ``_playback``'s)."""
+    found = [source.secret_name] if source.secret_name else []
+    modules = []
+    for cls in source.__mro__:
+        module = sys.modules.get(cls.__module__)
+        if module is not None and cls is not sources.Source and issubclass(cls, sources.Source) and module not in modules:
+            modules.append(module)
+    for module in modules:
+        for name in _secret_names_in(module):
+            if name not in found:
+                found.append(name)
+    return found
+
+
+def _secret_names_in(module: Any) -> list[str]:
+    try:
+        tree = ast.parse(inspect.getsource(module))
+    except (OSError, TypeError):  # no source file (a zipped build): the declared secret is all we know
+        return []
+    constants = {}
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        value = getattr(node, "value", None)
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            constants.update({t.id: value.value for t in targets if isinstance(t, ast.Name)})
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("secret", "require_secret") and node.args:
+            arg = node.args[0]
+            name = arg.value if isinstance(arg, ast.Constant) else constants.get(arg.id) if isinstance(arg, ast.Name) else None
+            if isinstance(name, str) and name not in names:
+                names.append(name)
+    return names
+
+
+def enabled_sources(settings: Settings) -> tuple[list[str], list[str]]:
+    """(enabled full names, unknown names in CIOHOOKS_SOURCES), with the rule ``ingest.Ingest`` applies."""
+    enabled = settings.get_list("SOURCES")
+    every = sources.names()
+    if enabled is None:
+        return every, []
+    chosen = [n for n in every if n in enabled or n.split("/", 1)[1] in enabled]
+    known = set(every) | {n.split("/", 1)[1] for n in every}
+    return chosen, [n for n in enabled if n not in known]
+
+
+class AwsClients:
+    """boto3 clients made on first use, all pointed at ``endpoint_url`` when one is given."""
+
+    def __init__(self, region: str | None = None, endpoint_url: str | None = None, factory: Callable[..., Any] | None = None) -> None:
+        self.region, self.endpoint_url = region, endpoint_url
+        self._factory = factory
+        self._made: dict[str, Any] = {}
+
+    def __getattr__(self, service: str) -> Any:
+        if service.startswith("_"):
+            raise AttributeError(service)
+        if service not in self._made:
+            factory = self._factory
+            if factory is None:
+                import boto3
+                from botocore.config import Config
+
+                def factory(name: str, **kwargs: Any) -> Any:
+                    return boto3.client(name, config=Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 2}), **kwargs)
+
+            kwargs = {k: v for k, v in (("region_name", self.region), ("endpoint_url", self.endpoint_url)) if v}
+            self._made[service] = factory(service, **kwargs)
+        return self._made[service]
+
+
+def settings_from_stack(cloudformation: Any, stack_name: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(CIOHOOKS_* settings, family -> Function URL) read from a deployed stack of template.yaml."""
+    (stack,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    env = {PREFIX + setting: outputs[key] for key, setting in STACK_OUTPUTS.items() if key in outputs}
+    for key, setting in STACK_PARAMETERS.items():
+        if key in parameters:
+            value = parameters[key]
+            if key == "SecretStore":
+                value = STORE_OF_PARAMETER.get(value, value.lower())
+            elif key == "CustomerIoRegion":
+                value = value.lower()
+            env[PREFIX + setting] = value
+    urls = {family: outputs[key] for family, key in FUNCTION_URL_OUTPUTS.items() if key in outputs}
+    return env, urls
+
+
+def _error_code(error: Exception) -> str:
+    response = getattr(error, "response", None) or {}
+    return str(response.get("Error", {}).get("Code") or error.__class__.__name__)
+
+
+class Doctor:
+    def __init__(
+        self,
+        settings: Settings,
+        aws: Any,
+        *,
+        http_post: Callable[..., Any] | None = None,
+        http_get: Callable[..., Any] | None = None,
+        probe_customerio: bool = True,
+        function_urls: Mapping[str, str] | None = None,
+        region: str | None = None,
+    ) -> None:
+        self.settings, self.aws = settings, aws
+        self.probe_customerio = probe_customerio
+        self.function_urls = dict(function_urls or {})
+        self.region = region
+        self._post, self._get = http_post, http_get
+
+    # -- the checks ------------------------------------------------------------------------------
+
+    def run(self) -> list[Check]:
+        checks: list[Check] = []
+        checks += self.check_queues()
+        checks += self.check_customerio_key()
+        checks += self.check_sources()
+        checks += self.check_video_sessions()
+        checks += self.check_function_urls()
+        return checks
+
+    def check_queues(self) -> list[Check]:
+        checks = []
+        for setting, label in (("DELIVERY_QUEUE_URL", "delivery queue"), ("DEAD_LETTER_QUEUE_URL", "dead-letter queue")):
+            url = self.settings.get(setting)
+            if url is None:
+                checks.append(Check(MISSING, label, f"{PREFIX}{setting} is not set", "give --stack NAME, or export the queue URL (stack output)"))
+                continue
+            try:
+                attributes = self.aws.sqs.get_queue_attributes(
+                    QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+                )["Attributes"]
+            except Exception as error:  # noqa: BLE001 (any failure means "not reachable"; say which)
+                checks.append(Check(ERROR, label, f"{url} does not answer GetQueueAttributes ({_error_code(error)})", "check the URL, the region and your credentials"))
+                continue
+            waiting = int(attributes.get("ApproximateNumberOfMessages", 0))
+            in_flight = int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0))
+            if setting == "DEAD_LETTER_QUEUE_URL" and waiting + in_flight:
+                checks.append(Check(WARN, label, f"reachable; {waiting + in_flight} dead letter(s) waiting", "ciohooks dlq list, then fix and ciohooks dlq replay (docs/OPERATIONS.md)"))
+            else:
+                checks.append(Check(OK, label, f"reachable; {waiting} waiting, {in_flight} in flight"))
+        return checks
+
+    def check_customerio_key(self) -> list[Check]:
+        subject = "Customer.io API key"
+        location = locate_secret(self.settings, CUSTOMERIO_KEY)
+        presence = self._presence(location)
+        presence.subject = subject
+        if presence.status not in (OK, WARN):
+            return [presence]
+        notes = [presence] if presence.status == WARN else []  # e.g. an SSM String, not SecureString
+        if not self.probe_customerio:
+            return [*notes, Check(WARN, subject, f"present ({location.describe()}); not verified (--no-probe)")]
+        try:
+            key = self._read(location)
+        except Exception as error:  # noqa: BLE001
+            return [*notes, Check(ERROR, subject, f"present ({location.describe()}) but not readable ({_error_code(error)})", "your credentials need GetSecretValue / GetParameter on it")]
+        return [*notes, self._probe(key, location)]
+
+    def _probe(self, key: str, location: SecretLocation) -> Check:
+        """An empty batch in strict mode: it sends no data, and authentication is checked first.
+
+        The Pipelines API has no read-only call to test a key, so an empty ``/v1/batch`` is the most
+        harmless authenticated request. A 400 means only that the body was refused, possibly before
+        the key was looked at: the key is then reported present but not verified.
+        """
+        from .customerio import REGIONS
+
+        region = (self.settings.get("CUSTOMERIO_REGION") or "us").lower()
+        base = (self.settings.get("CUSTOMERIO_BASE_URL") or REGIONS.get(region, REGIONS["us"])).rstrip("/")
+        post = self._post or _requests_post
+        subject = "Customer.io API key"
+        where = location.describe()
+        try:
+            status = post(f"{base}/v1/batch", auth=(key, ""), json={"batch": []}, headers={"X-Strict-Mode": "1"}, timeout=10)
+        except Exception as error:  # noqa: BLE001 (network errors name the host, never the key)
+            return Check(ERROR, subject, f"present ({where}); {base} unreachable ({error.__class__.__name__})", "check the network, and status.customer.io")
+        if 200 <= status < 300:
+            return Check(OK, subject, f"present ({where}) and accepted by {base}")
+        if status in (401, 403):
+            other = "EU" if region == "us" else "US"
+            return Check(ERROR, subject, f"present ({where}) but REFUSED by {base} ({status})",
+                         f"store the Pipelines API key of the workspace's HTTP source; or CustomerIoRegion should be {other}")
+        if status == 400:
+            return Check(WARN, subject, f"present ({where}); not verified ({base} answered 400 to an empty batch)")
+        return Check(ERROR, subject, f"present ({where}); {base} answered {status}", "retry later; check status.customer.io")
+
+    def check_sources(self) -> list[Check]:
+        checks = []
+        enabled, unknown = enabled_sources(self.settings)
+        for name in unknown:
+            checks.append(Check(MISSING, f"source {name}", "in EnabledSources / CIOHOOKS_SOURCES but not in this build", "ciohooks sources lists the names"))
+        if self.settings.get_bool("ALLOW_UNSIGNED"):
+            checks.append(Check(WARN, "ALLOW_UNSIGNED", "on: sources without a secret accept unsigned requests (local use only)"))
+        for full_name in enabled:
+            try:
+                source = sources.load(full_name)
+            except Exception as error:  # noqa: BLE001 (a broken module must not hide the others)
+                checks.append(Check(ERROR, f"source {full_name}", f"does not load ({error.__class__.__name__}: {error})"))
+                continue
+            secrets = secret_settings_of(source)
+            if not secrets:
+                checks.append(Check(OK, f"source {full_name}", "needs no secret"))
+                continue
+            results = [(location := locate_secret(self.settings, s), self._presence(location)) for s in secrets]
+            present = [check for _, check in results if check.status in (OK, WARN)]
+            failed = [check for _, check in results if check.status == ERROR]
+            if present:
+                status = OK if any(c.status == OK for c in present) else WARN
+                checks.append(Check(status, f"source {full_name}", "secret " + "; ".join(c.detail for c in present), present[0].fix if status == WARN else ""))
+            elif failed:
+                checks.append(Check(ERROR, f"source {full_name}", failed[0].detail, failed[0].fix))
+            else:
+                primary = results[0][0]
+                either = f" (or {', '.join(loc.name or loc.setting for loc, _ in results[1:])})" if len(results) > 1 else ""
+                checks.append(Check(MISSING, f"source {full_name}", f"no secret: {primary.describe()}{either}; every request gets 503",
+                                    primary.create_command(self.region)))
+        return checks
+
+    def check_video_sessions(self) -> list[Check]:
+        table = self.settings.get("VIDEO_SESSIONS_TABLE")
+        if table is None:
+            return []
+        subject = "video sessions table"
+        try:
+            status = self.aws.dynamodb.describe_table(TableName=table)["Table"].get("TableStatus", "?")
+            ttl = self.aws.dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"].get("TimeToLiveStatus", "?")
+        except Exception as error:  # noqa: BLE001
+            return [Check(ERROR, subject, f"{table} does not answer DescribeTable ({_error_code(error)})")]
+        if status != "ACTIVE":
+            return [Check(WARN, subject, f"{table} is {status}")]
+        if ttl not in ("ENABLED", "ENABLING"):
+            return [Check(WARN, subject, f"{table} is ACTIVE but its TTL is {ttl}: old sessions are never removed")]
+        return [Check(OK, subject, f"{table} is ACTIVE, TTL {ttl}")]
+
+    def check_function_urls(self) -> list[Check]:
+        checks = []
+        get = self._get or _requests_get
+        for family, url in sorted(self.function_urls.items()):
+            subject = f"{family} Function URL"
+            try:
+                status = get(url, timeout=15)
+            except Exception as error:  # noqa: BLE001
+                checks.append(Check(ERROR, subject, f"{url} unreachable ({error.__class__.__name__})"))
+                continue
+            # The bare URL has no source route: the resolver itself answers 404 once the code starts.
+            if status == 404:
+                checks.append(Check(OK, subject, f"{url} answers (POST {url}<source>)"))
+            else:
+                checks.append(Check(ERROR, subject, f"{url} answered {status} (expected the resolver's 404)", "read the function's log: it may fail to start"))
+        return checks
+
+    # -- secrets ---------------------------------------------------------------------------------
+
+    def _presence(self, location: SecretLocation) -> Check:
+        subject = f"secret {location.setting}"
+        if location.store is None:
+            return Check(MISSING, subject, location.describe(), location.create_command(self.region))
+        if location.store == "env":
+            return Check(OK, subject, f"present ({location.describe()})")
+        try:
+            if location.store == "secretsmanager":
+                described = self.aws.secretsmanager.describe_secret(SecretId=location.name)
+                if described.get("DeletedDate"):
+                    return Check(MISSING, subject, f"{location.describe()} is scheduled for deletion",
+                                 f"aws secretsmanager restore-secret --secret-id {location.name}")
+                stages = described.get("VersionIdsToStages") or {}
+                if stages and not any("AWSCURRENT" in s for s in stages.values()):
+                    return Check(MISSING, subject, f"{location.describe()} has no current value",
+                                 f"aws secretsmanager put-secret-value --secret-id {location.name} --secret-string '<value>'")
+                return Check(OK, subject, f"present ({location.describe()})")
+            found = self.aws.ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": [location.name]}]).get("Parameters", [])
+        except Exception as error:  # noqa: BLE001
+            code = _error_code(error)
+            if code in ("ResourceNotFoundException", "ParameterNotFound"):
+                return Check(MISSING, subject, f"{location.describe()} does not exist", location.create_command(self.region))
+            return Check(ERROR, subject, f"{location.describe()} could not be checked ({code})", "your credentials need secretsmanager:DescribeSecret / ssm:DescribeParameters")
+        if not found:
+            return Check(MISSING, subject, f"{location.describe()} does not exist", location.create_command(self.region))
+        if found[0].get("Type") != "SecureString":
+            return Check(WARN, subject, f"present ({location.describe()}, but stored as {found[0].get('Type')}, not SecureString)",
+                         f"aws ssm put-parameter --overwrite --type SecureString --name {location.name} --value '<value>'")
+        return Check(OK, subject, f"present ({location.describe()})")
+
+    def _read(self, location: SecretLocation) -> str:
+        if location.store == "env":
+            return self.settings.get(location.setting) or ""
+        if location.store == "secretsmanager":
+            return self.aws.secretsmanager.get_secret_value(SecretId=location.name)["SecretString"]
+        return self.aws.ssm.get_parameter(Name=location.name, WithDecryption=True)["Parameter"]["Value"]
+
+
+def _requests_post(url: str, **kwargs: Any) -> int:
+    import requests
+
+    return requests.post(url, **kwargs).status_code
+
+
+def _requests_get(url: str, **kwargs: Any) -> int:
+    import requests
+
+    return requests.get(url, **kwargs).status_code
+
+
+# ---- output ----------------------------------------------------------------------------------------
+
+
+def report(checks: Iterable[Check], out: TextIO, as_json: bool = False) -> int:
+    """Print the checks; 1 when one of them is missing or failed, else 0."""
+    checks = list(checks)
+    if as_json:
+        for check in checks:
+            out.write(json.dumps(check.__dict__) + "\n")
+    else:
+        width = max((len(c.subject) for c in checks), default=0)
+        for check in checks:
+            out.write(f"{'[' + check.status + ']':<10} {check.subject:<{width}}  {check.detail}\n")
+            if check.fix and check.status != OK:
+                out.write(f"{'':<10} {'':<{width}}  fix: {check.fix}\n")
+        failing = [c for c in checks if c.status in FAILING]
+        warnings = [c for c in checks if c.status == WARN]
+        out.write(f"\n{len(failing)} missing or failing, {len(warnings)} warning(s), {len(checks)} checks\n")
+    return 1 if any(c.status in FAILING for c in checks) else 0
+
+
+@dataclass
+class DoctorOptions:
+    stack: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    probe: bool = True
+    as_json: bool = False
+    environ: Mapping[str, str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_doctor(options: DoctorOptions, out: TextIO | None = None, aws: Any = None) -> int:
+    """What ``ciohooks doctor`` does: settings from the environment (and the stack), checks, report."""
+    import os
+
+    out = out or sys.stdout  # looked up now, not at import: callers (and tests) may redirect it
+
+    aws = aws or AwsClients(options.region, options.endpoint_url)
+    env = dict(os.environ if options.environ is None else options.environ)
+    urls: dict[str, str] = {}
+    if options.stack:
+        try:
+            stack_env, urls = settings_from_stack(aws.cloudformation, options.stack)
+        except Exception as error:  # noqa: BLE001
+            return report([Check(ERROR, f"stack {options.stack}", f"cannot be read ({_error_code(error)})", "check the stack name, --region and your credentials")], out, options.as_json)
+        env.update(stack_env)
+    doctor = Doctor(Settings(env), aws, probe_customerio=options.probe, function_urls=urls, region=options.region, **options.extra)
+    return report(doctor.run(), out, options.as_json)
