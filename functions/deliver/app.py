@@ -1,11 +1,18 @@
 """Deliver: DeliveryQueue batches to Customer.io's /v1/batch, partial failures reported to SQS."""
 
+import logging
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ciohooks.deliver import DeliverApp
 
 logger = Logger()
+# The library logs through standard logging: give its loggers this Logger's JSON format, level and
+# correlation id, so its lines reach CloudWatch (Lambda leaves the root logger at WARNING).
+logging.getLogger("ciohooks")
+copy_config_to_registered_loggers(source_logger=logger, include={"ciohooks"})
 metrics = Metrics()
 tracer = Tracer()  # patches requests and botocore: each Customer.io call and SQS send is a subsegment
 app = DeliverApp.from_environment()

@@ -6,15 +6,21 @@ Tracing is Lambda's own (Tracing: Active): the X-Ray SDK would add ~0.4 s to eve
 a provider waits on, for a function whose only downstream call is one SQS SendMessage.
 """
 
+import logging
 import os
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ciohooks.handlers import ingest_app_from_environment
 
 logger = Logger()
+# The library logs through standard logging: give its loggers this Logger's JSON format, level and
+# correlation id, so its lines reach CloudWatch (Lambda leaves the root logger at WARNING).
+logging.getLogger("ciohooks")
+copy_config_to_registered_loggers(source_logger=logger, include={"ciohooks"})
 metrics = Metrics()
 app = ingest_app_from_environment(os.environ["CIOHOOKS_FAMILY"])
 

@@ -28,12 +28,24 @@ class MissingSetting(RuntimeError):
 
 
 class Settings:
+    """Settings of one deployment. Plain settings may also come from ``CIOHOOKS_SOURCE_SETTINGS``
+    (``NAME=value;NAME=value``, the template's SourceSettings parameter), below real variables;
+    secrets never do (``secret`` reads only real variables, so the parameter cannot give or
+    redirect one)."""
+
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._env = os.environ if environ is None else environ
+        self._fallback = _parse_source_settings(self._env.get(PREFIX + "SOURCE_SETTINGS") or "")
 
     def get(self, name: str, default: str | None = None) -> str | None:
         value = self._env.get(PREFIX + name)
+        if value in (None, ""):
+            value = self._fallback.get(name)
         return default if value in (None, "") else value
+
+    def _real(self, name: str) -> str | None:
+        value = self._env.get(PREFIX + name)
+        return None if value in (None, "") else value
 
     def require(self, name: str) -> str:
         value = self.get(name)
@@ -58,18 +70,18 @@ class Settings:
 
     def secret(self, name: str) -> str | None:
         """The secret's value, or ``None`` when it is not configured anywhere."""
-        if (value := self.get(name)) is not None:
+        if (value := self._real(name)) is not None:
             return value
-        if (secret_id := self.get(f"{name}_SECRET")) is not None:
+        if (secret_id := self._real(f"{name}_SECRET")) is not None:
             from aws_lambda_powertools.utilities import parameters
 
             return parameters.get_secret(secret_id, max_age=300)
-        if (parameter := self.get(f"{name}_PARAMETER")) is not None:
+        if (parameter := self._real(f"{name}_PARAMETER")) is not None:
             from aws_lambda_powertools.utilities import parameters
 
             return parameters.get_parameter(parameter, decrypt=True, max_age=300)
-        if (prefix := self.get("SECRETS_PREFIX")) is not None:
-            return _by_convention(prefix + name.lower().replace("_", "-"), (self.get("SECRETS_STORE") or "secretsmanager").lower())
+        if (prefix := self._real("SECRETS_PREFIX")) is not None:
+            return _by_convention(prefix + name.lower().replace("_", "-"), (self._real("SECRETS_STORE") or "secretsmanager").lower())
         return None
 
     def require_secret(self, name: str) -> str:
@@ -90,3 +102,12 @@ def _by_convention(name: str, store: str) -> str | None:
         if "NotFound" in repr(error.__cause__) or "ParameterNotFound" in str(error):
             return None
         raise
+
+
+def _parse_source_settings(text: str) -> dict[str, str]:
+    pairs = {}
+    for item in text.split(";"):
+        name, sep, value = item.strip().partition("=")
+        if sep and name.strip():
+            pairs[name.strip()] = value.strip()
+    return pairs

@@ -62,7 +62,7 @@ class _Packed:
 class CustomerIO:
     def __init__(
         self,
-        api_key: str,
+        api_key: str | Callable[[], str],
         region: str = "us",
         base_url: str | None = None,
         *,
@@ -82,7 +82,10 @@ class CustomerIO:
         self.max_attempts, self.backoff_base, self.backoff_cap = max_attempts, backoff_base, backoff_cap
         self._sleep, self._clock = sleep, clock
         self.session = session or requests.Session()
-        self.session.auth = (api_key, "")
+        # A callable is asked again before every send (Secrets Manager values are cached for five
+        # minutes), so a rotated key is picked up by running instances, not only by new ones.
+        self._api_key = api_key
+        self.session.auth = (api_key, "") if isinstance(api_key, str) else None
         self.session.headers.update(
             {"Content-Type": "application/json", "X-Strict-Mode": "1", "User-Agent": "cio-hooks/0.1"}
         )
@@ -91,7 +94,7 @@ class CustomerIO:
     def from_settings(cls, settings: Any, api_key: str | None = None) -> CustomerIO:
         """Built from ``CUSTOMERIO_*`` settings (see the README's configuration reference)."""
         return cls(
-            api_key or settings.require_secret("CUSTOMERIO_API_KEY"),
+            api_key or (lambda: settings.require_secret("CUSTOMERIO_API_KEY")),
             region=(settings.get("CUSTOMERIO_REGION", "us") or "us").lower(),
             base_url=settings.get("CUSTOMERIO_BASE_URL"),
             timeout=float(settings.get("CUSTOMERIO_TIMEOUT_SECONDS", "10")),
@@ -107,6 +110,8 @@ class CustomerIO:
         ``deadline`` is a ``time.monotonic()`` value after which nothing new is attempted.
         """
         result = SendResult()
+        if callable(self._api_key):
+            self.session.auth = (self._api_key(), "")
         packs: list[list[_Packed]] = [[]]
         size = 0
         for event in events:

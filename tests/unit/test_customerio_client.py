@@ -149,3 +149,13 @@ def test_bad_api_key_blames_no_event_and_stops():
 def test_unknown_region_refused():
     with pytest.raises(ValueError):
         CustomerIO("k", region="mars")
+
+
+def test_a_key_provider_is_asked_again_before_each_send():
+    keys = iter(["old-key", "rotated-key"])
+    session = ScriptedSession()
+    io = CustomerIO(lambda: next(keys), session=session)
+    io.send([event(1)])
+    assert session.auth == ("old-key", "")
+    io.send([event(2)])
+    assert session.auth == ("rotated-key", "")
