@@ -44,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     send.add_argument("--url", required=True, help="e.g. http://127.0.0.1:3000/sendgrid or the stack's SendGridWebhookUrl")
     send.add_argument("--key", help="a file holding the signing secret (SendGrid: a P-256 private key in PEM whose public half the endpoint trusts)")
     send.add_argument("--content-type", default="application/json")
+    send.add_argument("--method", help="default POST (GET for a .query sample)")
     send.add_argument("--header", action="append", default=[], metavar="'Name: value'")
 
     dlq = commands.add_parser("dlq", help="list, show, replay or purge dead-letter messages (any SQS endpoint)")
@@ -109,15 +110,22 @@ def _send(args: argparse.Namespace) -> int:
     from .request import WebhookRequest
 
     url = urlsplit(args.url)
+    payload = open(args.file, "rb").read()
     headers = {"content-type": args.content_type, **_parse_headers(args.header)}
-    request = WebhookRequest("POST", url.path or "/", open(args.file, "rb").read(), headers, url.query, domain=url.netloc)
+    if args.file.endswith(".query"):  # a GET callback sample (Adjust, AppsFlyer): the file is the query string
+        query = "&".join(part for part in (url.query, payload.decode().strip()) if part)
+        request = WebhookRequest(args.method or "GET", url.path or "/", b"", {k: v for k, v in headers.items() if k != "content-type"}, query, domain=url.netloc)
+    else:
+        request = WebhookRequest(args.method or "POST", url.path or "/", payload, headers, url.query, domain=url.netloc)
     if args.key:
         try:
             request = source.sign(request, open(args.key).read().strip())
         except NotImplementedError as error:
             print(f"ciohooks: {error}", file=sys.stderr)
             return 2
-    response = requests.request(request.method, args.url, data=request.body, headers=dict(request.headers), timeout=30)
+    # The signed request decides the final URL: some schemes put the secret in the query string.
+    target = f"{url.scheme}://{url.netloc}{request.path}" + (f"?{request.raw_query}" if request.raw_query else "")
+    response = requests.request(request.method, target, data=request.body or None, headers=dict(request.headers), timeout=30)
     print(f"{response.status_code} {response.text.strip()}")
     return 0 if response.ok else 1
 
