@@ -78,9 +78,10 @@ class LocalPipeline:
         self.deliver_app = DeliverApp(Deliverer(sink, self.dead_letter_queue, self.settings))
         self.ingests = {family: Ingest(family, self.delivery_queue, self.dead_letter_queue, self.settings) for family in sources.FAMILIES}
         self.resolvers = {family: ingest_resolver(ingest) for family, ingest in self.ingests.items()}
-        # A Lambda instance handles one request at a time, and the Powertools resolver keeps the
-        # current event on itself: concurrent HTTP requests take turns per function, as on Lambda.
-        self._instance_locks = {family: threading.Lock() for family in sources.FAMILIES}
+        # A Lambda instance handles one request at a time, and Powertools keeps the current event on
+        # its router class (BaseRouter.current_event), shared by every resolver in the process:
+        # concurrent HTTP requests take turns, one resolve at a time.
+        self._resolve_lock = threading.Lock()
         self._stop = threading.Event()
 
     # -- ingest ----------------------------------------------------------------------------------
@@ -104,7 +105,7 @@ class LocalPipeline:
             return {"statusCode": 404, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"error": "no such source", "sources": sources.names()})}
         family, path = routed
         event = WebhookRequest(request.method, path, request.body, request.headers, request.raw_query, request.received_at, request.domain).to_function_url_event()
-        with self._instance_locks[family]:
+        with self._resolve_lock:
             return self.resolvers[family].resolve(event, LocalContext(function_name=f"{family}-ingest"))
 
     # -- delivery --------------------------------------------------------------------------------
