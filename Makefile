@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup run test test-fast lint-template events bench clean
+.PHONY: setup browser run test test-fast lint-template events bench clean
 
 # pip's notes about unreachable extra indexes on some machines are noise here, not errors.
 QUIET_PIP = 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
@@ -34,12 +34,16 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 
 setup: $(VENV)/.installed $(SAM_VENV)/.installed
 
+# Debian's chromium and ffmpeg for the browser test (apt-get; nothing is downloaded by Playwright).
+browser:
+	bash scripts/install-browser.sh
+
 # The embedded default trusts a local-only SendGrid key pair (events/keys/), so a signed sample
 # can be posted at once; a deployed stack never does.
 run: $(VENV)/.installed
 	$(VENV)/bin/ciohooks serve --port $(PORT) --local-keys events/keys
 
-test: setup
+test: setup browser
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(PY) -m pytest
 
 test-fast: $(VENV)/.installed
