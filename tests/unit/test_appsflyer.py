@@ -228,7 +228,7 @@ def test_without_a_configured_token_every_request_is_refused() -> None:
 
 def test_allow_unsigned_lets_requests_in_loudly(caplog: pytest.LogCaptureFixture) -> None:
     source(ALLOW_UNSIGNED="true").authenticate(post(message()))
-    assert "UNAUTHENTICATED AppsFlyer" in caplog.text
+    assert "UNAUTHENTICATED mobile/appsflyer" in caplog.text
 
 
 def test_the_token_is_never_stored() -> None:

@@ -192,7 +192,7 @@ def test_anything_but_the_exact_header_is_refused(authorization: str) -> None:
 
 
 def test_a_request_without_the_header_is_refused() -> None:
-    with pytest.raises(Unauthorized, match="missing Authorization header"):
+    with pytest.raises(Unauthorized, match="missing or malformed Authorization header"):
         source(AUTH0_AUTHORIZATION=TOKEN).authenticate(post(sample("user-deleted.json"), None))
 
 

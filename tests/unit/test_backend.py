@@ -41,7 +41,8 @@ from ciohooks.queue import MemoryQueue
 from ciohooks.request import WebhookRequest
 from ciohooks.sources import NotConfigured, Unauthorized, load
 from ciohooks.sources.mobile import backend
-from ciohooks.sources.mobile.backend import EVENT_TYPES, SOURCE, Backend, ContractViolation, parse_contract, verify
+from ciohooks.sources import _standard_webhooks as standard_webhooks
+from ciohooks.sources.mobile.backend import EVENT_TYPES, SOURCE, Backend, ContractViolation, parse_contract
 from tests.support.spec import assert_valid_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -735,10 +736,12 @@ def test_a_replayed_request_is_harmless_because_message_ids_are_deterministic() 
 
 def test_the_official_standard_webhooks_vector_verifies_and_is_reproduced() -> None:
     headers = {"webhook-id": VECTOR_ID, "webhook-timestamp": str(VECTOR_TIMESTAMP), "webhook-signature": VECTOR_SIGNATURE}
-    assert verify(VECTOR_PAYLOAD, headers, VECTOR_SECRET, now=VECTOR_TIMESTAMP + 10) == VECTOR_ID
-    assert backend.sign(VECTOR_SECRET, VECTOR_PAYLOAD, VECTOR_ID, VECTOR_TIMESTAMP)["webhook-signature"] == VECTOR_SIGNATURE
+    backend_source = source(BACKEND_SIGNING_SECRET=VECTOR_SECRET)
+    backend_source.authenticate(request(VECTOR_PAYLOAD, headers, received=VECTOR_TIMESTAMP + 10))
+    assert standard_webhooks.verify(request(VECTOR_PAYLOAD, headers, received=VECTOR_TIMESTAMP), VECTOR_SECRET, secret_name="X", tolerance_seconds=0) == VECTOR_ID
+    assert standard_webhooks.signature_headers(VECTOR_SECRET, VECTOR_PAYLOAD, VECTOR_ID, VECTOR_TIMESTAMP)["webhook-signature"] == VECTOR_SIGNATURE
     with pytest.raises(Unauthorized, match="does not match"):
-        verify(VECTOR_PAYLOAD + b" ", headers, VECTOR_SECRET, now=VECTOR_TIMESTAMP)
+        backend_source.authenticate(request(VECTOR_PAYLOAD + b" ", headers, received=VECTOR_TIMESTAMP))
 
 
 def test_a_signed_sample_round_trips_through_the_source_and_a_base64_function_url_body() -> None:

@@ -230,7 +230,7 @@ def test_without_a_configured_secret_every_request_is_refused() -> None:
 
 def test_allow_unsigned_lets_requests_in_loudly(caplog: pytest.LogCaptureFixture) -> None:
     source(ALLOW_UNSIGNED="yes").authenticate(post(sample("open.json")))
-    assert "UNAUTHENTICATED Branch" in caplog.text
+    assert "UNAUTHENTICATED mobile/branch" in caplog.text
 
 
 def test_the_secret_is_never_stored() -> None:

@@ -244,13 +244,13 @@ def test_bearer_token_and_basic_credentials() -> None:
     ("env", "header", "reason"),
     [
         ({"BREVO_TOKEN": TOKEN}, None, "missing"),
-        ({"BREVO_TOKEN": TOKEN}, f"Bearer {TOKEN}x", "token does not match"),
-        ({"BREVO_TOKEN": TOKEN}, f"Bearer {TOKEN[:-1]}", "token does not match"),
+        ({"BREVO_TOKEN": TOKEN}, f"Bearer {TOKEN}x", "bearer token does not match"),
+        ({"BREVO_TOKEN": TOKEN}, f"Bearer {TOKEN[:-1]}", "bearer token does not match"),
         ({"BREVO_TOKEN": TOKEN}, basic(f"x:{TOKEN}"), "scheme is not the one configured"),
         ({"BREVO_TOKEN": TOKEN}, TOKEN, "missing or malformed"),
-        ({"BREVO_BASIC_AUTH": BASIC}, basic("hooks:other"), "Basic credentials do not match"),
+        ({"BREVO_BASIC_AUTH": BASIC}, basic("hooks:other"), "Basic Authorization header does not match"),
         ({"BREVO_BASIC_AUTH": BASIC}, f"Bearer {BASIC}", "scheme is not the one configured"),
-        ({"BREVO_BASIC_AUTH": BASIC}, "Basic %%%", "not base64"),
+        ({"BREVO_BASIC_AUTH": BASIC}, "Basic %%%", "malformed Basic Authorization header"),
     ],
 )
 def test_wrong_or_missing_credentials_are_refused(env: dict[str, str], header: str | None, reason: str) -> None:

@@ -246,9 +246,9 @@ def test_valid_credentials() -> None:
     [
         (None, "missing"),
         ("", "missing"),
-        (basic("hooks:wrong"), "do not match"),
-        (basic("other:s3cret-pass"), "do not match"),
-        (basic(CREDENTIALS + "x"), "do not match"),
+        (basic("hooks:wrong"), "Basic Authorization header does not match"),
+        (basic("other:s3cret-pass"), "Basic Authorization header does not match"),
+        (basic(CREDENTIALS + "x"), "Basic Authorization header does not match"),
         ("Bearer " + CREDENTIALS, "missing or malformed"),
         ("Basic not-base64!", "missing or malformed"),
         ("Basic", "missing or malformed"),

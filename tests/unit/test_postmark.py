@@ -226,8 +226,8 @@ def test_basic_credentials_from_the_webhook_url() -> None:
     ("headers", "reason"),
     [
         ({}, "missing"),
-        (basic("postmark-user:wrong"), "do not match"),
-        (basic("other-user:s3cret:with:colons"), "do not match"),
+        (basic("postmark-user:wrong"), "Postmark Basic Authorization header does not match"),
+        (basic("other-user:s3cret:with:colons"), "Postmark Basic Authorization header does not match"),
         ({"authorization": "Bearer abc"}, "missing or malformed"),
         ({"authorization": "Basic !!!"}, "missing or malformed"),
         ({"authorization": "Basic " + base64.b64encode(b"nocolon").decode()}, "missing or malformed"),
@@ -242,7 +242,7 @@ def test_missing_or_wrong_basic_credentials_are_refused(headers: dict[str, str],
 def test_secret_header() -> None:
     postmark = source(POSTMARK_SECRET_HEADER="X-Webhook-Secret", POSTMARK_SECRET="hdr-secret")
     postmark.authenticate(post(sample("delivery.json"), {"x-webhook-secret": "hdr-secret"}))
-    with pytest.raises(Unauthorized, match="does not match"):
+    with pytest.raises(Unauthorized, match="Postmark secret header does not match"):
         postmark.authenticate(post(sample("delivery.json"), {"x-webhook-secret": "hdr-secreT"}))
     with pytest.raises(Unauthorized, match="missing"):
         postmark.authenticate(post(sample("delivery.json"), basic(CREDENTIALS)))

@@ -23,7 +23,8 @@ from ciohooks.config import Settings
 from ciohooks.local import local_keys, signing_key
 from ciohooks.request import WebhookRequest
 from ciohooks.sources import InvalidPayload, NotConfigured, Unauthorized, load
-from ciohooks.sources.email.resend import SOURCE, Resend, sign, tag_values, verify
+from ciohooks.sources import _standard_webhooks as standard_webhooks
+from ciohooks.sources.email.resend import SOURCE, Resend, tag_values
 from tests.support.spec import assert_valid_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,6 +36,18 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 VECTOR = {"svix-id": "msg_p5jXN8AQM9LWM0D4loKWxJek", "svix-timestamp": "1614265330", "svix-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="}
 VECTOR_BODY = b'{"test": 2432232314}'
 NOW = 1_700_000_000
+
+
+def verify(body: bytes, headers: dict[str, str], secret: str, *, now: float, tolerance_seconds: int = 300) -> str:
+    """The shared Standard Webhooks check as Resend's source runs it (Svix header names)."""
+    request = WebhookRequest("POST", "/resend", body, headers, received_at=datetime.fromtimestamp(now, UTC))
+    return standard_webhooks.verify(request, secret, secret_name="RESEND_WEBHOOK_SECRET", tolerance_seconds=tolerance_seconds, prefixes=standard_webhooks.SVIX)
+
+
+def sign(secret: str, body: bytes, timestamp: int, msg_id: str | None = None) -> dict[str, str]:
+    """The headers Resend.sign puts on ``body`` signed at ``timestamp``."""
+    request = WebhookRequest("POST", "/resend", body, {"svix-id": msg_id} if msg_id else {}, received_at=datetime.fromtimestamp(timestamp, UTC))
+    return dict(Resend.sign(request, secret).headers)
 
 
 def sample(name: str) -> bytes:

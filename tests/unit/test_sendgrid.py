@@ -28,7 +28,9 @@ from ciohooks import ids
 from ciohooks.config import Settings
 from ciohooks.request import WebhookRequest
 from ciohooks.sources import InvalidPayload, NotConfigured, Unauthorized, load
-from ciohooks.sources.email.sendgrid import SOURCE, SendGrid, load_public_keys, parse_batch, verify, x_message_id
+from pydantic import ValidationError
+
+from ciohooks.sources.email.sendgrid import _OPTIONAL_TYPES, SOURCE, SendGrid, SendGridEvent, load_public_keys, parse_batch, typed_fields, verify, x_message_id
 from tests.support.signers import new_sendgrid_keypair, sign_sendgrid
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "samples" / "email" / "sendgrid"
@@ -552,3 +554,36 @@ def test_soft_bounce_and_first_open_settings_change_nothing() -> None:
 def test_a_policy_value_that_is_not_a_choice_is_refused() -> None:
     with pytest.raises(ValueError, match="SENDGRID_BLOCKS"):
         translate(sample("blocked.json"), SENDGRID_BLOCKS="maybe")
+
+
+# ---- the fast path: an event already typed as the model types it skips the model, nothing else -----
+
+ODD_VALUES = [None, "", "x", "12", "1.5", "true", "\ud800", 0, 7, -1, 1.0, 1.5, True, False, [], ["a"], ["a", 1], {}, {"index": 0}]
+
+
+def field_variants() -> list[dict[str, Any]]:
+    """SendGrid's samples, then each with one typed field set to each odd value (or removed)."""
+    base = [e for name in ("batch.json", "signed-dropped.json") for e in sample_events(name) if isinstance(e, dict)]
+    variants = list(base)
+    click = next(e for e in base if e["event"] == "click")
+    for name in ["email", "timestamp", "smtp_id", *_OPTIONAL_TYPES]:
+        variants.append({k: v for k, v in click.items() if k != name})
+        variants += [{**click, name: value} for value in ODD_VALUES]
+    return variants
+
+
+@pytest.mark.parametrize("raw", field_variants())
+def test_the_fast_path_reads_exactly_what_the_model_gives(raw: dict[str, Any]) -> None:
+    try:
+        slow: dict[str, Any] | str = SendGridEvent.model_validate(raw).model_dump(by_alias=True)
+    except ValidationError as error:
+        slow = str(error)
+    try:
+        fast: Any = typed_fields(raw)
+    except ValidationError as error:
+        fast = str(error)
+    if isinstance(slow, str) or isinstance(fast, str):
+        assert fast == slow
+        return
+    for name in ["event", "email", "timestamp", *_OPTIONAL_TYPES]:
+        assert (fast.get(name), type(fast.get(name))) == (slow.get(name), type(slow.get(name))), name

@@ -7,6 +7,7 @@ deliver do that around it, so the same translation runs at ingest, on replay and
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -99,3 +100,48 @@ class Source:
 
     def describe(self) -> dict[str, Any]:
         return {"source": self.full_name(), "docs": self.docs_url}
+
+    # ---- fail closed, in one place -------------------------------------------------------------
+
+    def secret(self, name: str) -> str | None:
+        """The secret ``name`` (``config.Settings.secret``); a blank value counts as not configured.
+
+        Sources that take any of several credentials read each with this, naming it by a constant,
+        then call ``refuse_or_open`` when none is set (``ciohooks doctor`` lists the secrets a source
+        reads from those calls)."""
+        value = self.settings.secret(name)
+        return value if value is not None and value.strip() else None
+
+    def secret_or_open(self, name: str) -> str | None:
+        """The secret ``name``, or ``None`` when it is not configured and ``ALLOW_UNSIGNED`` is on.
+
+        ``None`` means "open on purpose": a loud SECURITY warning has been logged and the caller
+        accepts the request unchecked. Without the secret and without ``ALLOW_UNSIGNED`` this raises
+        ``NotConfigured`` (503: the endpoint fails closed). A blank value counts as not configured.
+        """
+        value = self.secret(name)
+        if value is None:
+            self.refuse_or_open(name)
+        return value
+
+    def refuse_or_open(self, *names: str) -> None:
+        """None of the secrets ``names`` is configured: raise ``NotConfigured`` (fail closed), or,
+        with ``ALLOW_UNSIGNED``, log a loud SECURITY warning and return (the request goes in
+        unchecked). For sources that take any of several credentials (Basic or a token...)."""
+        missing = f"neither {' nor '.join(names)} is configured" if len(names) > 1 else f"{names[0]} is not configured"
+        if self.settings.get_bool("ALLOW_UNSIGNED"):
+            # The source module's own logger, so the warning is filed under the source it opens.
+            logging.getLogger(type(self).__module__).warning(
+                "SECURITY: accepting an UNAUTHENTICATED %s request: %s and CIOHOOKS_ALLOW_UNSIGNED is on. "
+                "Anyone can post events to this endpoint.",
+                self.full_name(), missing,
+            )  # fmt: skip
+            return
+        raise NotConfigured(f"{'' if len(names) > 1 else 'secret '}{missing}, so every request is refused")
+
+    def tolerance_seconds(self, setting: str, default: int) -> int:
+        """A time window setting in seconds (``<NAME>_TOLERANCE_SECONDS``); negative is ``NotConfigured``."""
+        seconds = self.settings.get_int(setting, default)
+        if seconds < 0:
+            raise NotConfigured(f"{setting} must not be negative")
+        return seconds

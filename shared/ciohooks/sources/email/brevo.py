@@ -26,9 +26,10 @@ Authentication: Brevo does not sign webhooks. A webhook is protected by Basic cr
 URL (``https://user:password@<function url>/brevo``, arriving as ``Authorization: Basic``) or by a
 token (``"auth": {"type": "bearer", "token": ...}`` on the webhook, arriving as
 ``Authorization: Bearer <token>``). ``BREVO_BASIC_AUTH`` (``user:password``) and ``BREVO_TOKEN`` are
-both accepted when both are set (e.g. during a switch); comparisons are constant-time. With neither,
-every request is refused (NotConfigured) unless ``CIOHOOKS_ALLOW_UNSIGNED``. No timestamp is
-signed, so a captured request could be replayed: harmless, messageIds are content-derived.
+both accepted when both are set (e.g. during a switch); comparisons are constant-time
+(``_credentials.py``). With neither, every request is refused (NotConfigured) unless
+``CIOHOOKS_ALLOW_UNSIGNED``. No timestamp is signed, so a captured request could be replayed:
+harmless, messageIds are content-derived.
 
 Answer codes: Brevo retries only when the endpoint does not answer or answers 429; "4xx response
 codes, except for 429, and any 5xx response code stop all retry attempts and discard the webhook".
@@ -63,20 +64,12 @@ Decisions:
 
 from __future__ import annotations
 
-import base64
-import binascii
-import dataclasses
-import hmac
 import json
-import logging
 from typing import Any, ClassVar, Mapping
-
-from pydantic import ValidationError
 
 from ... import ids
 from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
-from ...semantic import Context, Traits
 from ...semantic.email import (
     EmailBounced,
     EmailDelivered,
@@ -86,11 +79,10 @@ from ...semantic.email import (
     EmailOpened,
     EmailUnsubscribed,
 )
-from ...timestamps import BadTimestamp, parse_timestamp
-from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
+from .. import _credentials as credentials
+from .._translation import email_event, event_objects, timestamp_of
+from ..base import InvalidPayload, Source, Translation, Unauthorized
 from ._policy import EmailPolicy
-
-log = logging.getLogger(__name__)
 
 BASIC_SECRET = "BREVO_BASIC_AUTH"
 TOKEN_SECRET = "BREVO_TOKEN"
@@ -121,22 +113,14 @@ BOUNCE_TYPES = {"hard_bounce": "hard", "soft_bounce": "soft", "invalid_email": "
 def check_authorization(header: str | None, basic: str | None, token: str | None) -> None:
     """``Unauthorized`` unless ``header`` carries the configured Basic credentials or bearer token."""
     scheme, _, value = (header or "").strip().partition(" ")
-    value = value.strip()
-    if not value:
+    if not value.strip():
         raise Unauthorized("missing or malformed Authorization header")
     if scheme.lower() == "basic" and basic is not None:
-        try:
-            given = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            raise Unauthorized("Basic credentials are not base64") from None
-        if hmac.compare_digest(given, basic.encode("utf-8")):
-            return
-        raise Unauthorized("Basic credentials do not match")
-    if scheme.lower() == "bearer" and token is not None:
-        if hmac.compare_digest(value.encode("utf-8"), token.encode("utf-8")):
-            return
-        raise Unauthorized("bearer token does not match")
-    raise Unauthorized("Authorization scheme is not the one configured")
+        credentials.require(credentials.basic(header), basic, "Basic Authorization header")
+    elif scheme.lower() == "bearer" and token is not None:
+        credentials.require(credentials.bearer(header), token, "bearer token")
+    else:
+        raise Unauthorized("Authorization scheme is not the one configured")
 
 
 # ---- payload -------------------------------------------------------------------------------------
@@ -144,17 +128,7 @@ def check_authorization(header: str | None, basic: str | None, token: str | None
 
 def parse_events(body: bytes) -> list[dict[str, Any]]:
     """One event object, or a batch (array): a list of objects with a string ``event``."""
-    try:
-        parsed = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidPayload(f"body is not JSON ({error.__class__.__name__})") from None
-    events = parsed if isinstance(parsed, list) else [parsed]
-    for index, item in enumerate(events):
-        if not isinstance(item, dict):
-            raise InvalidPayload(f"event {index} is a JSON {type(item).__name__}, not an object")
-        if not isinstance(item.get("event"), str) or not item["event"]:
-            raise InvalidPayload(f"event {index} has no event type")
-    return events
+    return event_objects(body, single=True)
 
 
 def message_id(value: Any) -> str | None:
@@ -207,29 +181,20 @@ class Brevo(Source):
     retry_status: ClassVar[int] = 429
 
     def authenticate(self, request: WebhookRequest) -> None:
-        basic, token = self.settings.secret(BASIC_SECRET), self.settings.secret(TOKEN_SECRET)
+        basic, token = self.secret(BASIC_SECRET), self.secret(TOKEN_SECRET)
         if basic is None and token is None:
-            if self.settings.get_bool("ALLOW_UNSIGNED"):
-                log.warning(
-                    "SECURITY: accepting an UNAUTHENTICATED Brevo request: neither %s nor %s is configured "
-                    "and CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events to this endpoint.",
-                    BASIC_SECRET,
-                    TOKEN_SECRET,
-                )
-                return
-            raise NotConfigured(f"neither {BASIC_SECRET} nor {TOKEN_SECRET} is configured, so every request is refused")
-        if basic is not None and ":" not in basic:
-            raise NotConfigured(f"{BASIC_SECRET} must be user:password")
-        check_authorization(request.header("authorization"), basic, token)
+            return self.refuse_or_open(BASIC_SECRET, TOKEN_SECRET)
+        check_authorization(request.header("authorization"), basic and credentials.basic_secret(BASIC_SECRET, basic), token)
 
     @classmethod
     def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
         """``request`` as Brevo sends it for a webhook whose ``auth`` is the bearer token ``key``."""
-        return dataclasses.replace(request, headers={**request.headers, "authorization": f"Bearer {key}"})
+        return credentials.with_header(request, "authorization", credentials.bearer_header(key))
 
     def translate(self, request: WebhookRequest) -> Translation:
         rules = IdentityRules.from_settings(self.settings, "BREVO")
         policy = EmailPolicy.from_settings(self.settings, "BREVO")
+        tag_prefix = self.settings.get("BREVO_USER_ID_TAG_PREFIX")
         translation = Translation()
         for index, raw in enumerate(parse_events(request.body)):
             kind = raw["event"]
@@ -237,7 +202,7 @@ class Brevo(Source):
             if skipped is not None:
                 translation.ignored[skipped] += 1
                 continue
-            event = self._event(index, kind, raw, rules)
+            event = self._event(index, kind, raw, rules, tag_prefix)
             if event is None:
                 translation.ignored[f"{kind}:no_email"] += 1
             else:
@@ -259,7 +224,7 @@ class Brevo(Source):
             return kind
         return None
 
-    def _event(self, index: int, kind: str, raw: Mapping[str, Any], rules: IdentityRules) -> EmailEvent | None:
+    def _event(self, index: int, kind: str, raw: Mapping[str, Any], rules: IdentityRules, tag_prefix: str | None) -> EmailEvent | None:
         where = f"event {index + 1} ({kind})"
         email = raw.get("email") if isinstance(raw.get("email"), str) and raw.get("email") else None
         email_id = message_id(raw.get("message-id"))
@@ -281,46 +246,34 @@ class Brevo(Source):
         if kind in BOUNCE_TYPES:
             properties["bounce_type"] = BOUNCE_TYPES[kind]
             properties["reason"] = raw.get("reason") or None
-        traits = Traits(email=email)
+        traits: dict[str, Any] = {"email": email}
         if kind in ENGAGEMENT:
-            traits = Traits(email=email, ip=raw.get("ip") or None, user_agent=raw.get("user_agent") or None)
+            traits.update(ip=raw.get("ip") or None, user_agent=raw.get("user_agent") or None)
         try:
-            identity = self._identity(raw, email, event_tags, rules)
+            identity = _identity(raw, email, event_tags, rules, tag_prefix)
         except NoIdentity:
             return None  # documented absence: see the module docstring
-        try:
-            timestamp = parse_timestamp(next(raw[k] for k in ("ts_epoch", "ts_event", "ts") if raw.get(k) not in (None, "")))
-        except StopIteration:
-            raise InvalidPayload(f"{where}: no ts_epoch, ts_event or ts") from None
-        except BadTimestamp as error:
-            raise InvalidPayload(f"{where}: {error}") from None
+        stamp = next((raw[k] for k in ("ts_epoch", "ts_event", "ts") if raw.get(k) not in (None, "")), None)
+        if stamp is None:
+            raise InvalidPayload(f"{where}: no ts_epoch, ts_event or ts")
+        timestamp = timestamp_of(stamp, where)
         # Opens: the same pixel load reported as unique_opened and opened collapses into one id.
         content = {**raw, "event": "opened"} if kind in ("opened", "unique_opened") else raw
-        semantic = EVENTS[kind]
-        properties_model = semantic.model_fields["properties"].annotation
-        try:
-            return semantic(
-                **identity,
-                messageId=ids.message_id_of_content(self.full_name(), content),
-                timestamp=timestamp,
-                properties=properties_model(**{k: v for k, v in properties.items() if v is not None}),
-                context=Context(traits=traits) if traits.model_dump(exclude_none=True) else None,
-            )
-        except ValidationError as error:
-            problems = dict.fromkeys(f"{'.'.join(str(p) for p in e['loc']) or 'event'} ({e['type']})" for e in error.errors())
-            raise InvalidPayload(f"{where}: invalid " + ", ".join(problems)) from None
+        cio_id = ids.message_id_of_content(self.full_name(), content)
+        return email_event(EVENTS[kind], identity, cio_id, timestamp, properties, traits, where)
 
-    def _identity(self, raw: Mapping[str, Any], email: str | None, event_tags: list[str], rules: IdentityRules) -> dict[str, str]:
-        """X-Mailin-custom keys, then a tag with BREVO_USER_ID_TAG_PREFIX, then the address."""
-        try:
-            return rules.resolve(custom_header(raw), None)
-        except NoIdentity:
-            pass
-        prefix = self.settings.get("BREVO_USER_ID_TAG_PREFIX")
-        if prefix:
-            tagged = next((t[len(prefix):] for t in event_tags if t.startswith(prefix) and len(t) > len(prefix)), None)
-            if tagged is not None:
-                return {"userId": tagged}
-        return rules.resolve(None, email)
+
+def _identity(raw: Mapping[str, Any], email: str | None, event_tags: list[str], rules: IdentityRules, tag_prefix: str | None) -> dict[str, str]:
+    """X-Mailin-custom keys, then a tag with BREVO_USER_ID_TAG_PREFIX, then the address."""
+    try:
+        return rules.resolve(custom_header(raw), None)
+    except NoIdentity:
+        pass
+    if tag_prefix:
+        tagged = next((t[len(tag_prefix):] for t in event_tags if t.startswith(tag_prefix) and len(t) > len(tag_prefix)), None)
+        if tagged is not None:
+            return {"userId": tagged}
+    return rules.resolve(None, email)
+
 
 SOURCE = Brevo

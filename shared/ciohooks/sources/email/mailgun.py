@@ -89,18 +89,14 @@ import dataclasses
 import hashlib
 import hmac
 import json
-import logging
 import threading
 from collections import OrderedDict
 from typing import Any, ClassVar, Mapping
 from urllib.parse import parse_qsl
 
-from pydantic import ValidationError
-
 from ... import ids
 from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
-from ...semantic import Context, Traits
 from ...semantic.email import (
     EmailBounced,
     EmailDelivered,
@@ -110,11 +106,10 @@ from ...semantic.email import (
     EmailOpened,
     EmailUnsubscribed,
 )
-from ...timestamps import BadTimestamp, parse_timestamp
-from ..base import InvalidPayload, NotConfigured, Reply, Source, Translation, Unauthorized
+from .. import _credentials as credentials
+from .._translation import email_event, load_json, object_or_empty, text_or_none, timestamp_of
+from ..base import InvalidPayload, Reply, Source, Translation, Unauthorized
 from ._policy import EmailPolicy
-
-log = logging.getLogger(__name__)
 
 KEY_SECRET = "MAILGUN_SIGNING_KEY"
 DEFAULT_TOLERANCE_SECONDS = 9 * 3600  # Mailgun's 8 h retry schedule, and some slack
@@ -242,22 +237,10 @@ class Mailgun(Source):
         self.replays = ReplayCache(max(1, self.settings.get_int("MAILGUN_REPLAY_CACHE_SIZE", DEFAULT_REPLAY_CACHE_SIZE)))
 
     def authenticate(self, request: WebhookRequest) -> None:
-        configured = self.settings.secret(KEY_SECRET)
-        if configured is None:
-            if self.settings.get_bool("ALLOW_UNSIGNED"):
-                log.warning(
-                    "SECURITY: accepting an UNSIGNED Mailgun request: %s is not configured and "
-                    "CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events to this endpoint.",
-                    KEY_SECRET,
-                )
-                return
-            raise NotConfigured(f"secret {KEY_SECRET} is not configured, so every request is refused")
-        keys = [k.strip() for k in configured.split(",") if k.strip()]
-        if not keys:
-            raise NotConfigured(f"{KEY_SECRET} is empty")
-        tolerance = self.settings.get_int("MAILGUN_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)
-        if tolerance < 0:
-            raise NotConfigured("MAILGUN_TOLERANCE_SECONDS must not be negative")
+        if (configured := self.secret_or_open(KEY_SECRET)) is None:
+            return
+        keys = credentials.several(KEY_SECRET, configured)
+        tolerance = self.tolerance_seconds("MAILGUN_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)
         block = signature_block(request)
         if block is None:
             raise Unauthorized("missing Mailgun signature (timestamp, token, signature)")
@@ -291,10 +274,7 @@ class Mailgun(Source):
         return dataclasses.replace(request, body=(body + "\n").encode("utf-8"))
 
     def translate(self, request: WebhookRequest) -> Translation:
-        try:
-            document = json.loads(request.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise InvalidPayload(f"body is not JSON ({error.__class__.__name__})") from None
+        document = load_json(request.body)
         if not isinstance(document, dict) or not isinstance(document.get("event-data"), dict):
             raise InvalidPayload("body is not a Mailgun webhook (no event-data object)")
         data = document["event-data"]
@@ -333,34 +313,31 @@ class Mailgun(Source):
         recipient = data.get("recipient")
         if not isinstance(recipient, str) or not recipient:
             raise InvalidPayload(f"{where}: no recipient")
-        headers = _dict(_dict(data.get("message")).get("headers"))
+        headers = object_or_empty(object_or_empty(data.get("message")).get("headers"))
         message_id = headers.get("message-id")
         email_id = message_id.strip().removeprefix("<").removesuffix(">").strip() if isinstance(message_id, str) else ""
         if not email_id:
             raise InvalidPayload(f"{where}: no message.headers.message-id, so no email_id")
-        try:
-            timestamp = parse_timestamp(data.get("timestamp"))
-        except BadTimestamp as error:
-            raise InvalidPayload(f"{where}: {error}") from None
+        timestamp = timestamp_of(data.get("timestamp"), f"{where}")
 
-        properties: dict[str, Any] = {"email_id": email_id, "email_subject": _text(headers.get("subject"))}
-        client = _dict(data.get("client-info"))
+        properties: dict[str, Any] = {"email_id": email_id, "email_subject": text_or_none(headers.get("subject"))}
+        client = object_or_empty(data.get("client-info"))
         if kind == "clicked":
-            properties["link_url"] = _text(data.get("url"))
+            properties["link_url"] = text_or_none(data.get("url"))
         if kind in ("opened", "clicked"):
             properties["bot"] = _bot(data)
         if kind == "failed":
-            status = _dict(data.get("delivery-status"))
+            status = object_or_empty(data.get("delivery-status"))
             properties.update(
-                reason=_text(data.get("reason")),
-                severity=_text(data.get("severity")),
+                reason=text_or_none(data.get("reason")),
+                severity=text_or_none(data.get("severity")),
                 bounce_code=status.get("code") if isinstance(status.get("code"), int) else None,
-                bounce_message=_text(status.get("description")) or _text(status.get("message")),
+                bounce_message=text_or_none(status.get("description")) or text_or_none(status.get("message")),
             )
 
-        traits = Traits(email=recipient)
+        traits: dict[str, Any] = {"email": recipient}
         if kind in ENGAGEMENT:
-            traits = Traits(email=recipient, ip=_text(data.get("ip")), user_agent=_text(client.get("user-agent")))
+            traits.update(ip=text_or_none(data.get("ip")), user_agent=text_or_none(client.get("user-agent")))
         variables = data.get("user-variables")
         try:
             identity = IdentityRules.from_settings(self.settings, "MAILGUN").resolve(variables if isinstance(variables, dict) else {}, recipient)
@@ -372,43 +349,11 @@ class Mailgun(Source):
             if isinstance(event_id, str) and event_id
             else ids.message_id_of_content(self.full_name(), data)
         )
-        return build(EVENTS[kind], identity, messageid, timestamp, properties, traits, where)
-
-
-def build(
-    semantic: type[EmailEvent],
-    identity: Mapping[str, str],
-    message_id: str,
-    timestamp: Any,
-    properties: Mapping[str, Any],
-    traits: Traits,
-    where: str,
-) -> EmailEvent:
-    """One semantic event; properties the provider did not send (None) stay absent."""
-    properties_model = semantic.model_fields["properties"].annotation
-    try:
-        return semantic(
-            **identity,
-            messageId=message_id,
-            timestamp=timestamp,
-            properties=properties_model(**{k: v for k, v in properties.items() if v is not None}),
-            context=Context(traits=traits),
-        )
-    except ValidationError as error:
-        problems = dict.fromkeys(f"{'.'.join(str(p) for p in e['loc']) or 'event'} ({e['type']})" for e in error.errors())
-        raise InvalidPayload(f"{where}: invalid " + ", ".join(problems)) from None
+        return email_event(EVENTS[kind], identity, messageid, timestamp, properties, traits, where)
 
 
 def _bot(data: Mapping[str, Any]) -> str | None:
-    return _text(_dict(data.get("client-info")).get("bot"))
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    return text_or_none(object_or_empty(data.get("client-info")).get("bot"))
 
 
 SOURCE = Mailgun

@@ -23,10 +23,10 @@ Mapping (Mailjet ``event`` -> Customer.io event):
 Authentication: Mailjet has no signature. It recommends "a secure (HTTPS) URL in combination with a
 basic authentication": the Event URL is ``https://user:password@<function url>/mailjet`` and every
 POST then carries ``Authorization: Basic ...``. ``MAILJET_BASIC_AUTH`` holds ``user:password``;
-the decoded credentials are compared in constant time. Without it every request is refused
-(NotConfigured, 503; Mailjet retries for 24 h) unless ``CIOHOOKS_ALLOW_UNSIGNED``. There is no
-timestamp to check, so a captured request could be replayed: replays are harmless, because each
-event's messageId is derived from its content.
+the decoded credentials are compared in constant time (``_credentials.py``). Without it every
+request is refused (NotConfigured, 503; Mailjet retries for 24 h) unless
+``CIOHOOKS_ALLOW_UNSIGNED``. There is no timestamp to check, so a captured request could be
+replayed: replays are harmless, because each event's messageId is derived from its content.
 
 Decisions:
 
@@ -54,20 +54,12 @@ Decisions:
 
 from __future__ import annotations
 
-import base64
-import binascii
-import dataclasses
-import hmac
 import json
-import logging
 from typing import Any, ClassVar, Mapping
-
-from pydantic import ValidationError
 
 from ... import ids
 from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
-from ...semantic import Context, Traits
 from ...semantic.email import (
     EmailBounced,
     EmailDelivered,
@@ -77,11 +69,10 @@ from ...semantic.email import (
     EmailOpened,
     EmailUnsubscribed,
 )
-from ...timestamps import BadTimestamp, parse_timestamp
-from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
+from .. import _credentials as credentials
+from .._translation import email_event, event_objects, timestamp_of
+from ..base import InvalidPayload, Source, Translation
 from ._policy import EmailPolicy
-
-log = logging.getLogger(__name__)
 
 SECRET = "MAILJET_BASIC_AUTH"
 EVENTS: dict[str, type[EmailEvent]] = {
@@ -97,33 +88,6 @@ ENGAGEMENT = frozenset({"open", "click", "unsub"})
 BOUNCE_DETAILS = ("hard_bounce", "blocked", "error_related_to", "error", "comment")
 
 
-# ---- authentication ------------------------------------------------------------------------------
-
-
-def basic_credentials(header: str | None) -> bytes | None:
-    """The ``user:password`` bytes of a ``Basic`` Authorization header, or None."""
-    scheme, _, value = (header or "").strip().partition(" ")
-    if scheme.lower() != "basic" or not value.strip():
-        return None
-    try:
-        return base64.b64decode(value.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
-def check_basic_auth(header: str | None, expected: str) -> None:
-    """``Unauthorized`` unless ``header`` carries exactly ``expected`` (``user:password``)."""
-    given = basic_credentials(header)
-    if given is None:
-        raise Unauthorized("missing or malformed Basic Authorization header")
-    if not hmac.compare_digest(given, expected.encode("utf-8")):
-        raise Unauthorized("Basic credentials do not match")
-
-
-def basic_header(credentials: str) -> str:
-    return "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
-
-
 # ---- payload -------------------------------------------------------------------------------------
 
 
@@ -132,17 +96,7 @@ def parse_events(body: bytes) -> list[dict[str, Any]]:
 
     ``json.loads`` makes every JSON integer a Python ``int``, exact at any size: MessageID survives.
     """
-    try:
-        parsed = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidPayload(f"body is not JSON ({error.__class__.__name__})") from None
-    events = parsed if isinstance(parsed, list) else [parsed]
-    for index, item in enumerate(events):
-        if not isinstance(item, dict):
-            raise InvalidPayload(f"event {index} is a JSON {type(item).__name__}, not an object")
-        if not isinstance(item.get("event"), str) or not item["event"]:
-            raise InvalidPayload(f"event {index} has no event type")
-    return events
+    return event_objects(body, single=True)
 
 
 def exact_id(value: Any) -> str | None:
@@ -187,27 +141,18 @@ class Mailjet(Source):
     secret_name: ClassVar[str | None] = SECRET
 
     def authenticate(self, request: WebhookRequest) -> None:
-        expected = self.settings.secret(SECRET)
-        if expected is None:
-            if self.settings.get_bool("ALLOW_UNSIGNED"):
-                log.warning(
-                    "SECURITY: accepting an UNAUTHENTICATED Mailjet request: %s is not configured and "
-                    "CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events to this endpoint.",
-                    SECRET,
-                )
-                return
-            raise NotConfigured(f"secret {SECRET} is not configured, so every request is refused")
-        if ":" not in expected:
-            raise NotConfigured(f"{SECRET} must be user:password")
-        check_basic_auth(request.header("authorization"), expected)
+        if (configured := self.secret_or_open(SECRET)) is not None:
+            expected = credentials.basic_secret(SECRET, configured)
+            credentials.require(credentials.basic(request.header("authorization")), expected, "Basic Authorization header")
 
     @classmethod
     def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
-        return dataclasses.replace(request, headers={**request.headers, "authorization": basic_header(key)})
+        return credentials.with_header(request, "authorization", credentials.basic_header(key))
 
     def translate(self, request: WebhookRequest) -> Translation:
         rules = IdentityRules.from_settings(self.settings, "MAILJET")
         policy = EmailPolicy.from_settings(self.settings, "MAILJET")
+        by_guid = (self.settings.get("MAILJET_EMAIL_ID") or "message_id").lower() == "message_guid"
         translation = Translation()
         for index, raw in enumerate(parse_events(request.body)):
             kind = raw["event"]
@@ -218,16 +163,16 @@ class Mailjet(Source):
             elif kind == "blocked" and not policy.blocks_are_bounces:
                 translation.ignored["blocked"] += 1
             else:
-                translation.events.append(self._event(index, kind, raw, rules))
+                translation.events.append(self._event(index, kind, raw, rules, by_guid))
         return translation
 
-    def _event(self, index: int, kind: str, raw: Mapping[str, Any], rules: IdentityRules) -> EmailEvent:
+    def _event(self, index: int, kind: str, raw: Mapping[str, Any], rules: IdentityRules, by_guid: bool) -> EmailEvent:
         where = f"event {index + 1} ({kind})"
         email = raw.get("email")
         if not isinstance(email, str) or not email:
             raise InvalidPayload(f"{where}: no email")
         try:
-            email_id = self._email_id(raw)
+            email_id = _email_id(raw, by_guid)
         except InvalidPayload as error:
             raise InvalidPayload(f"{where}: {error}") from None
         if email_id is None:
@@ -248,36 +193,23 @@ class Mailjet(Source):
             properties["source"] = raw.get("source")
         elif kind == "unsub" and raw.get("mj_list_id") not in (None, "", 0, "0"):
             properties["list_id"] = exact_id(raw.get("mj_list_id"))
-        traits = Traits(email=email)
+        traits: dict[str, Any] = {"email": email}
         if kind in ENGAGEMENT:
-            traits = Traits(email=email, ip=raw.get("ip") or None, user_agent=raw.get("agent") or None)
+            traits.update(ip=raw.get("ip") or None, user_agent=raw.get("agent") or None)
         try:
             identity = rules.resolve(metadata(raw), email)
         except NoIdentity as error:
             raise InvalidPayload(f"{where}: {error}") from None
-        try:
-            timestamp = parse_timestamp(raw.get("time"))
-        except BadTimestamp as error:
-            raise InvalidPayload(f"{where}: {error}") from None
-        semantic = EVENTS[kind]
-        properties_model = semantic.model_fields["properties"].annotation
-        try:
-            return semantic(
-                **identity,
-                messageId=ids.message_id_of_content(self.full_name(), raw),
-                timestamp=timestamp,
-                properties=properties_model(**{k: v for k, v in properties.items() if v is not None}),
-                context=Context(traits=traits),
-            )
-        except ValidationError as error:
-            problems = dict.fromkeys(f"{'.'.join(str(p) for p in e['loc']) or 'event'} ({e['type']})" for e in error.errors())
-            raise InvalidPayload(f"{where}: invalid " + ", ".join(problems)) from None
+        timestamp = timestamp_of(raw.get("time"), f"{where}")
+        message_id = ids.message_id_of_content(self.full_name(), raw)
+        return email_event(EVENTS[kind], identity, message_id, timestamp, properties, traits, where)
 
-    def _email_id(self, raw: Mapping[str, Any]) -> str | None:
-        if (self.settings.get("MAILJET_EMAIL_ID") or "message_id").lower() == "message_guid":
-            guid = raw.get("Message_GUID")
-            return guid if isinstance(guid, str) and guid else None
-        return exact_id(raw.get("MessageID")) or exact_id(raw.get("mj_message_id"))
+
+def _email_id(raw: Mapping[str, Any], by_guid: bool) -> str | None:
+    if by_guid:
+        guid = raw.get("Message_GUID")
+        return guid if isinstance(guid, str) and guid else None
+    return exact_id(raw.get("MessageID")) or exact_id(raw.get("mj_message_id"))
 
 
 SOURCE = Mailjet

@@ -58,14 +58,12 @@ import dataclasses
 import hashlib
 import hmac
 import json
-import logging
 from typing import Any, ClassVar, Mapping
 from urllib.parse import parse_qsl, urlencode
 
 from ... import ids
 from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
-from ...semantic import Traits
 from ...semantic.email import (
     EmailBounced,
     EmailDelivered,
@@ -75,12 +73,10 @@ from ...semantic.email import (
     EmailOpened,
     EmailUnsubscribed,
 )
-from ...timestamps import BadTimestamp, parse_timestamp
-from ..base import InvalidPayload, NotConfigured, Reply, Source, Translation, Unauthorized
+from .. import _credentials as credentials
+from .._translation import email_event, text_or_none, timestamp_of
+from ..base import InvalidPayload, Reply, Source, Translation, Unauthorized
 from ._policy import EmailPolicy
-from .mailgun import build
-
-log = logging.getLogger(__name__)
 
 KEY_SECRET = "MANDRILL_WEBHOOK_KEY"
 SIGNATURE_HEADER = "x-mandrill-signature"
@@ -123,19 +119,9 @@ class Mandrill(Source):
         return None
 
     def authenticate(self, request: WebhookRequest) -> None:
-        configured = self.settings.secret(KEY_SECRET)
-        if configured is None:
-            if self.settings.get_bool("ALLOW_UNSIGNED"):
-                log.warning(
-                    "SECURITY: accepting an UNSIGNED Mandrill request: %s is not configured and "
-                    "CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events to this endpoint.",
-                    KEY_SECRET,
-                )
-                return
-            raise NotConfigured(f"secret {KEY_SECRET} is not configured, so every request is refused")
-        keys = [k.strip() for k in configured.split(",") if k.strip()]
-        if not keys:
-            raise NotConfigured(f"{KEY_SECRET} is empty")
+        if (configured := self.secret_or_open(KEY_SECRET)) is None:
+            return
+        keys = credentials.several(KEY_SECRET, configured)
         given = request.header(SIGNATURE_HEADER)
         if not given:
             raise Unauthorized("missing X-Mandrill-Signature header")
@@ -162,6 +148,7 @@ class Mandrill(Source):
         if not isinstance(events, list):
             raise InvalidPayload(f"mandrill_events is a JSON {type(events).__name__}, not an array")
         policy = EmailPolicy.from_settings(self.settings, "MANDRILL")
+        rules = IdentityRules.from_settings(self.settings, "MANDRILL")
         translation = Translation()
         for index, event in enumerate(events):
             if not isinstance(event, dict):
@@ -176,10 +163,10 @@ class Mandrill(Source):
             if kind not in EVENTS or (kind == "soft_bounce" and not policy.soft_bounces_are_bounces):
                 translation.ignored[kind[:64]] += 1
                 continue
-            translation.events.append(self._event(index, kind, event))
+            translation.events.append(self._event(index, kind, event, rules))
         return translation
 
-    def _event(self, index: int, kind: str, event: Mapping[str, Any]) -> EmailEvent:
+    def _event(self, index: int, kind: str, event: Mapping[str, Any], rules: IdentityRules) -> EmailEvent:
         where = f"event {index} ({kind})"
         msg = event.get("msg") if isinstance(event.get("msg"), dict) else {}
         recipient = msg.get("email")
@@ -188,37 +175,30 @@ class Mandrill(Source):
         email_id = msg.get("_id") or event.get("_id")
         if not isinstance(email_id, str) or not email_id:
             raise InvalidPayload(f"{where}: no _id, so no email_id")
-        try:
-            timestamp = parse_timestamp(event.get("ts"))
-        except BadTimestamp as error:
-            raise InvalidPayload(f"{where}: ts: {error}") from None
+        timestamp = timestamp_of(event.get("ts"), f"{where}: ts")
 
-        properties: dict[str, Any] = {"email_id": email_id, "email_subject": _text(msg.get("subject"))}
-        traits = Traits(email=recipient)
+        properties: dict[str, Any] = {"email_id": email_id, "email_subject": text_or_none(msg.get("subject"))}
+        traits: dict[str, Any] = {"email": recipient}
         if kind in ENGAGEMENT:
-            traits = Traits(email=recipient, ip=_text(event.get("ip")), user_agent=_text(event.get("user_agent")))
+            traits.update(ip=text_or_none(event.get("ip")), user_agent=text_or_none(event.get("user_agent")))
         if kind == "click":
-            properties["link_url"] = _text(event.get("url"))
+            properties["link_url"] = text_or_none(event.get("url"))
         if kind in ("hard_bounce", "soft_bounce"):
-            properties.update(bounce_type=kind, bounce_description=_text(msg.get("bounce_description")), diag=_text(msg.get("diag")))
+            properties.update(bounce_type=kind, bounce_description=text_or_none(msg.get("bounce_description")), diag=text_or_none(msg.get("diag")))
 
         metadata = msg.get("metadata")
         try:
-            identity = IdentityRules.from_settings(self.settings, "MANDRILL").resolve(metadata if isinstance(metadata, dict) else {}, recipient)
+            identity = rules.resolve(metadata if isinstance(metadata, dict) else {}, recipient)
         except NoIdentity as error:
             raise InvalidPayload(f"{where}: {error}") from None
         qualifiers = [kind, str(event.get("ts"))] + ([str(event.get("url"))] if kind == "click" else [])
         message_id = ids.message_id(self.full_name(), email_id, *qualifiers)
-        return build(EVENTS[kind], identity, message_id, timestamp, properties, traits, where)
+        return email_event(EVENTS[kind], identity, message_id, timestamp, properties, traits, where)
 
 
 def form_body(events: list[Mapping[str, Any]]) -> bytes:
     """A ``mandrill_events=...`` body as Mandrill posts it (for tests and samples)."""
     return urlencode({"mandrill_events": json.dumps(events)}).encode("ascii")
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 SOURCE = Mandrill

@@ -66,28 +66,22 @@ Authentication (fail closed): configure at least one of
 - ``POSTMARK_SECRET_HEADER`` (setting, a header name such as ``X-Webhook-Secret``) together with
   ``POSTMARK_SECRET`` (secret, its value): add that custom header to the webhook in Postmark.
 
-When both are configured, both must match. Comparisons are constant-time over SHA-256 digests.
-The configured header never reaches a queue (``secret_headers``); ``Authorization`` never does.
+When both are configured, both must match. Comparisons are constant-time over SHA-256 digests
+(``_credentials.py``). ``POSTMARK_BASIC_AUTH`` without a ``:`` cannot be Basic credentials: not
+configured (503). The configured header never reaches a queue (``secret_headers``);
+``Authorization`` never does.
 Answer codes: 200 for everything accepted. Postmark retries other answers for a while (its retry
 schedule), so a wrong credential (401) or a missing one (503) loses nothing while it is fixed.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import dataclasses
-import hashlib
-import hmac
-import json
-import logging
 from typing import Any, ClassVar, Mapping
 
 from ... import ids
 from ...config import Settings
 from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
-from ...semantic import Traits
 from ...semantic.email import (
     EmailBounced,
     EmailDelivered,
@@ -97,12 +91,10 @@ from ...semantic.email import (
     EmailOpened,
     EmailUnsubscribed,
 )
-from ...timestamps import BadTimestamp, parse_timestamp
-from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
+from .. import _credentials as credentials
+from .._translation import email_event, load_json, text_or_none, timestamp_of
+from ..base import InvalidPayload, NotConfigured, Source, Translation
 from ._policy import EmailPolicy
-from .mailgun import build
-
-log = logging.getLogger(__name__)
 
 BASIC_SECRET = "POSTMARK_BASIC_AUTH"
 HEADER_SETTING = "POSTMARK_SECRET_HEADER"
@@ -122,51 +114,6 @@ RECORDS: dict[str, tuple[type[EmailEvent], str, str]] = {
 }
 
 
-# ---- credentials, shared with SparkPost (both use plain HTTP Basic auth) -------------------------
-
-
-def same_secret(given: str, expected: str) -> bool:
-    """Constant-time equality that leaks neither content nor length (digests are compared)."""
-    return hmac.compare_digest(hashlib.sha256(given.encode("utf-8")).digest(), hashlib.sha256(expected.encode("utf-8")).digest())
-
-
-def basic_credentials(headers: Mapping[str, str]) -> str | None:
-    """``user:pass`` from an ``Authorization: Basic`` header (scheme case-insensitive), else None."""
-    value = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
-    scheme, _, encoded = value.strip().partition(" ")
-    if scheme.lower() != "basic" or not encoded.strip():
-        return None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
-        return None
-    return decoded if ":" in decoded else None
-
-
-def basic_auth_header(credentials: str) -> str:
-    """The ``Authorization`` value a client sends for ``user:pass`` (RFC 7617)."""
-    return "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
-
-
-def check_basic_auth(headers: Mapping[str, str], expected: str, provider: str) -> None:
-    given = basic_credentials(headers)
-    if given is None:
-        raise Unauthorized(f"missing or malformed {provider} Basic credentials")
-    if not same_secret(given, expected):
-        raise Unauthorized(f"{provider} Basic credentials do not match")
-
-
-def check_secret_header(headers: Mapping[str, str], name: str, expected: str, provider: str) -> None:
-    given = {k.lower(): v for k, v in headers.items()}.get(name.lower())
-    if not given:
-        raise Unauthorized(f"missing {provider} secret header")
-    if not same_secret(given, expected):
-        raise Unauthorized(f"{provider} secret header does not match")
-
-
-# ---- the source ----------------------------------------------------------------------------------
-
-
 class Postmark(Source):
     family: ClassVar[str] = "email"
     name: ClassVar[str] = "postmark"
@@ -180,36 +127,26 @@ class Postmark(Source):
         self.secret_headers = frozenset({header.strip().lower()}) if header and header.strip() else frozenset()
 
     def authenticate(self, request: WebhookRequest) -> None:
-        basic = self.settings.secret(BASIC_SECRET)
+        basic = self.secret(BASIC_SECRET)
         header_name = (self.settings.get(HEADER_SETTING) or "").strip()
-        header_secret = self.settings.secret(HEADER_SECRET)
+        header_secret = self.secret(HEADER_SECRET)
         if bool(header_name) != bool(header_secret):
             raise NotConfigured(f"{HEADER_SETTING} and {HEADER_SECRET} must be configured together")
-        if not basic and not header_name:
-            if self.settings.get_bool("ALLOW_UNSIGNED"):
-                log.warning(
-                    "SECURITY: accepting an UNAUTHENTICATED Postmark request: neither %s nor %s is "
-                    "configured and CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events here.",
-                    BASIC_SECRET,
-                    HEADER_SECRET,
-                )
-                return
-            raise NotConfigured(f"neither {BASIC_SECRET} nor {HEADER_SETTING}/{HEADER_SECRET} is configured, so every request is refused")
-        if basic:
-            check_basic_auth(request.headers, basic, "Postmark")
-        if header_name and header_secret:
-            check_secret_header(request.headers, header_name, header_secret, "Postmark")
+        if basic is None and header_secret is None:
+            return self.refuse_or_open(BASIC_SECRET, HEADER_SECRET)
+        if basic is not None:
+            expected = credentials.basic_secret(BASIC_SECRET, basic)
+            credentials.require(credentials.basic(request.header("authorization")), expected, "Postmark Basic Authorization header")
+        if header_secret is not None:
+            credentials.require(request.header(header_name.lower()), header_secret, "Postmark secret header")
 
     @classmethod
     def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
         """Add the Basic credentials ``key`` (``user:pass``), as Postmark sends those of the webhook URL."""
-        return dataclasses.replace(request, headers={**request.headers, "authorization": basic_auth_header(key)})
+        return credentials.with_header(request, "authorization", credentials.basic_header(key))
 
     def translate(self, request: WebhookRequest) -> Translation:
-        try:
-            record = json.loads(request.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise InvalidPayload(f"body is not JSON ({error.__class__.__name__})") from None
+        record = load_json(request.body)
         if not isinstance(record, dict):
             raise InvalidPayload(f"body is a JSON {type(record).__name__}, not a Postmark record")
         kind = record.get("RecordType")
@@ -223,7 +160,7 @@ class Postmark(Source):
         if (skipped := self._skipped(kind, record, policy)) is not None:
             translation.ignored[skipped[:96]] += 1
             return translation
-        translation.events.append(self._event(kind, record))
+        translation.events.append(self._event(kind, record, IdentityRules.from_settings(self.settings, "POSTMARK")))
         return translation
 
     def _skipped(self, kind: str, record: Mapping[str, Any], policy: EmailPolicy) -> str | None:
@@ -251,7 +188,7 @@ class Postmark(Source):
                 return f"SubscriptionChange:ManualSuppression:{origin}"
         return None
 
-    def _event(self, kind: str, record: Mapping[str, Any]) -> EmailEvent:
+    def _event(self, kind: str, record: Mapping[str, Any], rules: IdentityRules) -> EmailEvent:
         where = f"event 0 ({kind})"
         semantic, recipient_field, time_field = RECORDS[kind]
         recipient = record.get(recipient_field)
@@ -260,30 +197,27 @@ class Postmark(Source):
         email_id = record.get("MessageID")
         if not isinstance(email_id, str) or not email_id.strip():
             raise InvalidPayload(f"{where}: no MessageID, so no email_id")
-        try:
-            timestamp = parse_timestamp(record.get(time_field))
-        except BadTimestamp as error:
-            raise InvalidPayload(f"{where}: {time_field}: {error}") from None
+        timestamp = timestamp_of(record.get(time_field), f"{where}: {time_field}")
 
-        properties: dict[str, Any] = {"email_id": email_id.strip(), "message_stream": _text(record.get("MessageStream"))}
-        traits = Traits(email=recipient)
+        properties: dict[str, Any] = {"email_id": email_id.strip(), "message_stream": text_or_none(record.get("MessageStream"))}
+        traits: dict[str, Any] = {"email": recipient}
         if kind in ("Bounce", "SpamComplaint"):
-            properties.update(email_subject=_text(record.get("Subject")))
+            properties.update(email_subject=text_or_none(record.get("Subject")))
         if kind == "Bounce":
-            properties.update(bounce_type=_text(record.get("Type")), details=_text(record.get("Details")))
+            properties.update(bounce_type=text_or_none(record.get("Type")), details=text_or_none(record.get("Details")))
         if kind in ("Open", "Click"):
             geo = record.get("Geo") if isinstance(record.get("Geo"), dict) else {}
-            traits = Traits(email=recipient, ip=_text(geo.get("IP")), user_agent=_text(record.get("UserAgent")))
+            traits.update(ip=text_or_none(geo.get("IP")), user_agent=text_or_none(record.get("UserAgent")))
         if kind == "Open" and isinstance(record.get("FirstOpen"), bool):
             properties["first_open"] = record["FirstOpen"]
         if kind == "Click":
-            properties["link_url"] = _text(record.get("OriginalLink"))
+            properties["link_url"] = text_or_none(record.get("OriginalLink"))
         if kind == "SubscriptionChange":
-            properties["list_id"] = _text(record.get("MessageStream"))
+            properties["list_id"] = text_or_none(record.get("MessageStream"))
 
         metadata = record.get("Metadata")
         try:
-            identity = IdentityRules.from_settings(self.settings, "POSTMARK").resolve(metadata if isinstance(metadata, dict) else {}, recipient)
+            identity = rules.resolve(metadata if isinstance(metadata, dict) else {}, recipient)
         except NoIdentity as error:
             raise InvalidPayload(f"{where}: {error}") from None
         record_id = record.get("ID")
@@ -291,11 +225,7 @@ class Postmark(Source):
             message_id = ids.message_id(self.full_name(), f"{kind}:{record_id}")
         else:
             message_id = ids.message_id_of_content(self.full_name(), record)
-        return build(semantic, identity, message_id, timestamp, properties, traits, where)
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+        return email_event(semantic, identity, message_id, timestamp, properties, traits, where)
 
 
 SOURCE = Postmark

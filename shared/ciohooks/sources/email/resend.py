@@ -23,13 +23,13 @@ Mapping (Resend ``type`` -> Customer.io event):
 Authentication (Standard Webhooks, HMAC-SHA256 over ``<id>.<timestamp>.<raw body>`` with the
 base64 key after ``whsec_``): Resend sends the headers ``svix-id``, ``svix-timestamp`` and
 ``svix-signature`` (space-separated ``v1,<base64>`` entries); the ``webhook-*`` names of the
-standard are read too. The HMAC is computed by the ``standardwebhooks`` library (``Webhook.sign``)
-and every ``v1`` entry is compared with ``hmac.compare_digest``. The library's own ``verify`` is not
-used because it checks the timestamp against the wall clock, while ingest must check it against the
-time AWS received the request (so a stored request keeps the verdict it had), and it raises bare
-errors on malformed headers. Tolerance: ``RESEND_TOLERANCE_SECONDS``, default 300 (the standard's
-and Svix's 5 minutes). Secret: ``RESEND_WEBHOOK_SECRET`` (the endpoint's ``whsec_...`` signing
-secret); without it every request is refused (503) unless ``CIOHOOKS_ALLOW_UNSIGNED``.
+standard are read too. ``_standard_webhooks.py`` verifies (the ``standardwebhooks`` library computes
+the HMAC; the timestamp is checked against the time AWS received the request, so a stored request
+keeps the verdict it had; every ``v1`` entry is compared with ``hmac.compare_digest``). Tolerance:
+``RESEND_TOLERANCE_SECONDS``, default 300 (the standard's and Svix's 5 minutes). Secret:
+``RESEND_WEBHOOK_SECRET`` (the endpoint's ``whsec_...`` signing secret, 24 bytes or more as Svix's
+are; several separated by spaces or commas while one is rotated); without it every request is
+refused (503) unless ``CIOHOOKS_ALLOW_UNSIGNED``.
 
 Replays: a request replayed within the tolerance (same ``svix-id``, same body) verifies again. That
 is harmless: Svix resends a message with the same body, and messageIds are derived from the body,
@@ -63,23 +63,11 @@ Decisions:
 
 from __future__ import annotations
 
-import base64
-import binascii
-import dataclasses
-import hashlib
-import hmac
-import json
-import logging
-from datetime import UTC, datetime
 from typing import Any, ClassVar, Mapping
-
-from pydantic import ValidationError
-from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
 from ... import ids
 from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
-from ...semantic import Context, Traits
 from ...semantic.email import (
     EmailBounced,
     EmailDelivered,
@@ -88,20 +76,13 @@ from ...semantic.email import (
     EmailMarkedAsSpam,
     EmailOpened,
 )
-from ...timestamps import BadTimestamp, parse_timestamp
-from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
+from .. import _standard_webhooks as standard_webhooks
+from .._translation import email_event, load_json, timestamp_of
+from ..base import InvalidPayload, Source, Translation
 from ._policy import EmailPolicy
-
-log = logging.getLogger(__name__)
 
 SECRET = "RESEND_WEBHOOK_SECRET"
 DEFAULT_TOLERANCE_SECONDS = 300
-# Resend (Svix) header names first, then the Standard Webhooks names the library expects.
-HEADER_NAMES = {
-    "id": ("svix-id", "webhook-id"),
-    "timestamp": ("svix-timestamp", "webhook-timestamp"),
-    "signature": ("svix-signature", "webhook-signature"),
-}
 EVENTS: dict[str, type[EmailEvent]] = {
     "email.delivered": EmailDelivered,
     "email.bounced": EmailBounced,
@@ -113,69 +94,11 @@ PER_RECIPIENT = frozenset({"email.delivered", "email.bounced", "email.complained
 SOFT_BOUNCE_TYPES = frozenset({"Transient", "Temporary"})
 
 
-# ---- authentication ------------------------------------------------------------------------------
-
-
-def _header(headers: Mapping[str, str], field: str) -> str | None:
-    lowered = {name.lower(): value for name, value in headers.items()}
-    return next((lowered[name] for name in HEADER_NAMES[field] if lowered.get(name)), None)
-
-
-def verify(
-    raw_body: bytes,
-    headers: Mapping[str, str],
-    secret: str,
-    *,
-    tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
-    now: float,
-) -> None:
-    """``Unauthorized`` unless a ``v1`` signature matches HMAC(secret, id.timestamp.body) and the
-    timestamp is within ``tolerance_seconds`` of ``now`` (unix seconds); ``NotConfigured`` for a
-    secret that is not ``whsec_`` + base64."""
-    msg_id, timestamp, signatures = (_header(headers, f) for f in ("id", "timestamp", "signature"))
-    if not msg_id or not timestamp or not signatures:
-        raise Unauthorized("missing svix-id, svix-timestamp or svix-signature header")
-    if not (timestamp.isascii() and timestamp.isdigit()):
-        raise Unauthorized("svix-timestamp is not unix seconds")
-    if abs(now - int(timestamp)) > tolerance_seconds:
-        raise Unauthorized(f"svix-timestamp is more than {tolerance_seconds} s from now")
-    try:
-        body = raw_body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Unauthorized("body is not UTF-8") from None
-    try:
-        webhook = Webhook(secret)
-    except (EmptyWebhookSecretError, binascii.Error, ValueError):
-        raise NotConfigured(f"{SECRET} is not a whsec_ base64 secret") from None
-    expected = base64.b64decode(webhook.sign(msg_id, datetime.fromtimestamp(int(timestamp), UTC), body).split(",", 1)[1])
-    for entry in signatures.split():
-        version, _, value = entry.partition(",")
-        if version != "v1":
-            continue
-        try:
-            given = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            continue
-        if hmac.compare_digest(expected, given):
-            return
-    raise Unauthorized("svix-signature does not match")
-
-
-def sign(secret: str, raw_body: bytes, timestamp: int, msg_id: str | None = None) -> dict[str, str]:
-    """The Svix headers Resend would send for ``raw_body`` signed with ``secret`` (tests, samples)."""
-    msg_id = msg_id or "msg_" + hashlib.sha256(raw_body).hexdigest()[:27]
-    signature = Webhook(secret).sign(msg_id, datetime.fromtimestamp(timestamp, UTC), raw_body.decode("utf-8"))
-    return {"svix-id": msg_id, "svix-timestamp": str(timestamp), "svix-signature": signature}
-
-
 # ---- payload -------------------------------------------------------------------------------------
 
 
 def parse_event(body: bytes) -> dict[str, Any]:
-    try:
-        event = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidPayload(f"body is not JSON ({error.__class__.__name__})") from None
+    event = load_json(body)
     if not isinstance(event, dict):
         raise InvalidPayload(f"body is a JSON {type(event).__name__}, not an event object")
     if not isinstance(event.get("type"), str) or not event["type"]:
@@ -202,26 +125,13 @@ class Resend(Source):
     secret_name: ClassVar[str | None] = SECRET
 
     def authenticate(self, request: WebhookRequest) -> None:
-        secret = self.settings.secret(SECRET)
-        if secret is None:
-            if self.settings.get_bool("ALLOW_UNSIGNED"):
-                log.warning(
-                    "SECURITY: accepting an UNSIGNED Resend request: %s is not configured and "
-                    "CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events to this endpoint.",
-                    SECRET,
-                )
-                return
-            raise NotConfigured(f"secret {SECRET} is not configured, so every request is refused")
-        tolerance = self.settings.get_int("RESEND_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)
-        if tolerance < 0:
-            raise NotConfigured("RESEND_TOLERANCE_SECONDS must not be negative")
-        verify(request.body, request.headers, secret, tolerance_seconds=tolerance, now=request.received_at.timestamp())
+        if (secret := self.secret_or_open(SECRET)) is not None:
+            tolerance = self.tolerance_seconds("RESEND_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)
+            standard_webhooks.verify(request, secret, secret_name=SECRET, tolerance_seconds=tolerance, prefixes=standard_webhooks.SVIX)
 
     @classmethod
     def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
-        existing = _header(request.headers, "id")
-        headers = {**request.headers, **sign(key, request.body, int(request.received_at.timestamp()), existing)}
-        return dataclasses.replace(request, headers=headers)
+        return standard_webhooks.sign(request, key, prefixes=standard_webhooks.SVIX, id_length=27)
 
     def translate(self, request: WebhookRequest) -> Translation:
         event = parse_event(request.body)
@@ -244,11 +154,13 @@ class Resend(Source):
         if kind not in PER_RECIPIENT and len(recipients) > 1:
             translation.ignored[f"{kind}:several_recipients"] += 1
             return translation
+        rules = IdentityRules.from_settings(self.settings, "RESEND")
+        content_id = ids.message_id_of_content(self.full_name(), event)  # one canonical dump per request
         for address in dict.fromkeys(recipients):
-            translation.events.append(self._event(kind, event, data, address))
+            translation.events.append(self._event(kind, event, data, address, rules, content_id))
         return translation
 
-    def _event(self, kind: str, event: Mapping[str, Any], data: Mapping[str, Any], address: str) -> EmailEvent:
+    def _event(self, kind: str, event: Mapping[str, Any], data: Mapping[str, Any], address: str, rules: IdentityRules, content_id: str) -> EmailEvent:
         email_id = data.get("email_id")
         if not isinstance(email_id, str) or not email_id:
             raise InvalidPayload(f"{kind}: no data.email_id")
@@ -260,7 +172,7 @@ class Resend(Source):
             "template_id": data.get("template_id") or None,
             "message_id": data.get("message_id") or None,
         }
-        traits = Traits(email=address)
+        traits: dict[str, Any] = {"email": address}
         when = event.get("created_at")
         if kind == "email.bounced":
             bounce = data.get("bounce") if isinstance(data.get("bounce"), dict) else {}
@@ -275,29 +187,15 @@ class Resend(Source):
             if not isinstance(click, dict) or not isinstance(click.get("link"), str):
                 raise InvalidPayload(f"{kind}: no data.click.link")
             properties["link_url"] = click["link"]
-            traits = Traits(email=address, ip=click.get("ipAddress") or None, user_agent=click.get("userAgent") or None)
+            traits.update(ip=click.get("ipAddress") or None, user_agent=click.get("userAgent") or None)
             when = click.get("timestamp") or when
         try:
-            identity = IdentityRules.from_settings(self.settings, "RESEND").resolve(tags, address)
+            identity = rules.resolve(tags, address)
         except NoIdentity as error:
             raise InvalidPayload(f"{kind}: {error}") from None
-        try:
-            timestamp = parse_timestamp(when)
-        except BadTimestamp as error:
-            raise InvalidPayload(f"{kind}: {error}") from None
-        semantic = EVENTS[kind]
-        properties_model = semantic.model_fields["properties"].annotation
-        try:
-            return semantic(
-                **identity,
-                messageId=ids.message_id(self.full_name(), ids.message_id_of_content(self.full_name(), event), address.lower()),
-                timestamp=timestamp,
-                properties=properties_model(**{k: v for k, v in properties.items() if v is not None}),
-                context=Context(traits=traits),
-            )
-        except ValidationError as error:
-            problems = dict.fromkeys(f"{'.'.join(str(p) for p in e['loc']) or 'event'} ({e['type']})" for e in error.errors())
-            raise InvalidPayload(f"{kind}: invalid " + ", ".join(problems)) from None
+        timestamp = timestamp_of(when, f"{kind}")
+        message_id = ids.message_id(self.full_name(), content_id, address.lower())
+        return email_event(EVENTS[kind], identity, message_id, timestamp, properties, traits, kind)
 
 
 SOURCE = Resend

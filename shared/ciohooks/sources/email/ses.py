@@ -103,12 +103,10 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from pydantic import ValidationError
 
 from ... import ids
 from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
-from ...semantic import Context, Traits
 from ...semantic.email import (
     EmailBounced,
     EmailDelivered,
@@ -119,6 +117,7 @@ from ...semantic.email import (
     EmailUnsubscribed,
 )
 from ...timestamps import BadTimestamp, parse_timestamp
+from .._translation import email_event, setting_keys, text_or_none, timestamp_of
 from ..base import InvalidPayload, NotConfigured, Reply, Source, Translation, Unauthorized
 from ._policy import EmailPolicy
 
@@ -286,6 +285,15 @@ class Recipient:
     qualifier: tuple[str, ...] = ()
 
 
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """The SES_* settings translation reads, read once per request."""
+
+    rules: IdentityRules
+    campaign_id_keys: tuple[str, ...]
+    campaign_name_keys: tuple[str, ...]
+
+
 def _sns_timestamp(when: datetime) -> str:
     when = when.astimezone(UTC)
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
@@ -434,17 +442,22 @@ class Ses(Source):
         detail = record.get(self._DETAIL[kind])
         if not isinstance(detail, dict):
             raise InvalidPayload(f"{kind}: no {self._DETAIL[kind]} object")
-        handler(self, kind, envelope["MessageId"], mail, detail, translation)
+        options = Options(
+            rules=IdentityRules.from_settings(self.settings, "SES"),
+            campaign_id_keys=setting_keys(self.settings, "SES_CAMPAIGN_ID_KEYS", "campaign_id"),
+            campaign_name_keys=setting_keys(self.settings, "SES_CAMPAIGN_NAME_KEYS", "campaign_name"),
+        )
+        handler(self, kind, envelope["MessageId"], mail, detail, translation, options)
         return translation
 
     # Each handler appends events (or ignored counts) for one SES record.
 
-    def _delivery(self, kind, sns_id, mail, detail, translation) -> None:
+    def _delivery(self, kind, sns_id, mail, detail, translation, options) -> None:
         recipients = _strings(detail.get("recipients"), f"{kind}: delivery.recipients")
         for address in recipients:
-            translation.events.append(self._event(EmailDelivered, kind, sns_id, mail, detail, Recipient(address)))
+            translation.events.append(self._event(EmailDelivered, kind, sns_id, mail, detail, Recipient(address), options))
 
-    def _bounce(self, kind, sns_id, mail, detail, translation) -> None:
+    def _bounce(self, kind, sns_id, mail, detail, translation, options) -> None:
         policy = EmailPolicy.from_settings(self.settings, "SES")
         bounce_type = detail.get("bounceType")
         if bounce_type == "Transient" and not policy.soft_bounces_are_bounces:
@@ -459,9 +472,9 @@ class Ses(Source):
                 "diagnostic_code": item.get("diagnosticCode"),
             }
             recipient = Recipient(_address(item, kind), details)
-            translation.events.append(self._event(EmailBounced, kind, sns_id, mail, detail, recipient))
+            translation.events.append(self._event(EmailBounced, kind, sns_id, mail, detail, recipient, options))
 
-    def _complaint(self, kind, sns_id, mail, detail, translation) -> None:
+    def _complaint(self, kind, sns_id, mail, detail, translation, options) -> None:
         if detail.get("complaintFeedbackType") == "not-spam":
             translation.ignored["Complaint:not-spam"] += 1
             return
@@ -471,24 +484,24 @@ class Ses(Source):
             return
         for item in _objects(detail.get("complainedRecipients"), f"{kind}: complaint.complainedRecipients"):
             recipient = Recipient(_address(item, kind), {"complaint_feedback_type": detail.get("complaintFeedbackType")})
-            translation.events.append(self._event(EmailMarkedAsSpam, kind, sns_id, mail, detail, recipient))
+            translation.events.append(self._event(EmailMarkedAsSpam, kind, sns_id, mail, detail, recipient, options))
 
-    def _open(self, kind, sns_id, mail, detail, translation) -> None:
+    def _open(self, kind, sns_id, mail, detail, translation, options) -> None:
         address = _sole_destination(mail, kind)
         if address is None:
             translation.ignored[f"{kind}:several_recipients"] += 1
             return
-        translation.events.append(self._event(EmailOpened, kind, sns_id, mail, detail, Recipient(address), engaged=True))
+        translation.events.append(self._event(EmailOpened, kind, sns_id, mail, detail, Recipient(address), options, engaged=True))
 
-    def _click(self, kind, sns_id, mail, detail, translation) -> None:
+    def _click(self, kind, sns_id, mail, detail, translation, options) -> None:
         address = _sole_destination(mail, kind)
         if address is None:
             translation.ignored[f"{kind}:several_recipients"] += 1
             return
         details = {"link_url": detail.get("link"), "link_tags": detail.get("linkTags")}
-        translation.events.append(self._event(EmailLinkClicked, kind, sns_id, mail, detail, Recipient(address, details), engaged=True))
+        translation.events.append(self._event(EmailLinkClicked, kind, sns_id, mail, detail, Recipient(address, details), options, engaged=True))
 
-    def _subscription(self, kind, sns_id, mail, detail, translation) -> None:
+    def _subscription(self, kind, sns_id, mail, detail, translation, options) -> None:
         address = _sole_destination(mail, kind)
         if address is None:
             translation.ignored[f"{kind}:several_recipients"] += 1
@@ -499,7 +512,7 @@ class Ses(Source):
         base = {"contact_list": contact_list, "subscription_source": detail.get("source")}
         if new.get("unsubscribeAll") is True and old.get("unsubscribeAll") is not True:
             recipient = Recipient(address, {**base, "list_id": contact_list, "unsubscribe_all": True}, ("unsubscribeAll",))
-            translation.events.append(self._event(EmailUnsubscribed, kind, sns_id, mail, detail, recipient))
+            translation.events.append(self._event(EmailUnsubscribed, kind, sns_id, mail, detail, recipient, options))
             return
         was_out = {t.get("topicName") for t in _topic_statuses(old) if t.get("subscriptionStatus") == "OptOut"}
         opted_out = [t["topicName"] for t in _topic_statuses(new) if t.get("subscriptionStatus") == "OptOut" and isinstance(t.get("topicName"), str) and t["topicName"] not in was_out]
@@ -511,7 +524,7 @@ class Ses(Source):
             return
         for topic in opted_out:
             recipient = Recipient(address, {**base, "list_id": topic}, ("topic", topic))
-            translation.events.append(self._event(EmailUnsubscribed, kind, sns_id, mail, detail, recipient))
+            translation.events.append(self._event(EmailUnsubscribed, kind, sns_id, mail, detail, recipient, options))
 
     _HANDLERS: ClassVar[dict[str, Callable[..., None]]] = {
         "Delivery": _delivery,
@@ -538,6 +551,7 @@ class Ses(Source):
         mail: Mapping[str, Any],
         detail: Mapping[str, Any],
         recipient: Recipient,
+        options: Options,
         *,
         engaged: bool = False,
     ) -> EmailEvent:
@@ -547,37 +561,20 @@ class Ses(Source):
         properties: dict[str, Any] = {
             "email_id": mail["messageId"],
             "email_subject": headers.get("subject") if isinstance(headers.get("subject"), str) else None,
-            "campaign_id": _first(tags, self._keys("SES_CAMPAIGN_ID_KEYS", "campaign_id")),
-            "campaign_name": _first(tags, self._keys("SES_CAMPAIGN_NAME_KEYS", "campaign_name")),
+            "campaign_id": _first(tags, options.campaign_id_keys),
+            "campaign_name": _first(tags, options.campaign_name_keys),
             **recipient.details,
         }
-        traits = Traits(email=recipient.address)
+        traits: dict[str, Any] = {"email": recipient.address}
         if engaged:
-            traits = Traits(email=recipient.address, ip=_string(detail.get("ipAddress")), user_agent=_string(detail.get("userAgent")))
+            traits.update(ip=text_or_none(detail.get("ipAddress")), user_agent=text_or_none(detail.get("userAgent")))
         try:
-            identity = IdentityRules.from_settings(self.settings, "SES").resolve(tags, recipient.address)
+            identity = options.rules.resolve(tags, recipient.address)
         except NoIdentity as error:
             raise InvalidPayload(f"{where}: {error}") from None
-        try:
-            timestamp = parse_timestamp(detail.get("timestamp"))
-        except BadTimestamp as error:
-            raise InvalidPayload(f"{where}: {error}") from None
-        properties_model = semantic.model_fields["properties"].annotation
-        try:
-            return semantic(
-                **identity,
-                messageId=ids.message_id(self.full_name(), sns_id, recipient.address.lower(), *recipient.qualifier),
-                timestamp=timestamp,
-                properties=properties_model(**{k: v for k, v in properties.items() if v is not None}),
-                context=Context(traits=traits),
-            )
-        except ValidationError as error:
-            problems = dict.fromkeys(f"{'.'.join(str(p) for p in e['loc']) or 'event'} ({e['type']})" for e in error.errors())
-            raise InvalidPayload(f"{where}: invalid " + ", ".join(problems)) from None
-
-    def _keys(self, setting: str, default: str) -> tuple[str, ...]:
-        configured = self.settings.get_list(setting)
-        return (default,) if configured is None else tuple(configured)
+        timestamp = timestamp_of(detail.get("timestamp"), f"{where}")
+        message_id = ids.message_id(self.full_name(), sns_id, recipient.address.lower(), *recipient.qualifier)
+        return email_event(semantic, identity, message_id, timestamp, properties, traits, where)
 
 
 def _strings(value: Any, where: str) -> list[str]:
@@ -624,10 +621,6 @@ def _flat_tags(tags: Any) -> dict[str, str]:
 
 def _first(values: Mapping[str, str], keys: tuple[str, ...]) -> str | None:
     return next((values[k] for k in keys if values.get(k)), None)
-
-
-def _string(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 SOURCE = Ses

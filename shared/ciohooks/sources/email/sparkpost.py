@@ -62,22 +62,21 @@ Decisions:
 - Authentication (fail closed), any configured method that matches is enough, because one
   endpoint may serve several SparkPost webhooks: SPARKPOST_BASIC_AUTH (secret, ``user:pass``, the
   webhook's Basic credentials) and/or SPARKPOST_WEBHOOK_TOKEN (secret, the legacy
-  ``X-MessageSystems-Webhook-Token``). OAuth 2.0 is not supported: it needs a token endpoint.
+  ``X-MessageSystems-Webhook-Token``), compared in constant time (``_credentials.py``); a
+  SPARKPOST_BASIC_AUTH without ``:`` is not configured (503). OAuth 2.0 is not supported: it needs
+  a token endpoint.
 - Answer codes: SparkPost retries anything but 200 for 8 hours, so everything accepted is 200;
   a bad credential is 401 (also SparkPost's signal to refresh an OAuth token).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import logging
 from typing import Any, ClassVar, Mapping
 
 from ... import ids
 from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
-from ...semantic import Traits
 from ...semantic.email import (
     EmailBounced,
     EmailDelivered,
@@ -87,13 +86,10 @@ from ...semantic.email import (
     EmailOpened,
     EmailUnsubscribed,
 )
-from ...timestamps import BadTimestamp, parse_timestamp
-from ..base import InvalidPayload, NotConfigured, Reply, Source, Translation, Unauthorized
+from .. import _credentials as credentials
+from .._translation import email_event, load_json, text_or_none, timestamp_of
+from ..base import InvalidPayload, Reply, Source, Translation, Unauthorized
 from ._policy import EmailPolicy
-from .mailgun import build
-from .postmark import basic_auth_header, check_basic_auth, check_secret_header
-
-log = logging.getLogger(__name__)
 
 BASIC_SECRET = "SPARKPOST_BASIC_AUTH"
 TOKEN_SECRET = "SPARKPOST_WEBHOOK_TOKEN"
@@ -118,10 +114,7 @@ VALIDATION_BATCH = [{"msys": {}}]
 
 def parse_batch(body: bytes) -> list[dict[str, Any]]:
     """The batch as a list of ``msys`` objects; integers stay text so big ids keep every digit."""
-    try:
-        batch = json.loads(body, parse_int=str)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidPayload(f"body is not JSON ({error.__class__.__name__})") from None
+    batch = load_json(body, parse_int=str)
     if not isinstance(batch, list):
         raise InvalidPayload(f"body is a JSON {type(batch).__name__}, not an array of events")
     found = []
@@ -151,27 +144,19 @@ class SparkPost(Source):
         return None
 
     def authenticate(self, request: WebhookRequest) -> None:
-        basic = self.settings.secret(BASIC_SECRET)
-        token = self.settings.secret(TOKEN_SECRET)
-        if not basic and not token:
-            if self.settings.get_bool("ALLOW_UNSIGNED"):
-                log.warning(
-                    "SECURITY: accepting an UNAUTHENTICATED SparkPost request: neither %s nor %s is "
-                    "configured and CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events here.",
-                    BASIC_SECRET,
-                    TOKEN_SECRET,
-                )
-                return
-            raise NotConfigured(f"neither {BASIC_SECRET} nor {TOKEN_SECRET} is configured, so every request is refused")
+        basic, token = self.secret(BASIC_SECRET), self.secret(TOKEN_SECRET)
+        if basic is None and token is None:
+            return self.refuse_or_open(BASIC_SECRET, TOKEN_SECRET)
+        checks = []  # (presented, expected, what): any configured method that matches is enough
+        if basic is not None:
+            expected = credentials.basic_secret(BASIC_SECRET, basic)
+            checks.append((credentials.basic(request.header("authorization")), expected, "SparkPost Basic Authorization header"))
+        if token is not None:
+            checks.append((request.header(TOKEN_HEADER), token, "SparkPost webhook token"))
         failures = []
-        for expected, check in ((basic, check_basic_auth), (token, None)):
-            if not expected:
-                continue
+        for presented, expected, what in checks:
             try:
-                if check is None:
-                    check_secret_header(request.headers, TOKEN_HEADER, expected, "SparkPost")
-                else:
-                    check(request.headers, expected, "SparkPost")
+                credentials.require(presented, expected, what)
                 return
             except Unauthorized as error:
                 failures.append(str(error))
@@ -180,11 +165,13 @@ class SparkPost(Source):
     @classmethod
     def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
         """Add the webhook's Basic credentials ``key`` (``user:pass``), as SparkPost sends them."""
-        return dataclasses.replace(request, headers={**request.headers, "authorization": basic_auth_header(key)})
+        return credentials.with_header(request, "authorization", credentials.basic_header(key))
 
     def translate(self, request: WebhookRequest) -> Translation:
         policy = EmailPolicy.from_settings(self.settings, "SPARKPOST")
         open_types = set(self.settings.get_list("SPARKPOST_OPEN_TYPES") or DEFAULT_OPEN_TYPES)
+        rules = IdentityRules.from_settings(self.settings, "SPARKPOST")
+        id_field = "transmission_id" if (self.settings.get("SPARKPOST_EMAIL_ID") or "").lower() == "transmission_id" else "message_id"
         translation = Translation()
         for index, msys in enumerate(parse_batch(request.body)):
             if not msys:
@@ -203,7 +190,7 @@ class SparkPost(Source):
             if (skipped := self._skipped(index, kind, event, policy, open_types)) is not None:
                 translation.ignored[skipped] += 1
                 continue
-            translation.events.append(self._event(index, kind, event, semantic))
+            translation.events.append(self._event(index, kind, event, semantic, rules, id_field))
         return translation
 
     @staticmethod
@@ -236,40 +223,36 @@ class SparkPost(Source):
                 return f"{kind}:prefetched"
         return None
 
-    def _event(self, index: int, kind: str, event: Mapping[str, Any], semantic: type[EmailEvent]) -> EmailEvent:
+    def _event(self, index: int, kind: str, event: Mapping[str, Any], semantic: type[EmailEvent], rules: IdentityRules, id_field: str) -> EmailEvent:
         where = f"event {index} ({kind})"
         recipient = event.get("rcpt_to")
         if not isinstance(recipient, str) or not recipient:
             raise InvalidPayload(f"{where}: no rcpt_to")
-        id_field = "transmission_id" if (self.settings.get("SPARKPOST_EMAIL_ID") or "").lower() == "transmission_id" else "message_id"
         email_id = event.get(id_field)
         if not isinstance(email_id, str) or not email_id:
             raise InvalidPayload(f"{where}: no {id_field}, so no email_id")
-        try:
-            timestamp = parse_timestamp(event.get("timestamp"))
-        except BadTimestamp as error:
-            raise InvalidPayload(f"{where}: {error}") from None
+        timestamp = timestamp_of(event.get("timestamp"), f"{where}")
 
         properties: dict[str, Any] = {
             "email_id": email_id,
-            "email_subject": _text(event.get("subject")),
-            "campaign_id": _text(event.get("campaign_id")),
+            "email_subject": text_or_none(event.get("subject")),
+            "campaign_id": text_or_none(event.get("campaign_id")),
         }
-        traits = Traits(email=recipient)
+        traits: dict[str, Any] = {"email": recipient}
         if kind in CLICKS or kind in OPENS or kind == "link_unsubscribe":
-            traits = Traits(email=recipient, ip=_text(event.get("ip_address")), user_agent=_text(event.get("user_agent")))
+            traits.update(ip=text_or_none(event.get("ip_address")), user_agent=text_or_none(event.get("user_agent")))
         if kind in CLICKS:
-            properties["link_url"] = _text(event.get("target_link_url"))
+            properties["link_url"] = text_or_none(event.get("target_link_url"))
         if kind in OPENS:
             properties["sparkpost_type"] = kind
             if _prefetched(event):
                 properties["prefetched"] = True
         if kind in BOUNCES:
-            properties.update(bounce_class=str(event.get("bounce_class")), reason=_text(event.get("reason")), error_code=_text(event.get("error_code")))
+            properties.update(bounce_class=str(event.get("bounce_class")), reason=text_or_none(event.get("reason")), error_code=text_or_none(event.get("error_code")))
 
         meta = event.get("rcpt_meta")
         try:
-            identity = IdentityRules.from_settings(self.settings, "SPARKPOST").resolve(meta if isinstance(meta, dict) else {}, recipient)
+            identity = rules.resolve(meta if isinstance(meta, dict) else {}, recipient)
         except NoIdentity as error:
             raise InvalidPayload(f"{where}: {error}") from None
         event_id = event.get("event_id")
@@ -278,16 +261,12 @@ class SparkPost(Source):
             if isinstance(event_id, str) and event_id
             else ids.message_id_of_content(self.full_name(), event)
         )
-        return build(semantic, identity, message_id, timestamp, properties, traits, where)
+        return email_event(semantic, identity, message_id, timestamp, properties, traits, where)
 
 
 def _prefetched(event: Mapping[str, Any]) -> bool:
     parsed = event.get("user_agent_parsed")
     return isinstance(parsed, dict) and parsed.get("is_prefetched") is True
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 SOURCE = SparkPost

@@ -70,23 +70,18 @@ publishes its callback server IPs for an allowlist as a second layer.
 from __future__ import annotations
 
 import dataclasses
-import hmac
-import logging
 import re
-from datetime import datetime
-from typing import Any, ClassVar, Mapping
-from urllib.parse import parse_qsl, urlencode
-
-from pydantic import ValidationError
+from typing import ClassVar, Mapping
+from urllib.parse import urlencode
 
 from ... import ids
 from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
 from ...semantic.mobile import ApplicationInstalled, ApplicationOpened, ApplicationUninstalled, MobileEvent
-from ...timestamps import BadTimestamp, parse_timestamp
-from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
-
-log = logging.getLogger(__name__)
+from .. import _credentials as credentials
+from .._translation import build, optional_timestamp, query_dict
+from ..base import InvalidPayload, NotConfigured, Source, Translation
+from ._context import compact
 
 SECRET = "ADJUST_SECRET"
 SECRET_PARAM_SETTING = "ADJUST_SECRET_PARAM"
@@ -143,18 +138,6 @@ def present(query: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in query.items() if v.strip() and not UNREPLACED.match(v.strip())}
 
 
-def _compact(tree: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            value = _compact(value)
-            if not value:
-                continue
-        if value is not None:
-            out[key] = value
-    return out
-
-
 class Adjust(Source):
     family: ClassVar[str] = "mobile"
     name: ClassVar[str] = "adjust"
@@ -172,23 +155,9 @@ class Adjust(Source):
 
     def authenticate(self, request: WebhookRequest) -> None:
         parse_key_map(self.settings.get("ADJUST_KEY_MAP"))  # a broken key map fails closed (503)
-        secret = self.settings.secret(SECRET)
-        if secret is None or not secret.strip():
-            if self.settings.get_bool("ALLOW_UNSIGNED"):
-                log.warning(
-                    "SECURITY: accepting an UNAUTHENTICATED Adjust callback: %s is not configured and "
-                    "CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events to this endpoint.",
-                    SECRET,
-                )
-                return
-            raise NotConfigured(f"secret {SECRET} is not configured, so every request is refused")
-        values = [v for k, v in parse_qsl(request.raw_query, keep_blank_values=True) if k == self.secret_param]
-        if not values:
-            raise Unauthorized(f"missing Adjust secret parameter {self.secret_param}")
-        # Every copy must match: a forged copy next to a leaked one is still a forgery.
-        expected = secret.strip().encode("utf-8")
-        if not all(hmac.compare_digest(v.strip().encode("utf-8"), expected) for v in values):
-            raise Unauthorized("Adjust secret does not match")
+        if (secret := self.secret_or_open(SECRET)) is not None:
+            presented = [value.strip() for value in credentials.query_values(request, self.secret_param)]
+            credentials.require_every(presented, secret.strip(), f"Adjust secret parameter {self.secret_param}")
 
     @classmethod
     def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
@@ -203,7 +172,7 @@ class Adjust(Source):
         except NotConfigured as error:  # on replay: keep the request, say why
             raise InvalidPayload(str(error)) from None
         secret_param = self.secret_param
-        params = present({k: v for k, v in request.query.items() if k != secret_param})
+        params = present({k: v for k, v in query_dict(request.raw_query).items() if k != secret_param})
         translation = Translation()
 
         def field(name: str) -> str | None:
@@ -223,17 +192,12 @@ class Adjust(Source):
             identity = rules.resolve(params, field("adid"))
         except NoIdentity:
             raise InvalidPayload(f"{kind} callback has no user id and no adid") from None
-        timestamp: datetime | None = None
-        if (created_at := field("created_at")) is not None:
-            try:
-                timestamp = parse_timestamp(created_at)
-            except BadTimestamp as error:
-                raise InvalidPayload(f"{kind} callback: created_at: {error}") from None
+        timestamp = optional_timestamp(field("created_at"), f"{kind} callback: created_at")
 
-        version, build = field("version"), field("build")
-        properties = _compact({"version": version, "build": build}) if semantic in VERSIONED else {}
-        context = _compact({
-            "app": {"name": field("app_name"), "version": version, "build": build},
+        version, build_number = field("version"), field("build")
+        properties = compact({"version": version, "build": build_number}) if semantic in VERSIONED else {}
+        context = compact({
+            "app": {"name": field("app_name"), "version": version, "build": build_number},
             "device": {
                 "id": field("idfv") or field("android_id"),
                 "advertisingId": field("idfa") or field("gps_adid"),
@@ -245,23 +209,15 @@ class Adjust(Source):
             "ip": field("ip_address"),
             "location": {"country": field("country")},
         })
-        try:
-            event = semantic(
-                **identity,
-                messageId=ids.message_id_of_content(self.full_name(), params),
-                timestamp=timestamp,
-                properties=properties or None,
-                context=context or None,
-            )
-        except ValidationError as error:
-            raise InvalidPayload(f"{kind} callback: {_describe(error)}") from None
-        translation.events.append(event)
+        fields = {
+            **identity,
+            "messageId": ids.message_id_of_content(self.full_name(), params),
+            "timestamp": timestamp,
+            "properties": properties or None,
+            "context": context or None,
+        }
+        translation.events.append(build(semantic, fields, f"{kind} callback"))
         return translation
-
-
-def _describe(error: ValidationError) -> str:
-    problems = dict.fromkeys(f"{'.'.join(str(p) for p in e['loc']) or 'event'} ({e['type']})" for e in error.errors())
-    return "invalid " + ", ".join(problems)
 
 
 SOURCE = Adjust

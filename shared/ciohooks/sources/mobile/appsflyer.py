@@ -69,23 +69,16 @@ messageIds.
 
 from __future__ import annotations
 
-import dataclasses
-import hmac
-import json
-import logging
-from datetime import datetime
 from typing import Any, ClassVar, Mapping
-
-from pydantic import ValidationError
 
 from ... import ids
 from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
 from ...semantic.mobile import ApplicationInstalled, MobileEvent
-from ...timestamps import BadTimestamp, parse_timestamp
-from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
-
-log = logging.getLogger(__name__)
+from .. import _credentials as credentials
+from .._translation import build, load_json, optional_timestamp, query_dict
+from ..base import InvalidPayload, Source, Translation
+from ._context import compact, flag, text
 
 TOKEN_SECRET = "APPSFLYER_TOKEN"
 TOKEN_HEADER_SETTING = "APPSFLYER_TOKEN_HEADER"
@@ -108,84 +101,38 @@ ATTRIBUTION_IGNORED = frozenset({"re-engagement"})
 def parse_message(request: WebhookRequest) -> dict[str, Any]:
     """The message as a dict: the JSON object of a POST, or the query parameters of a GET."""
     if request.method == "GET":
-        message: Any = request.query
+        message: Any = query_dict(request.raw_query)
     else:
-        try:
-            message = json.loads(request.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise InvalidPayload(f"body is not JSON ({error.__class__.__name__})") from None
+        message = load_json(request.body)
     if not isinstance(message, dict):
         raise InvalidPayload(f"message is a JSON {type(message).__name__}, not an object")
     return message
 
 
-def _text(message: Mapping[str, Any], *keys: str) -> str | None:
-    """The first of ``keys`` with a non-empty value, as text (numbers kept exactly as sent)."""
-    for key in keys:
-        value = message.get(key)
-        if isinstance(value, str) and value.strip():
-            return value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-    return None
-
-
-def _flag(value: Any) -> bool | None:
-    """A boolean sent as JSON true/false or, in GET messages, as the text "true"/"false"."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    return None
-
-
-def _compact(tree: dict[str, Any]) -> dict[str, Any]:
-    """``tree`` without None values and without objects left empty."""
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            value = _compact(value)
-            if not value:
-                continue
-        if value is not None:
-            out[key] = value
-    return out
-
-
 def context_of(message: Mapping[str, Any]) -> dict[str, Any]:
     """The device, app and network data AppsFlyer sent, named as Segment's mobile context names them."""
-    platform = _text(message, "platform")
-    lat = _flag(message.get("is_lat"))
-    return _compact({
+    platform = text(message, "platform")
+    lat = flag(message.get("is_lat"))
+    return compact({
         "app": {
-            "name": _text(message, "app_name"),
-            "version": _text(message, "app_version"),
-            "namespace": _text(message, "bundle_id"),
+            "name": text(message, "app_name"),
+            "version": text(message, "app_version"),
+            "namespace": text(message, "bundle_id"),
         },
         "device": {
-            "id": _text(message, "idfv", "android_id"),
-            "advertisingId": _text(message, "idfa", "advertising_id"),
+            "id": text(message, "idfv", "android_id"),
+            "advertisingId": text(message, "idfa", "advertising_id"),
             "adTrackingEnabled": None if lat is None else not lat,
-            "model": _text(message, "device_model", "device_type"),
+            "model": text(message, "device_model", "device_type"),
             "type": platform,
         },
-        "os": {"name": platform, "version": _text(message, "os_version")},
-        "ip": _text(message, "ip"),
-        "userAgent": _text(message, "user_agent"),
-        "locale": _text(message, "language"),
-        "network": {"wifi": _flag(message.get("wifi")), "carrier": _text(message, "carrier")},
-        "location": {"city": _text(message, "city"), "country": _text(message, "country_code")},
+        "os": {"name": platform, "version": text(message, "os_version")},
+        "ip": text(message, "ip"),
+        "userAgent": text(message, "user_agent"),
+        "locale": text(message, "language"),
+        "network": {"wifi": flag(message.get("wifi")), "carrier": text(message, "carrier")},
+        "location": {"city": text(message, "city"), "country": text(message, "country_code")},
     })
-
-
-# ---- authentication ------------------------------------------------------------------------------
-
-
-def token_matches(presented: str | None, token: str) -> bool:
-    """Constant-time comparison of the header value with the configured token."""
-    if presented is None:
-        return False
-    return hmac.compare_digest(presented.strip().encode("utf-8"), token.strip().encode("utf-8"))
 
 
 # ---- the source ----------------------------------------------------------------------------------
@@ -207,31 +154,20 @@ class AppsFlyer(Source):
         return frozenset({self.token_header})
 
     def authenticate(self, request: WebhookRequest) -> None:
-        token = self.settings.secret(TOKEN_SECRET)
-        if token is None or not token.strip():
-            if self.settings.get_bool("ALLOW_UNSIGNED"):
-                log.warning(
-                    "SECURITY: accepting an UNAUTHENTICATED AppsFlyer request: %s is not configured and "
-                    "CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events to this endpoint.",
-                    TOKEN_SECRET,
-                )
-                return
-            raise NotConfigured(f"secret {TOKEN_SECRET} is not configured, so every request is refused")
-        presented = request.header(self.token_header)
-        if presented is None:
-            raise Unauthorized(f"missing AppsFlyer token header {self.token_header}")
-        if not token_matches(presented, token):
-            raise Unauthorized("AppsFlyer token does not match")
+        if (token := self.secret_or_open(TOKEN_SECRET)) is not None:
+            presented = request.header(self.token_header)
+            what = f"AppsFlyer token header {self.token_header}"
+            credentials.require(None if presented is None else presented.strip(), token.strip(), what)
 
     @classmethod
     def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
         """``request`` with the token header AppsFlyer adds (the default header name, Authorization)."""
-        return dataclasses.replace(request, headers={**request.headers, DEFAULT_TOKEN_HEADER: key})
+        return credentials.with_header(request, DEFAULT_TOKEN_HEADER, key)
 
     def translate(self, request: WebhookRequest) -> Translation:
         message = parse_message(request)
         translation = Translation()
-        kind = _text(message, "event_name")
+        kind = text(message, "event_name")
         if kind is None:
             raise InvalidPayload("message has no event_name")
         if kind not in EVENTS:
@@ -239,34 +175,20 @@ class AppsFlyer(Source):
             return translation
         rules = IdentityRules.from_settings(self.settings, "APPSFLYER", ("customer_user_id",))
         try:
-            identity = rules.resolve(message, _text(message, "appsflyer_id"))
+            identity = rules.resolve(message, text(message, "appsflyer_id"))
         except NoIdentity:
             raise InvalidPayload(f"{kind} message has no customer_user_id and no appsflyer_id") from None
-        timestamp: datetime | None = None
-        if (event_time := _text(message, "event_time")) is not None:
-            try:
-                timestamp = parse_timestamp(event_time)
-            except BadTimestamp as error:
-                raise InvalidPayload(f"{kind} message: event_time: {error}") from None
-        version = _text(message, "app_version")
-        try:
-            event = EVENTS[kind](
-                **identity,
-                messageId=ids.message_id_of_content(self.full_name(), message),
-                timestamp=timestamp,
-                properties={"version": version} if version else None,
-                context=context_of(message) or None,
-            )
-        except ValidationError as error:
-            raise InvalidPayload(f"{kind} message: {_describe(error)}") from None
-        translation.events.append(event)
+        timestamp = optional_timestamp(text(message, "event_time"), f"{kind} message: event_time")
+        version = text(message, "app_version")
+        fields = {
+            **identity,
+            "messageId": ids.message_id_of_content(self.full_name(), message),
+            "timestamp": timestamp,
+            "properties": {"version": version} if version else None,
+            "context": context_of(message) or None,
+        }
+        translation.events.append(build(EVENTS[kind], fields, f"{kind} message"))
         return translation
-
-
-def _describe(error: ValidationError) -> str:
-    """Field names and error kinds only: pydantic's own messages quote the offending values."""
-    problems = dict.fromkeys(f"{'.'.join(str(p) for p in e['loc']) or 'event'} ({e['type']})" for e in error.errors())
-    return "invalid " + ", ".join(problems)
 
 
 SOURCE = AppsFlyer

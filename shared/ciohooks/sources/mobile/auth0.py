@@ -47,20 +47,16 @@ Decisions:
 
 from __future__ import annotations
 
-import dataclasses
-import hmac
 import json
-import logging
 from typing import Any, ClassVar
 
 from ... import ids
 from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
 from ...semantic.actions import UserDeleted
-from ...timestamps import BadTimestamp, parse_timestamp
-from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
-
-log = logging.getLogger(__name__)
+from .. import _credentials as credentials
+from .._translation import build, optional_timestamp
+from ..base import InvalidPayload, Source, Translation
 
 SECRET = "AUTH0_AUTHORIZATION"
 USER_DELETED_TYPES = frozenset({"sdu"})
@@ -101,25 +97,13 @@ class Auth0(Source):
     secret_headers: ClassVar[frozenset[str]] = frozenset({"authorization"})
 
     def authenticate(self, request: WebhookRequest) -> None:
-        expected = self.settings.secret(SECRET)
-        if expected is None:
-            if self.settings.get_bool("ALLOW_UNSIGNED"):
-                log.warning(
-                    "SECURITY: accepting an UNAUTHENTICATED Auth0 request: %s is not configured and "
-                    "CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events to this endpoint.",
-                    SECRET,
-                )
-                return
-            raise NotConfigured(f"secret {SECRET} is not configured, so every request is refused")
-        presented = request.header("authorization")
-        if not presented:
-            raise Unauthorized("missing Authorization header")
-        if not hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8")):
-            raise Unauthorized("Authorization header does not match the log stream's token")
+        if (expected := self.secret_or_open(SECRET)) is not None:
+            # The whole header, exactly as typed in the stream's settings (scheme included).
+            credentials.require(request.header("authorization"), expected, "Authorization header")
 
     @classmethod
     def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
-        return dataclasses.replace(request, headers={**request.headers, "authorization": key})
+        return credentials.with_header(request, "authorization", key)
 
     def translate(self, request: WebhookRequest) -> Translation:
         rules = IdentityRules.from_settings(self.settings, "AUTH0")
@@ -143,11 +127,8 @@ class Auth0(Source):
             identity = rules.resolve(data, None)
         except NoIdentity:
             raise InvalidPayload(f"{where}: no user id in {', '.join(rules.user_id_keys)}") from None
-        try:
-            timestamp = parse_timestamp(data["date"]) if data.get("date") is not None else None
-        except BadTimestamp as error:
-            raise InvalidPayload(f"{where}: date: {error}") from None
-        return UserDeleted(**identity, messageId=ids.message_id(self.full_name(), log_id), timestamp=timestamp)
+        timestamp = optional_timestamp(data.get("date"), f"{where}: date")
+        return build(UserDeleted, {**identity, "messageId": ids.message_id(self.full_name(), log_id), "timestamp": timestamp}, where)
 
 
 SOURCE = Auth0

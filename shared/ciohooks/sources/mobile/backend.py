@@ -69,13 +69,14 @@ Decisions:
   DLQ entry or the same ``webhook-id`` posted twice within the window gives the same messageIds, so
   it is one event downstream. No ``webhook-id`` store is kept: deterministic messageIds already
   make a replay harmless.
-- Signature: the ``standardwebhooks`` library computes the expected signature; the timestamp
-  window (``BACKEND_TOLERANCE_SECONDS``, default 300 s, the Standard Webhooks default) is checked
-  here against the time AWS received the request, and each ``v1,`` signature is compared with
-  ``hmac.compare_digest``. ``BACKEND_SIGNING_SECRET`` may hold several secrets separated by spaces
-  or commas (receiver-side rotation); senders rotate by sending two signatures. A secret must be
-  ``whsec_`` + base64 of at least 24 bytes (the spec's minimum), else the source is not
-  configured (503). A ``webhook-id`` containing ``.`` is refused, as the spec asks.
+- Signature: ``_standard_webhooks.py`` verifies (the ``standardwebhooks`` library computes the
+  expected signature); the timestamp window (``BACKEND_TOLERANCE_SECONDS``, default 300 s, the
+  Standard Webhooks default) is checked there against the time AWS received the request, and each
+  ``v1,`` signature is compared with ``hmac.compare_digest``. ``BACKEND_SIGNING_SECRET`` may hold
+  several secrets separated by spaces or commas (receiver-side rotation); senders rotate by sending
+  two signatures. A secret must be ``whsec_`` + base64 of at least 24 bytes (the spec's minimum),
+  else the source is not configured (503). A ``webhook-id`` containing ``.`` is refused, as the spec
+  asks. Only the standard's ``webhook-*`` header names are read.
 - Loop guard: this endpoint never re-emits Customer.io's own webhooks. A request carrying
   ``x-cio-signature`` / ``x-cio-timestamp`` (Customer.io reporting webhooks and campaign webhook
   actions both send them) or a body shaped like a reporting webhook (``event_id``, ``object_type``,
@@ -93,21 +94,15 @@ Settings: ``BACKEND_SIGNING_SECRET`` (secret; AWS: ``/cio-hooks/backend-signing-
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
-import functools
-import hashlib
-import hmac
 import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Literal, Mapping, get_args
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
-from standardwebhooks.webhooks import Webhook
 
 from ... import ids
 from ...redact import redact
@@ -116,8 +111,9 @@ from ...semantic import SemanticEvent
 from ...semantic import actions as cio_actions
 from ...semantic import mobile as cio_mobile
 from ...timestamps import BadTimestamp, parse_timestamp
+from .. import _standard_webhooks as standard_webhooks
 from .._customerio_loop import refuse_loop
-from ..base import InvalidPayload, NotConfigured, Reply, Source, Translation, Unauthorized
+from ..base import InvalidPayload, Reply, Source, Translation
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +126,6 @@ DOCS_PATH = "docs/sources/backend.md"
 
 SECRET = "BACKEND_SIGNING_SECRET"
 DEFAULT_TOLERANCE_SECONDS = 300
-MIN_SECRET_BYTES = 24  # Standard Webhooks: "Random. At least 24 bytes"
-ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER = "webhook-id", "webhook-timestamp", "webhook-signature"
 
 # RFC 3339 with a zone, years 1900-2099, no leap second: the schema has the same pattern.
 TIMESTAMP_PATTERN = (
@@ -242,8 +236,9 @@ class ObjectReference(Strict):
     id: Text
     type_id: ObjectTypeId | None = None
 
-    def to_cio(self) -> cio_actions.ObjectReference:
-        return cio_actions.ObjectReference(objectId=self.id, **({} if self.type_id is None else {"objectTypeId": self.type_id}))
+    def as_properties(self) -> dict[str, Any]:
+        """The spec's ObjectReference properties (``objectTypeId`` only when sent)."""
+        return {"objectId": self.id, **({} if self.type_id is None else {"objectTypeId": self.type_id})}
 
 
 class Delivery(Strict):
@@ -274,7 +269,9 @@ class BackendEvent(Strict):
         return {}
 
     def to_cio(self, source: str) -> SemanticEvent:
-        return self.cio_event(**self.identity(), messageId=ids.message_id(source, self.id), timestamp=self.timestamp, **self.payload())
+        # One model_validate on plain dicts: the contract models above already checked every value.
+        fields = {**self.identity(), "messageId": ids.message_id(source, self.id), "timestamp": self.timestamp, **self.payload()}
+        return self.cio_event.model_validate(fields)
 
 
 class KnownUser(BackendEvent):
@@ -401,7 +398,7 @@ class RelationshipDeleted(KnownUser):
     cio_event = cio_actions.RelationshipDeleted
 
     def payload(self) -> dict[str, Any]:
-        return {"properties": self.object.to_cio()}
+        return {"properties": self.object.as_properties()}
 
 
 class ObjectDeleted(BackendEvent):
@@ -411,7 +408,7 @@ class ObjectDeleted(BackendEvent):
     cio_event = cio_actions.ObjectDeleted
 
     def payload(self) -> dict[str, Any]:
-        return {"properties": self.object.to_cio()}
+        return {"properties": self.object.as_properties()}
 
 
 class DeliveryMetric(OneIdentity):
@@ -536,71 +533,6 @@ def _escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
-# ---- Standard Webhooks ----------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=8)
-def load_secrets(text: str) -> tuple[Webhook, ...]:
-    """Signers for one or more secrets (separated by spaces or commas); ``NotConfigured`` if any is bad."""
-    found = []
-    for secret in text.replace(",", " ").split():
-        encoded = secret.removeprefix("whsec_")
-        try:
-            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
-        except (binascii.Error, ValueError):
-            raise NotConfigured(f"{SECRET} is not a Standard Webhooks secret (whsec_ + base64)") from None
-        if len(key) < MIN_SECRET_BYTES:
-            raise NotConfigured(f"{SECRET} is shorter than {MIN_SECRET_BYTES} bytes (Standard Webhooks' minimum)")
-        found.append(Webhook(key))
-    if not found:
-        raise NotConfigured(f"{SECRET} is empty")
-    return tuple(found)
-
-
-def verify(raw_body: bytes, headers: Mapping[str, str], secrets: str, *, now: float, tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS) -> str:
-    """Raise ``Unauthorized`` unless one of ``secrets`` signed ``<id>.<timestamp>.<raw_body>`` recently.
-
-    ``now`` is the time the request was received (unix seconds). Returns the ``webhook-id``.
-    """
-    signers = load_secrets(secrets)
-    lowered = {name.lower(): value for name, value in headers.items()}
-    msg_id, stamp, signatures = (lowered.get(name, "") for name in (ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER))
-    if not (msg_id and stamp and signatures):
-        missing = [name for name in (ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER) if not lowered.get(name)]
-        raise Unauthorized(f"missing Standard Webhooks header(s): {', '.join(missing)}")
-    if "." in msg_id:
-        # The signed content is "<id>.<timestamp>.<body>": a dot in the id would blur where it ends.
-        raise Unauthorized("webhook-id must not contain '.'")
-    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
-        raise Unauthorized("webhook-timestamp is not unix seconds")
-    if abs(now - int(stamp)) > tolerance_seconds:
-        raise Unauthorized(f"webhook-timestamp is more than {tolerance_seconds} s from the time of receipt")
-    try:
-        text = raw_body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Unauthorized("body is not UTF-8, so no Standard Webhooks signer produced this signature") from None
-    when = datetime.fromtimestamp(int(stamp), UTC)
-    expected = [base64.b64decode(signer.sign(msg_id, when, text).partition(",")[2]) for signer in signers]
-    for entry in signatures.split():
-        version, _, encoded = entry.partition(",")
-        if version != "v1":
-            continue  # v1a (asymmetric) and future schemes: not configured here
-        try:
-            presented = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError):
-            continue
-        # Every secret is tried (no early exit on a secret), so timing says nothing about which matched.
-        if any([hmac.compare_digest(candidate, presented) for candidate in expected]):
-            return msg_id
-    raise Unauthorized("webhook-signature does not match")
-
-
-def sign(secret: str, raw_body: bytes, msg_id: str, timestamp: int) -> dict[str, str]:
-    """The three Standard Webhooks headers for ``raw_body`` (the first secret signs)."""
-    signature = load_secrets(secret)[0].sign(msg_id, datetime.fromtimestamp(timestamp, UTC), raw_body.decode("utf-8"))
-    return {ID_HEADER: msg_id, TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: signature}
-
-
 # ---- the source -----------------------------------------------------------------------------------
 
 
@@ -615,20 +547,9 @@ class Backend(Source):
         return refuse_loop(request, self.full_name())
 
     def authenticate(self, request: WebhookRequest) -> None:
-        secrets = self.settings.secret(SECRET)
-        if secrets is None:
-            if self.settings.get_bool("ALLOW_UNSIGNED"):
-                log.warning(
-                    "SECURITY: accepting an UNSIGNED app-backend request: %s is not configured and "
-                    "CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events to this endpoint.",
-                    SECRET,
-                )
-                return
-            raise NotConfigured(f"secret {SECRET} is not configured, so every request is refused")
-        tolerance = self.settings.get_int("BACKEND_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)
-        if tolerance < 0:
-            raise NotConfigured("BACKEND_TOLERANCE_SECONDS must not be negative")
-        verify(request.body, request.headers, secrets, now=request.received_at.timestamp(), tolerance_seconds=tolerance)
+        if (secrets := self.secret_or_open(SECRET)) is not None:
+            tolerance = self.tolerance_seconds("BACKEND_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)
+            standard_webhooks.verify(request, secrets, secret_name=SECRET, tolerance_seconds=tolerance)
 
     def reply_after_accept(self, request: WebhookRequest) -> Reply | None:
         """Answer 400 now when an authentic request breaks the contract (see the module docstring)."""
@@ -651,12 +572,7 @@ class Backend(Source):
 
     @classmethod
     def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
-        # A sample's own webhook-id (its .meta.json) is kept; otherwise one is derived from the body,
-        # so generated events are reproducible. A real sender uses a fresh id per message.
-        msg_id = request.header(ID_HEADER) or "msg_" + hashlib.sha256(request.body).hexdigest()[:32]
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in (ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)}
-        headers.update(sign(key, request.body, msg_id, int(request.received_at.timestamp())))
-        return dataclasses.replace(request, headers=headers)
+        return standard_webhooks.sign(request, key)
 
 
 SOURCE = Backend
@@ -668,9 +584,5 @@ __all__ = [
     "Backend",
     "ContractViolation",
     "Problem",
-    "customerio_webhook",
-    "load_secrets",
     "parse_contract",
-    "sign",
-    "verify",
 ]

@@ -56,24 +56,16 @@ Branch waits 2 seconds for an answer and retries only timeouts.
 
 from __future__ import annotations
 
-import dataclasses
-import hmac
-import json
-import logging
-from datetime import datetime
 from typing import Any, ClassVar, Mapping
-from urllib.parse import parse_qsl
-
-from pydantic import ValidationError
 
 from ... import ids
 from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
 from ...semantic.mobile import ApplicationInstalled, ApplicationOpened, MobileEvent
-from ...timestamps import BadTimestamp, parse_timestamp
-from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
-
-log = logging.getLogger(__name__)
+from .. import _credentials as credentials
+from .._translation import build, load_json, optional_timestamp
+from ..base import InvalidPayload, Source, Translation
+from ._context import compact, flag, text
 
 SECRET = "BRANCH_SECRET"
 DEFAULT_SECRET_HEADER = "authorization"
@@ -92,10 +84,7 @@ EVENTS: dict[str, type[MobileEvent]] = {
 
 def parse_event(body: bytes) -> dict[str, Any]:
     """The posted event, every JSON integer kept exact as its digits (Branch ids exceed 2**53)."""
-    try:
-        event = json.loads(body, parse_int=str)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidPayload(f"body is not JSON ({error.__class__.__name__})") from None
+    event = load_json(body, parse_int=str)
     if not isinstance(event, dict):
         raise InvalidPayload(f"body is a JSON {type(event).__name__}, not an event object")
     if not isinstance(event.get("name"), str) or not event["name"].strip():
@@ -103,52 +92,21 @@ def parse_event(body: bytes) -> dict[str, Any]:
     return event
 
 
-def _text(data: Mapping[str, Any], *keys: str) -> str | None:
-    for key in keys:
-        value = data.get(key)
-        if isinstance(value, str) and value.strip():
-            return value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-    return None
-
-
-def _flag(value: Any) -> bool | None:
-    """JSON true/false, or Branch's text booleans "true"/"false"."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    return None
-
-
-def _compact(tree: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            value = _compact(value)
-            if not value:
-                continue
-        if value is not None:
-            out[key] = value
-    return out
-
-
 def context_of(user_data: Mapping[str, Any]) -> dict[str, Any]:
-    lat = _flag(user_data.get("limit_ad_tracking"))
-    return _compact({
-        "app": {"version": _text(user_data, "app_version")},
+    lat = flag(user_data.get("limit_ad_tracking"))
+    return compact({
+        "app": {"version": text(user_data, "app_version")},
         "device": {
-            "id": _text(user_data, "idfv", "android_id"),
-            "advertisingId": _text(user_data, "idfa", "aaid"),
+            "id": text(user_data, "idfv", "android_id"),
+            "advertisingId": text(user_data, "idfa", "aaid"),
             "adTrackingEnabled": None if lat is None else not lat,
-            "manufacturer": _text(user_data, "brand"),
-            "model": _text(user_data, "model"),
+            "manufacturer": text(user_data, "brand"),
+            "model": text(user_data, "model"),
         },
-        "os": {"name": _text(user_data, "os"), "version": _text(user_data, "os_version")},
-        "ip": _text(user_data, "ip"),
-        "userAgent": _text(user_data, "user_agent"),
-        "location": {"country": _text(user_data, "country", "geo_country_code")},
+        "os": {"name": text(user_data, "os"), "version": text(user_data, "os_version")},
+        "ip": text(user_data, "ip"),
+        "userAgent": text(user_data, "user_agent"),
+        "location": {"country": text(user_data, "country", "geo_country_code")},
     })
 
 
@@ -179,30 +137,17 @@ class Branch(Source):
         return frozenset({self.secret_param})
 
     def authenticate(self, request: WebhookRequest) -> None:
-        secret = self.settings.secret(SECRET)
-        if secret is None or not secret.strip():
-            if self.settings.get_bool("ALLOW_UNSIGNED"):
-                log.warning(
-                    "SECURITY: accepting an UNAUTHENTICATED Branch request: %s is not configured and "
-                    "CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events to this endpoint.",
-                    SECRET,
-                )
-                return
-            raise NotConfigured(f"secret {SECRET} is not configured, so every request is refused")
-        presented = [v for k, v in parse_qsl(request.raw_query, keep_blank_values=True) if k == self.secret_param]
-        if (header := request.header(self.secret_header)) is not None:
-            presented.append(header)
-        if not presented:
-            raise Unauthorized(f"missing Branch secret (header {self.secret_header} or parameter {self.secret_param})")
-        expected = secret.strip().encode("utf-8")
-        # Every copy must match: a forged header next to a leaked URL is still a forgery.
-        if not all(hmac.compare_digest(value.strip().encode("utf-8"), expected) for value in presented):
-            raise Unauthorized("Branch secret does not match")
+        if (secret := self.secret_or_open(SECRET)) is not None:
+            presented = credentials.query_values(request, self.secret_param)
+            if (header := request.header(self.secret_header)) is not None:
+                presented.append(header)
+            what = f"Branch secret (header {self.secret_header} or parameter {self.secret_param})"
+            credentials.require_every([value.strip() for value in presented], secret.strip(), what)
 
     @classmethod
     def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
         """``request`` with the secret in the header a Branch webhook would be configured to add."""
-        return dataclasses.replace(request, headers={**request.headers, DEFAULT_SECRET_HEADER: key})
+        return credentials.with_header(request, DEFAULT_SECRET_HEADER, key)
 
     def translate(self, request: WebhookRequest) -> Translation:
         event = parse_event(request.body)
@@ -219,35 +164,22 @@ class Branch(Source):
         rules = IdentityRules.from_settings(self.settings, "BRANCH", ("developer_identity",))
         device_keys = tuple(self.settings.get_list("BRANCH_DEVICE_ID_KEYS") or DEFAULT_DEVICE_ID_KEYS)
         try:
-            identity = rules.resolve(user_data, _text(user_data, *device_keys))
+            identity = rules.resolve(user_data, text(user_data, *device_keys))
         except NoIdentity:
             raise InvalidPayload(f"{kind}: no developer_identity and no device id") from None
-        timestamp: datetime | None = None
-        if (stamp := _text(event, "timestamp")) is not None:
-            try:
-                timestamp = parse_timestamp(stamp)
-            except BadTimestamp as error:
-                raise InvalidPayload(f"{kind}: timestamp: {error}") from None
-        event_id = _text(event, "id")
+        timestamp = optional_timestamp(text(event, "timestamp"), f"{kind}: timestamp")
+        event_id = text(event, "id")
         message_id = ids.message_id(self.full_name(), event_id) if event_id else ids.message_id_of_content(self.full_name(), event)
-        version = _text(user_data, "app_version")
-        try:
-            translated = semantic(
-                **identity,
-                messageId=message_id,
-                timestamp=timestamp,
-                properties={"version": version} if version else None,
-                context=context_of(user_data) or None,
-            )
-        except ValidationError as error:
-            raise InvalidPayload(f"{kind}: {_describe(error)}") from None
-        translation.events.append(translated)
+        version = text(user_data, "app_version")
+        fields = {
+            **identity,
+            "messageId": message_id,
+            "timestamp": timestamp,
+            "properties": {"version": version} if version else None,
+            "context": context_of(user_data) or None,
+        }
+        translation.events.append(build(semantic, fields, kind))
         return translation
-
-
-def _describe(error: ValidationError) -> str:
-    problems = dict.fromkeys(f"{'.'.join(str(p) for p in e['loc']) or 'event'} ({e['type']})" for e in error.errors())
-    return "invalid " + ", ".join(problems)
 
 
 SOURCE = Branch

@@ -66,11 +66,6 @@ Decisions:
 
 from __future__ import annotations
 
-import base64
-import binascii
-import dataclasses
-import hmac
-import json
 import logging
 from typing import Any, ClassVar
 
@@ -78,10 +73,11 @@ from pydantic import ValidationError
 
 from ... import ids
 from ...request import WebhookRequest
-from ...semantic.actions import DeliveryReport, ReportDeliveryEvent
-from ...timestamps import BadTimestamp, parse_timestamp
+from ...semantic.actions import ReportDeliveryEvent
+from .. import _credentials as credentials
 from .._customerio_loop import CUSTOMERIO_WEBHOOK_HEADERS, is_reporting_webhook_body, refuse_loop
-from ..base import InvalidPayload, NotConfigured, Reply, Source, Translation, Unauthorized
+from .._translation import load_json, optional_timestamp
+from ..base import InvalidPayload, Reply, Source, Translation, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -106,28 +102,16 @@ class CustomerioPush(Source):
         return None
 
     def authenticate(self, request: WebhookRequest) -> None:
-        expected = self.settings.secret(SECRET)
-        if expected is None:
-            if self.settings.get_bool("ALLOW_UNSIGNED"):
-                log.warning(
-                    "SECURITY: accepting an UNAUTHENTICATED push metrics request: %s is not configured and "
-                    "CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post metrics to this endpoint.",
-                    SECRET,
-                )
-                return
-            raise NotConfigured(f"secret {SECRET} is not configured, so every request is refused")
-        if not any(hmac.compare_digest(candidate.encode("utf-8"), expected.encode("utf-8")) for candidate in presented_tokens(request.header("authorization"))):
-            raise Unauthorized("no matching bearer token or Basic credentials")
+        if (expected := self.secret_or_open(SECRET)) is not None:
+            if not any(credentials.matches(candidate, expected) for candidate in presented_tokens(request.header("authorization"))):
+                raise Unauthorized("no matching bearer token or Basic credentials")
 
     @classmethod
     def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
-        return dataclasses.replace(request, headers={**request.headers, "authorization": f"Bearer {key}"})
+        return credentials.with_header(request, "authorization", credentials.bearer_header(key))
 
     def translate(self, request: WebhookRequest) -> Translation:
-        try:
-            body = json.loads(request.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise InvalidPayload(f"body is not JSON ({error.__class__.__name__})") from None
+        body = load_json(request.body)
         if not isinstance(body, dict):
             raise InvalidPayload(f"body is a JSON {type(body).__name__}, not an object")
         translation = Translation()
@@ -159,17 +143,14 @@ class CustomerioPush(Source):
         delivery_id = body.get("delivery_id")
         if not isinstance(delivery_id, str) or not delivery_id:
             raise InvalidPayload("no delivery_id")
-        try:
-            timestamp = parse_timestamp(body["timestamp"]) if body.get("timestamp") is not None else None
-        except BadTimestamp as error:
-            raise InvalidPayload(f"timestamp: {error}") from None
+        timestamp = optional_timestamp(body.get("timestamp"), "timestamp")
         sent = {key: value for key, value in optional.items() if value is not None}
         try:
-            return ReportDeliveryEvent(
-                messageId=ids.message_id_of_content(self.full_name(), body),
-                timestamp=timestamp,
-                properties=DeliveryReport(deliveryId=delivery_id, metric=metric, **sent),
-            )
+            return ReportDeliveryEvent.model_validate({
+                "messageId": ids.message_id_of_content(self.full_name(), body),
+                "timestamp": timestamp,
+                "properties": {"deliveryId": delivery_id, "metric": metric, **sent},
+            })
         except ValidationError as error:
             raise InvalidPayload(f"invalid {', '.join(sorted({str(e['loc'][-1]) for e in error.errors()}))}") from None
 
@@ -183,18 +164,11 @@ class CustomerioPush(Source):
 
 def presented_tokens(authorization: str | None) -> list[str]:
     """The secrets an ``Authorization`` header presents: a bearer token, or Basic password / user."""
-    scheme, _, credentials = (authorization or "").strip().partition(" ")
-    credentials = credentials.strip()
-    if not credentials:
-        return []
-    if scheme.lower() == "bearer":
-        return [credentials]
-    if scheme.lower() == "basic":
-        try:
-            user, _, password = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, ValueError):
-            return []
-        return [password] if password else [user]
+    if (token := credentials.bearer(authorization)) is not None:
+        return [token]
+    if (pair := credentials.basic(authorization)) is not None:
+        user, _, password = pair.partition(":")
+        return [password or user]
     return []
 
 

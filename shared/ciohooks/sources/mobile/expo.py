@@ -37,7 +37,7 @@ Mapping:
 Decisions:
 
 - Authentication: a bearer token, ``EXPO_FORWARDER_TOKEN``, compared in constant time; the
-  ``Authorization`` header is never stored.
+  ``Authorization`` header is never stored (``_credentials.BearerTokenSource``).
 - ``Device Deleted`` requires a ``userId`` (the spec's known-user action). It comes only from the
   forwarded item (``EXPO_USER_ID_KEYS``, default ``userId``); a ``DeviceNotRegistered`` without one
   fails the request (``InvalidPayload``), as does one without a ``token``. Nothing is invented.
@@ -50,10 +50,6 @@ Decisions:
 
 from __future__ import annotations
 
-import dataclasses
-import hmac
-import json
-import logging
 from typing import Any, ClassVar
 
 from pydantic import ValidationError
@@ -61,11 +57,10 @@ from pydantic import ValidationError
 from ... import ids
 from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
-from ...semantic.actions import Device, DeviceContext, DeviceDeleted
-from ...timestamps import BadTimestamp, parse_timestamp
-from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
-
-log = logging.getLogger(__name__)
+from ...semantic.actions import DeviceDeleted
+from .._credentials import BearerTokenSource
+from .._translation import load_json, optional_timestamp
+from ..base import InvalidPayload, Translation
 
 SECRET = "EXPO_FORWARDER_TOKEN"
 DEVICE_NOT_REGISTERED = "DeviceNotRegistered"
@@ -74,10 +69,7 @@ PLATFORMS = frozenset({"ios", "android"})
 
 
 def parse_body(body: bytes) -> dict[str, list[dict[str, Any]]]:
-    try:
-        parsed = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidPayload(f"body is not JSON ({error.__class__.__name__})") from None
+    parsed = load_json(body)
     if not isinstance(parsed, dict) or not any(key in parsed for key, _ in KINDS):
         raise InvalidPayload('body is not {"tickets": [...], "receipts": [...]}')
     lists = {}
@@ -95,33 +87,11 @@ def parse_body(body: bytes) -> dict[str, list[dict[str, Any]]]:
     return lists
 
 
-class Expo(Source):
+class Expo(BearerTokenSource):
     family: ClassVar[str] = "mobile"
     name: ClassVar[str] = "expo"
     docs_url: ClassVar[str] = "https://docs.expo.dev/push-notifications/sending-notifications/"
     secret_name: ClassVar[str | None] = SECRET
-    secret_headers: ClassVar[frozenset[str]] = frozenset({"authorization"})
-
-    def authenticate(self, request: WebhookRequest) -> None:
-        expected = self.settings.secret(SECRET)
-        if expected is None:
-            if self.settings.get_bool("ALLOW_UNSIGNED"):
-                log.warning(
-                    "SECURITY: accepting an UNAUTHENTICATED Expo forwarder request: %s is not configured "
-                    "and CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can delete devices through this endpoint.",
-                    SECRET,
-                )
-                return
-            raise NotConfigured(f"secret {SECRET} is not configured, so every request is refused")
-        scheme, _, token = (request.header("authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthorized("missing bearer token")
-        if not hmac.compare_digest(token.strip().encode("utf-8"), expected.encode("utf-8")):
-            raise Unauthorized("bearer token does not match")
-
-    @classmethod
-    def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
-        return dataclasses.replace(request, headers={**request.headers, "authorization": f"Bearer {key}"})
 
     def translate(self, request: WebhookRequest) -> Translation:
         rules = IdentityRules.from_settings(self.settings, "EXPO", default_keys=("userId",))
@@ -149,18 +119,15 @@ class Expo(Source):
         except NoIdentity:
             raise InvalidPayload(f"{where}: DeviceNotRegistered without a user id ({', '.join(rules.user_id_keys)})") from None
         platform = item.get("platform")
-        device = Device(token=token, type=platform) if platform in PLATFORMS else Device(token=token)
+        device = {"token": token, "type": platform} if platform in PLATFORMS else {"token": token}
+        timestamp = optional_timestamp(item.get("timestamp"), f"{where}: timestamp")
         try:
-            timestamp = parse_timestamp(item["timestamp"]) if item.get("timestamp") is not None else None
-        except BadTimestamp as error:
-            raise InvalidPayload(f"{where}: timestamp: {error}") from None
-        try:
-            return DeviceDeleted(
+            return DeviceDeleted.model_validate({
                 **identity,
-                messageId=ids.message_id_of_content(self.full_name(), item),
-                timestamp=timestamp,
-                context=DeviceContext(device=device),
-            )
+                "messageId": ids.message_id_of_content(self.full_name(), item),
+                "timestamp": timestamp,
+                "context": {"device": device},
+            })
         except ValidationError as error:
             raise InvalidPayload(f"{where}: invalid {', '.join(sorted({str(e['loc'][-1]) for e in error.errors()}))}") from None
 

@@ -34,7 +34,7 @@ Decisions:
 
 - Authentication: a bearer token compared in constant time with ``FIREBASE_AUTH_TOKEN``. Google
   signs nothing the forwarder could pass on, so the token is the only proof. The ``Authorization``
-  header is a secret header: it is never stored.
+  header is a secret header: it is never stored (``_credentials.BearerTokenSource``).
 - ``userId`` is the Firebase ``uid``, the id Firebase apps use everywhere. A deletion without a
   ``uid`` fails the request (never a guessed person).
 - ``messageId`` is the UUIDv5 of the event id (CloudEvent ``id``, legacy ``eventId``), not of
@@ -48,18 +48,14 @@ Decisions:
 from __future__ import annotations
 
 import dataclasses
-import hmac
-import json
-import logging
 from typing import Any, ClassVar
 
 from ... import ids
 from ...request import WebhookRequest
 from ...semantic.actions import UserDeleted
-from ...timestamps import BadTimestamp, parse_timestamp
-from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
-
-log = logging.getLogger(__name__)
+from .._credentials import BearerTokenSource
+from .._translation import build, load_json, optional_timestamp
+from ..base import InvalidPayload, Translation
 
 SECRET = "FIREBASE_AUTH_TOKEN"
 V1_DELETED = "google.firebase.auth.user.v1.deleted"
@@ -86,8 +82,8 @@ def parse_events(request: WebhookRequest) -> list[AuthEvent]:
         # Binary mode: attributes in headers, the body is the data.
         if not headers.get("ce-type"):
             raise InvalidPayload("binary-mode CloudEvent without a ce-type header")
-        return [AuthEvent(headers["ce-type"], headers.get("ce-id"), headers.get("ce-time"), _json(request.body), None)]
-    body = _json(request.body)
+        return [AuthEvent(headers["ce-type"], headers.get("ce-id"), headers.get("ce-time"), load_json(request.body), None)]
+    body = load_json(request.body)
     items = body if isinstance(body, list) else [body]  # application/cloudevents-batch+json is an array
     events = []
     for index, item in enumerate(items):
@@ -106,13 +102,6 @@ def parse_events(request: WebhookRequest) -> list[AuthEvent]:
     return events
 
 
-def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidPayload(f"body is not JSON ({error.__class__.__name__})") from None
-
-
 def deleted_uid(event: AuthEvent) -> str | None:
     """The ``uid`` of the deleted user, where the event type puts it."""
     data = event.data if isinstance(event.data, dict) else {}
@@ -121,33 +110,11 @@ def deleted_uid(event: AuthEvent) -> str | None:
     return uid if isinstance(uid, str) and uid else None
 
 
-class FirebaseAuth(Source):
+class FirebaseAuth(BearerTokenSource):
     family: ClassVar[str] = "mobile"
     name: ClassVar[str] = "firebase-auth"
     docs_url: ClassVar[str] = "https://firebase.google.com/docs/functions/auth-events"
     secret_name: ClassVar[str | None] = SECRET
-    secret_headers: ClassVar[frozenset[str]] = frozenset({"authorization"})
-
-    def authenticate(self, request: WebhookRequest) -> None:
-        expected = self.settings.secret(SECRET)
-        if expected is None:
-            if self.settings.get_bool("ALLOW_UNSIGNED"):
-                log.warning(
-                    "SECURITY: accepting an UNAUTHENTICATED Firebase Auth request: %s is not configured "
-                    "and CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events to this endpoint.",
-                    SECRET,
-                )
-                return
-            raise NotConfigured(f"secret {SECRET} is not configured, so every request is refused")
-        scheme, _, token = (request.header("authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthorized("missing bearer token")
-        if not hmac.compare_digest(token.strip().encode("utf-8"), expected.encode("utf-8")):
-            raise Unauthorized("bearer token does not match")
-
-    @classmethod
-    def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
-        return dataclasses.replace(request, headers={**request.headers, "authorization": f"Bearer {key}"})
 
     def translate(self, request: WebhookRequest) -> Translation:
         translation = Translation()
@@ -161,11 +128,9 @@ class FirebaseAuth(Source):
                 raise InvalidPayload(f"{where} ({event.type}): no uid")
             if event.id is None:
                 raise InvalidPayload(f"{where} ({event.type}): no event id")
-            try:
-                timestamp = parse_timestamp(event.time) if event.time is not None else None
-            except BadTimestamp as error:
-                raise InvalidPayload(f"{where}: time: {error}") from None
-            translation.events.append(UserDeleted(userId=uid, messageId=ids.message_id(self.full_name(), event.id), timestamp=timestamp))
+            timestamp = optional_timestamp(event.time, f"{where}: time")
+            fields = {"userId": uid, "messageId": ids.message_id(self.full_name(), event.id), "timestamp": timestamp}
+            translation.events.append(build(UserDeleted, fields, f"{where} ({event.type})"))
         return translation
 
 

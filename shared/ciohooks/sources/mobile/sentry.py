@@ -66,21 +66,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-import json
-import logging
-from datetime import datetime
 from typing import Any, ClassVar, Mapping
-
-from pydantic import ValidationError
 
 from ... import ids
 from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
 from ...semantic.mobile import ApplicationCrashed
-from ...timestamps import BadTimestamp, parse_timestamp
-from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
-
-log = logging.getLogger(__name__)
+from .._translation import build, load_json, object_or_empty, optional_timestamp
+from ..base import InvalidPayload, Source, Translation, Unauthorized
+from ._context import compact, text
 
 SECRET = "SENTRY_CLIENT_SECRET"
 SIGNATURE_HEADER = "sentry-hook-signature"
@@ -122,31 +116,6 @@ def verify(raw_body: bytes, headers: Mapping[str, str], client_secret: str) -> N
 # ---- payload -------------------------------------------------------------------------------------
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _text(data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    if isinstance(value, str) and value.strip():
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _compact(tree: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            value = _compact(value)
-            if not value:
-                continue
-        if value is not None:
-            out[key] = value
-    return out
-
-
 def exceptions_of(event: Mapping[str, Any]) -> list[dict[str, Any]]:
     exception = event.get("exception")
     values = exception.get("values") if isinstance(exception, dict) else exception
@@ -157,15 +126,15 @@ def is_crash(event: Mapping[str, Any]) -> bool:
     """Level fatal, or an exception whose mechanism says it was not handled."""
     if event.get("level") == "fatal":
         return True
-    return any(_dict(value.get("mechanism")).get("handled") is False for value in exceptions_of(event))
+    return any(object_or_empty(value.get("mechanism")).get("handled") is False for value in exceptions_of(event))
 
 
 def is_mobile(event: Mapping[str, Any], mobile_sdks: tuple[str, ...]) -> bool:
-    sdk_name = _text(_dict(event.get("sdk")), "name")
+    sdk_name = text(object_or_empty(event.get("sdk")), "name")
     if sdk_name is not None:
         return sdk_name.startswith(mobile_sdks)
-    contexts = _dict(event.get("contexts"))
-    os_name = (_text(_dict(contexts.get("os")), "name") or "").lower()
+    contexts = object_or_empty(event.get("contexts"))
+    os_name = (text(object_or_empty(contexts.get("os")), "name") or "").lower()
     return os_name in MOBILE_OS and "browser" not in contexts and event.get("platform") != "javascript"
 
 
@@ -187,17 +156,8 @@ class Sentry(Source):
     secret_name: ClassVar[str | None] = SECRET
 
     def authenticate(self, request: WebhookRequest) -> None:
-        secret = self.settings.secret(SECRET)
-        if secret is None or not secret:
-            if self.settings.get_bool("ALLOW_UNSIGNED"):
-                log.warning(
-                    "SECURITY: accepting an UNSIGNED Sentry request: %s is not configured and "
-                    "CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events to this endpoint.",
-                    SECRET,
-                )
-                return
-            raise NotConfigured(f"secret {SECRET} is not configured, so every request is refused")
-        verify(request.body, request.headers, secret)
+        if (secret := self.secret_or_open(SECRET)) is not None:
+            verify(request.body, request.headers, secret)
 
     @classmethod
     def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
@@ -217,11 +177,8 @@ class Sentry(Source):
         if resource not in EVENT_RESOURCES:
             translation.ignored[resource[:64]] += 1
             return translation
-        try:
-            payload = json.loads(request.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise InvalidPayload(f"body is not JSON ({error.__class__.__name__})") from None
-        event = _dict(_dict(payload).get("data")).get(EVENT_RESOURCES[resource])
+        payload = load_json(request.body)
+        event = object_or_empty(object_or_empty(payload).get("data")).get(EVENT_RESOURCES[resource])
         if not isinstance(event, dict):
             raise InvalidPayload(f"{resource} webhook has no data.{EVENT_RESOURCES[resource]} object")
         mobile_sdks = tuple(self.settings.get_list("SENTRY_MOBILE_SDKS") or DEFAULT_MOBILE_SDKS)
@@ -235,59 +192,47 @@ class Sentry(Source):
         return translation
 
     def _crash(self, resource: str, event: Mapping[str, Any]) -> ApplicationCrashed:
-        contexts = _dict(event.get("contexts"))
-        app, device, os_context = _dict(contexts.get("app")), _dict(contexts.get("device")), _dict(contexts.get("os"))
-        user = _dict(event.get("user"))
-        release_v, release_b = release_version(_text(event, "release"))
-        version = _text(app, "app_version") or release_v
-        build = _text(app, "app_build") or release_b
+        contexts = object_or_empty(event.get("contexts"))
+        app, device, os_context = object_or_empty(contexts.get("app")), object_or_empty(contexts.get("device")), object_or_empty(contexts.get("os"))
+        user = object_or_empty(event.get("user"))
+        release_v, release_b = release_version(text(event, "release"))
+        version = text(app, "app_version") or release_v
+        build_number = text(app, "app_build") or release_b
 
         rules = IdentityRules.from_settings(self.settings, "SENTRY", ("id",))
-        device_id = _text(device, "device_unique_identifier") or _text(app, "device_app_hash")
+        device_id = text(device, "device_unique_identifier") or text(app, "device_app_hash")
         try:
             identity = rules.resolve(user, device_id)
         except NoIdentity:
             raise InvalidPayload(f"{resource}: the crash names no user id and no device id") from None
-        timestamp: datetime | None = None
-        if (stamp := _text(event, "timestamp") or _text(event, "datetime")) is not None:
-            try:
-                timestamp = parse_timestamp(stamp)
-            except BadTimestamp as error:
-                raise InvalidPayload(f"{resource}: timestamp: {error}") from None
-        event_id = _text(event, "event_id")
+        timestamp = optional_timestamp(text(event, "timestamp") or text(event, "datetime"), f"{resource}: timestamp")
+        event_id = text(event, "event_id")
         exceptions = exceptions_of(event)
-        properties = _compact({
+        properties = compact({
             "version": version,
-            "build": build,
-            "issue_id": _text(event, "issue_id"),
+            "build": build_number,
+            "issue_id": text(event, "issue_id"),
             # The last value is the outermost exception, the one that ended the app.
-            "exception_type": _text(exceptions[-1], "type") if exceptions else None,
+            "exception_type": text(exceptions[-1], "type") if exceptions else None,
         })
-        context = _compact({
-            "app": {"name": _text(app, "app_name"), "version": version, "build": build, "namespace": _text(app, "app_identifier")},
+        context = compact({
+            "app": {"name": text(app, "app_name"), "version": version, "build": build_number, "namespace": text(app, "app_identifier")},
             "device": {
-                "id": _text(device, "device_unique_identifier"),
-                "manufacturer": _text(device, "manufacturer"),
-                "model": _text(device, "model"),
+                "id": text(device, "device_unique_identifier"),
+                "manufacturer": text(device, "manufacturer"),
+                "model": text(device, "model"),
             },
-            "os": {"name": _text(os_context, "name"), "version": _text(os_context, "version")},
-            "ip": _text(user, "ip_address"),
+            "os": {"name": text(os_context, "name"), "version": text(os_context, "version")},
+            "ip": text(user, "ip_address"),
         })
-        try:
-            return ApplicationCrashed(
-                **identity,
-                messageId=ids.message_id(self.full_name(), event_id) if event_id else ids.message_id_of_content(self.full_name(), event),
-                timestamp=timestamp,
-                properties=properties or None,
-                context=context or None,
-            )
-        except ValidationError as error:
-            raise InvalidPayload(f"{resource}: {_describe(error)}") from None
-
-
-def _describe(error: ValidationError) -> str:
-    problems = dict.fromkeys(f"{'.'.join(str(p) for p in e['loc']) or 'event'} ({e['type']})" for e in error.errors())
-    return "invalid " + ", ".join(problems)
+        fields = {
+            **identity,
+            "messageId": ids.message_id(self.full_name(), event_id) if event_id else ids.message_id_of_content(self.full_name(), event),
+            "timestamp": timestamp,
+            "properties": properties or None,
+            "context": context or None,
+        }
+        return build(ApplicationCrashed, fields, resource)
 
 
 SOURCE = Sentry

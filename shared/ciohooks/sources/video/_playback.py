@@ -109,9 +109,7 @@ Settings (``CIOHOOKS_`` prefix; defaults in brackets):
 from __future__ import annotations
 
 import dataclasses
-import hmac
 import json
-import logging
 import math
 from collections import Counter
 from datetime import UTC, datetime
@@ -143,9 +141,8 @@ from ...semantic.video import (
     VideoPlaybackStarted,
     VideoQualityUpdated,
 )
-from ..base import InvalidPayload, NotConfigured, Reply, Source, Translation, Unauthorized
-
-log = logging.getLogger(__name__)
+from .. import _credentials as credentials
+from ..base import InvalidPayload, Reply, Source, Translation, Unauthorized
 
 WRITE_KEY_SETTING = "VIDEO_WRITE_KEYS"
 WRITE_KEY_HEADER = "x-cio-write-key"
@@ -235,7 +232,25 @@ def _field_problems(error: ValidationError) -> list[str]:
 
 
 def parse_beacon(body: bytes, max_events: int | None = None) -> Beacon:
-    """The body as a ``Beacon``, or ``MalformedBeacon`` saying which fields are wrong."""
+    """The body as a ``Beacon``, or ``MalformedBeacon`` saying which fields are wrong.
+
+    A well-formed beacon is parsed and validated in one pass (pydantic's JSON parser, about twice
+    as fast as ``json.loads`` then ``model_validate``). Anything that pass refuses takes the path
+    below, which says exactly what is wrong, and accepts what only ``json.loads`` reads (a BOM,
+    lone surrogates): the result is the same either way.
+    """
+    try:
+        beacon = Beacon.model_validate_json(body)
+    except ValidationError:
+        return _parse_beacon_exactly(body, max_events)
+    if max_events is not None and len(beacon.events) > max_events:
+        raise MalformedBeacon([f"events: more than {max_events} in one beacon"])
+    if not (beacon.userId or beacon.anonymousId):
+        raise MalformedBeacon(["userId or anonymousId is required"])
+    return beacon
+
+
+def _parse_beacon_exactly(body: bytes, max_events: int | None) -> Beacon:
     try:
         raw = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -909,23 +924,12 @@ class VideoSource(Source):
                 raise Unauthorized("no Origin header, and VIDEO_ALLOWED_ORIGINS is set")
             if origin not in {o.rstrip("/").lower() for o in allowed}:
                 raise Unauthorized("Origin is not in VIDEO_ALLOWED_ORIGINS")
-        configured = self.settings.secret(WRITE_KEY_SETTING)
-        if not configured:
-            if self.settings.get_bool("ALLOW_UNSIGNED"):
-                log.warning(
-                    "SECURITY: accepting a %s beacon without a write key check: %s is not configured and "
-                    "CIOHOOKS_ALLOW_UNSIGNED is on. Anyone can post events to this endpoint.",
-                    self.full_name(), WRITE_KEY_SETTING,
-                )
-                return
-            raise NotConfigured(f"{WRITE_KEY_SETTING} is not configured, so every beacon is refused")
+        if (configured := self.secret_or_open(WRITE_KEY_SETTING)) is None:
+            return
         presented = request.header(WRITE_KEY_HEADER) or request.query.get(WRITE_KEY_FIELD) or _body_write_key(request.body)
-        if not presented:
-            raise Unauthorized("no write key (header X-CIO-Write-Key, query write_key or body write_key)")
-        keys = [k.strip() for k in configured.split(",") if k.strip()]
+        keys = credentials.several(WRITE_KEY_SETTING, configured)
         # Every key is compared, so timing does not tell which (or how many) keys exist.
-        if not sum(hmac.compare_digest(presented.encode("utf-8"), key.encode("utf-8")) for key in keys):
-            raise Unauthorized("unknown write key")
+        credentials.require(presented, keys, "write key (header X-CIO-Write-Key, query write_key or body write_key)")
 
     def reply_after_accept(self, request: WebhookRequest) -> Reply | None:
         try:
@@ -939,7 +943,7 @@ class VideoSource(Source):
     def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
         """Add the site's write key (the first of a comma-separated list) as the tracker would."""
         first = next((k.strip() for k in key.split(",") if k.strip()), "")
-        return dataclasses.replace(request, headers={**request.headers, WRITE_KEY_HEADER: first})
+        return credentials.with_header(request, WRITE_KEY_HEADER, first)
 
     # -- translation -----------------------------------------------------------------------------
 
@@ -959,15 +963,14 @@ class VideoSource(Source):
 
     def _semantic(self, item: dict[str, Any], session_id: str, anchor_ms: int | None) -> VideoEvent:
         cls = EVENT_BY_NAME[item["event"]]
-        properties = cls.model_fields["properties"].annotation
         index, ordinal = item["id"]
         try:
-            return cls(
+            return cls.model_validate({
                 **item["who"],
-                messageId=ids.message_id(self.full_name(), session_id, str(index), str(ordinal)),
-                timestamp=datetime.fromtimestamp(((anchor_ms or 0) + item["t"]) / 1000.0, UTC),
-                properties=properties(**item["props"]),
-            )
+                "messageId": ids.message_id(self.full_name(), session_id, str(index), str(ordinal)),
+                "timestamp": datetime.fromtimestamp(((anchor_ms or 0) + item["t"]) / 1000.0, UTC),
+                "properties": item["props"],
+            })
         except (ValidationError, OverflowError, OSError, ValueError) as error:
             detail = ", ".join(_field_problems(error)) if isinstance(error, ValidationError) else "timestamp out of range"
             raise InvalidPayload(f"{item['event']}: {detail}") from None
@@ -980,4 +983,3 @@ def _body_write_key(body: bytes) -> str | None:
         return None
     value = raw.get(WRITE_KEY_FIELD) if isinstance(raw, dict) else None
     return value if isinstance(value, str) and value else None
-

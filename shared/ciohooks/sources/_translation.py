@@ -1,0 +1,141 @@
+"""What every source's ``translate`` shares: reading the body, building semantic events the fast
+way, and saying why one could not be built, never with a value.
+
+- ``load_json`` / ``event_objects``: the body parsed once; ``InvalidPayload`` naming the problem
+  (the error class, the index of the bad item), never the text. ``query_dict``: a query string
+  (GET callbacks) the way ``WebhookRequest.query`` reads it, in half the time.
+- ``build`` / ``email_event``: translation runs on every webhook and again on replay, so each
+  event is built with ONE ``Model.model_validate`` call on plain nested dicts: pydantic validates
+  the whole tree in one pass, where building ``Context(...)``, ``Traits(...)`` and properties
+  instances first costs about half as much again (docs/ADDING-A-SOURCE.md, "Fast enough by
+  construction"). The output is the same: the models drop what is None when they serialise
+  (``to_cio``), and the dicts here leave it out anyway, so a field the provider did not send stays
+  absent.
+- ``text_or_none`` / ``object_or_empty``: reading optional payload fields.
+- ``timestamp_of`` / ``optional_timestamp``: ``timestamps.parse_timestamp`` with the field named
+  in the error.
+- ``describe``: a pydantic error as field paths and error kinds (pydantic's own messages quote the
+  offending input).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Callable, Mapping, TypeVar
+from urllib.parse import unquote
+
+from pydantic import ValidationError
+
+from ..semantic import SemanticEvent
+from ..timestamps import BadTimestamp, parse_timestamp
+from .base import InvalidPayload
+
+Event = TypeVar("Event", bound=SemanticEvent)
+
+
+def load_json(body: bytes, parse_int: Callable[[str], Any] | None = None) -> Any:
+    """The body as JSON (``parse_int=str`` keeps big integer ids exact); else ``InvalidPayload``."""
+    try:
+        return json.loads(body, parse_int=parse_int)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidPayload(f"body is not JSON ({error.__class__.__name__})") from None
+
+
+def query_dict(raw_query: str) -> dict[str, str]:
+    """``dict(parse_qsl(raw_query, keep_blank_values=True))`` (a repeated key keeps its last value),
+    without its per-pair function calls: ``unquote`` runs only where there is a ``%`` to decode,
+    which is exactly when ``unquote`` would change anything."""
+    found: dict[str, str] = {}
+    for pair in raw_query.split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        name, value = name.replace("+", " "), value.replace("+", " ")
+        found[unquote(name) if "%" in name else name] = unquote(value) if "%" in value else value
+    return found
+
+
+def event_objects(body: bytes, *, single: bool) -> list[dict[str, Any]]:
+    """A JSON array of event objects, each with a non-empty string ``event`` (the type), as a list.
+
+    ``single``: anything but an array is taken as one event (providers that batch only when asked
+    to), so a lone non-object is "event 0 is a JSON str".
+    """
+    parsed = load_json(body)
+    if single and not isinstance(parsed, list):
+        parsed = [parsed]
+    if not isinstance(parsed, list):
+        raise InvalidPayload(f"body is a JSON {type(parsed).__name__}, not an array of events")
+    for index, item in enumerate(parsed):
+        if not isinstance(item, dict):
+            raise InvalidPayload(f"event {index} is a JSON {type(item).__name__}, not an object")
+        if not isinstance(item.get("event"), str) or not item["event"]:
+            raise InvalidPayload(f"event {index} has no event type")
+    return parsed
+
+
+def text_or_none(value: Any) -> str | None:
+    """``value`` when it is a non-empty string, else None (a field sent empty counts as not sent)."""
+    return value if isinstance(value, str) and value else None
+
+
+def object_or_empty(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else ``{}`` (so nested reads need no type checks)."""
+    return value if isinstance(value, dict) else {}
+
+
+def timestamp_of(value: Any, where: str) -> datetime:
+    """``parse_timestamp(value)``, or ``InvalidPayload`` "<where>: <why>" (``where`` names the field)."""
+    try:
+        return parse_timestamp(value)
+    except BadTimestamp as error:
+        raise InvalidPayload(f"{where}: {error}") from None
+
+
+def optional_timestamp(value: Any, where: str) -> datetime | None:
+    """``timestamp_of`` for a field that may be left out: None when it was not sent."""
+    return None if value is None else timestamp_of(value, where)
+
+
+def setting_keys(settings: Any, name: str, default: str) -> tuple[str, ...]:
+    """The comma-separated keys of setting ``name`` (e.g. SENDGRID_SUBJECT_KEYS), else ``(default,)``.
+    Read once per request, not per event."""
+    configured = settings.get_list(name)
+    return (default,) if configured is None else tuple(configured)
+
+
+def describe(error: ValidationError) -> str:
+    """Field paths and error kinds only: pydantic's own messages quote the offending values."""
+    problems = dict.fromkeys(f"{'.'.join(str(p) for p in e['loc']) or 'event'} ({e['type']})" for e in error.errors())
+    return "invalid " + ", ".join(problems)
+
+
+def build(model: type[Event], fields: dict[str, Any], where: str) -> Event:
+    """``model`` validated from ``fields`` in one pass; ``InvalidPayload`` saying where and what."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as error:
+        raise InvalidPayload(f"{where}: {describe(error)}") from None
+
+
+def sent(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` without the ones that were not sent (None)."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def email_event(
+    model: type[Event],
+    identity: Mapping[str, str],
+    message_id: str,
+    timestamp: Any,
+    properties: Mapping[str, Any],
+    traits: Mapping[str, Any],
+    where: str,
+) -> Event:
+    """An email semantic event: properties and ``context.traits`` (email, ip, user_agent) as sent;
+    no ``context`` at all when no trait was sent."""
+    fields = {**identity, "messageId": message_id, "timestamp": timestamp, "properties": sent(properties)}
+    if traits := sent(traits):
+        fields["context"] = {"traits": traits}
+    return build(model, fields, where)
