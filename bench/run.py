@@ -172,13 +172,15 @@ def throughput(seconds: float) -> dict:
             [e.to_cio() for e in translate(source, request).events]
             loops += 1
         per_request = (time.perf_counter() - start) / loops
-        json_loops, start = 0, time.perf_counter()
-        payload = request.body or request.raw_query.encode()
-        while time.perf_counter() - start < seconds / 4:
-            json.loads(payload) if request.body else None
-            json_loops += 1
-        json_per = (time.perf_counter() - start) / json_loops
-        out[label] = {"events": events, "events_per_s": events / per_request, "ratio_to_json_loads": json_per / per_request if request.body else None}
+        is_json = request.body[:1] in (b"[", b"{")
+        json_per = None
+        if is_json:  # the baseline: plain json.loads of the very same bytes
+            json_loops, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds / 4:
+                json.loads(request.body)
+                json_loops += 1
+            json_per = (time.perf_counter() - start) / json_loops
+        out[label] = {"events": events, "events_per_s": events / per_request, "ratio_to_json_loads": json_per / per_request if json_per else None}
     return out
 
 
@@ -276,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         report["throughput"] = throughput(0.3 if args.quick else 1.5)
         print("\n2. Translation throughput (one core; translate + to_cio; goal >= 100k events/s and >= 0.25x json.loads)")
         for name, t in report["throughput"].items():
-            ratio = f"{t['ratio_to_json_loads']:.3f}x json.loads" if t["ratio_to_json_loads"] else "(GET callback)"
+            ratio = f"{t['ratio_to_json_loads']:.3f}x json.loads" if t["ratio_to_json_loads"] else "(not a JSON body)"
             print(f"   {name:38} {t['events']:5} ev/request  {t['events_per_s']:>10,.0f} events/s  {ratio}")
     if "delivery" in parts:
         report["delivery"] = delivery(args.quick)
