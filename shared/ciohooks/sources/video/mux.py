@@ -23,7 +23,7 @@ Mapping (native -> signal -> semantic event, see ``_playback`` for when each fir
                                            integration fires ``pause`` "just before adbreakstart"
                                            when it breaks for ads, and a player pauses before
                                            ``ended``; neither is the viewer's pause
-    seeking / seeked         SEEK_*        Seek Started / Completed
+    seeking / seeked         SEEK_*        Seek Started (no seek_position: Mux does not say the target) / Completed
     rebufferstart, waiting   BUFFER_START  Buffer Started
     rebufferend              BUFFER_END    Buffer Completed
     timeupdate               TIME          Content Playing every 10 s (player_playhead_time, ms)
@@ -104,7 +104,9 @@ class Mux(VideoSource):
         if kind in PLAIN:
             return [Signal(PLAIN[kind], position=position)]
         if kind == "seeking":
-            return [Signal(SEEK_START, position=position, fields={"from": before.get("position"), "to": position if position is not None else snap.get("position")})]
+            # Mux's seeking reports where the playhead was, not where it is going: the target is
+            # unknown until seeked, so Seek Started carries no seek_position (nothing invented).
+            return [Signal(SEEK_START, position=position, fields={"from": before.get("position") if before.get("position") is not None else position})]
         if kind == "timeupdate":
             return [Signal(TIME, position=position)]
         if kind == "error":
