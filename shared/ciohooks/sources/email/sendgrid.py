@@ -273,7 +273,9 @@ def sign(private_key: str | ec.EllipticCurvePrivateKey, raw_body: bytes, timesta
             raise ValueError("a SendGrid signing key must be an ECDSA P-256 private key")
         private_key = loaded
     stamp = str(int(time.time()) if timestamp is None else timestamp)
-    signature = private_key.sign(stamp.encode("ascii") + raw_body, ec.ECDSA(hashes.SHA256()))
+    # Deterministic (RFC 6979): the same key, timestamp and body always give the same signature, so
+    # the generated events/ do not change on every run. SendGrid's verifiers accept either kind.
+    signature = private_key.sign(stamp.encode("ascii") + raw_body, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
     return {SIGNATURE_HEADER: base64.b64encode(signature).decode("ascii"), TIMESTAMP_HEADER: stamp}
 
 
