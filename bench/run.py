@@ -76,7 +76,9 @@ def runtime_emulator(warm_runs: int) -> dict:
         find_rie_binary()
     except RieUnavailable as error:
         return {"skipped": str(error)}
-    layer = _layer_dir()
+    from tests.support.layer import build_layer_dir
+
+    layer = build_layer_dir()
     private_key, public_key = new_sendgrid_keypair()
     results: dict = {}
     with MotoServer() as moto, CioStandin() as standin:
@@ -103,31 +105,6 @@ def runtime_emulator(warm_runs: int) -> dict:
         finally:
             deliver.stop()
     return results
-
-
-def _layer_dir() -> Path:
-    """The x86-64 stand-in for /opt/python that the RIE test builds (cached by requirements hash)."""
-    import importlib
-
-    module = importlib.import_module("tests.integration.test_lambda_runtime")
-    return module.layer_dir.__wrapped__() if hasattr(module.layer_dir, "__wrapped__") else _build_layer(module)
-
-
-def _build_layer(module) -> Path:
-    import hashlib
-    import shutil
-
-    requirements = (REPO / "requirements.txt").read_bytes()
-    target = REPO / ".pytest_cache" / f"layer-{hashlib.sha256(requirements).hexdigest()[:12]}"
-    if not (target / ".complete").exists():
-        shutil.rmtree(target, ignore_errors=True)
-        subprocess.run([PY, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(target), "-r", str(REPO / "requirements.txt")], check=True, capture_output=True)
-        (target / ".complete").touch()
-    layer = target.parent / f"{target.name}-with-ciohooks"
-    shutil.rmtree(layer, ignore_errors=True)
-    shutil.copytree(target, layer, symlinks=True)
-    shutil.copytree(REPO / "shared" / "ciohooks", layer / "ciohooks", ignore=shutil.ignore_patterns("__pycache__"))
-    return layer
 
 
 # ---- 2. translation throughput ---------------------------------------------------------------------

@@ -14,7 +14,7 @@ Signed events carry a fixed timestamp and the same ``timeEpoch``, so they verify
 invoked (ingest checks a signature's age against the time AWS received the request).
 
     python events/generate.py          write the files
-    python events/generate.py --check  exit 1 if any file is missing or differs (signatures aside)
+    python events/generate.py --check  exit 1 if any file is missing or differs
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ EVENTS = Path(__file__).resolve().parent
 SAMPLES = EVENTS / "samples"
 KEYS = EVENTS / "keys"
 RECEIVED = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)  # fixed, so outputs are reproducible
-SIGNED_HEADERS: set[str] = set()  # headers allowed to differ between runs (none: every signature is deterministic)
 
 
 CONTENT_TYPES = {".json": "application/json", ".form": "application/x-www-form-urlencoded", ".txt": "text/plain"}
@@ -104,13 +103,6 @@ def planned() -> dict[Path, dict]:
     return out
 
 
-def comparable(event: dict) -> dict:
-    headers = event.get("headers")
-    if isinstance(headers, dict):
-        return {**event, "headers": {k: v for k, v in headers.items() if k not in SIGNED_HEADERS}}
-    return event
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true")
@@ -119,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     for path, event in planned().items():
         text = json.dumps(event, indent=2, ensure_ascii=False) + "\n"
         if args.check:
-            if not path.exists() or comparable(json.loads(path.read_text())) != comparable(event):
+            if not path.exists() or json.loads(path.read_text()) != event:
                 stale.append(path.relative_to(EVENTS))
             continue
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,16 +8,13 @@ The functions talk to the SQS emulator and the Customer.io stand-in over HTTP.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ciohooks.request import WebhookRequest
+from tests.support.layer import build_layer_dir
 from tests.support.signers import new_sendgrid_keypair, sign_sendgrid
 
 pytestmark = pytest.mark.integration
@@ -29,21 +26,7 @@ PRIVATE_KEY, PUBLIC_KEY = new_sendgrid_keypair()
 
 @pytest.fixture(scope="session")
 def layer_dir() -> Path:
-    """``/opt/python`` as the layer would have it, cached by the hash of requirements.txt."""
-    requirements = (REPO / "requirements.txt").read_bytes()
-    target = REPO / ".pytest_cache" / f"layer-{hashlib.sha256(requirements).hexdigest()[:12]}"
-    if not (target / ".complete").exists():
-        shutil.rmtree(target, ignore_errors=True)
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(target), "-r", str(REPO / "requirements.txt")],
-            check=True, capture_output=True,  # pip's notes would drown the test report
-        )
-        (target / ".complete").touch()
-    layer = target.parent / f"{target.name}-with-ciohooks"
-    shutil.rmtree(layer, ignore_errors=True)
-    shutil.copytree(target, layer, symlinks=True)
-    shutil.copytree(REPO / "shared" / "ciohooks", layer / "ciohooks", ignore=shutil.ignore_patterns("__pycache__"))
-    return layer
+    return build_layer_dir()
 
 
 def function_env(sqs_queues, **extra: str) -> dict[str, str]:

@@ -96,3 +96,31 @@ def kill_process_group(proc: subprocess.Popen, grace: float = 3.0) -> None:
         proc.wait(timeout=grace)
     except subprocess.TimeoutExpired:  # pragma: no cover - cannot happen after SIGKILL
         pass
+
+
+class BackgroundProcess:
+    """What the emulator harnesses share: a process group of their own and a log file, stopped
+    together, usable as a context manager. Subclasses implement ``start`` (setting ``proc``,
+    ``port`` and ``_log_file``) and return ``self`` from it."""
+
+    proc: subprocess.Popen | None = None
+    port: int | None = None
+    _log_file = None
+
+    def start(self):  # pragma: no cover - every subclass has its own
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            kill_process_group(proc)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        self.port = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

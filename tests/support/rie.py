@@ -38,7 +38,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from . import REPO_ROOT, die_with_parent, free_port, kill_process_group, wait_for_port
+from . import BackgroundProcess, REPO_ROOT, die_with_parent, free_port, kill_process_group, wait_for_port
 from .sqs_emulator import SANDBOX_ENV
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
@@ -118,7 +118,7 @@ class LambdaInvokeError(AssertionError):
         self.payload = payload
 
 
-class LambdaRie:
+class LambdaRie(BackgroundProcess):
     """One function behind one RIE process. ``start()``, ``invoke(event)``, ``stop()``; a context manager."""
 
     def __init__(
@@ -228,20 +228,6 @@ class LambdaRie:
             self._log_file.close()
         raise RuntimeError(f"the RIE did not start (log {self.log_path}):\n{self.logs()[-3000:]}")
 
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None:
-            kill_process_group(proc)
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-        self.port = None
-
-    def __enter__(self) -> "LambdaRie":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     def logs(self) -> str:
         """What the RIE and the runtime printed (START/END/REPORT lines, the handler's output)."""

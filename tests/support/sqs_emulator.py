@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from . import die_with_parent, free_port, kill_process_group
+from . import BackgroundProcess, die_with_parent, free_port, kill_process_group
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -69,7 +69,7 @@ class EmulatorError(RuntimeError):
     pass
 
 
-class MotoServer:
+class MotoServer(BackgroundProcess):
     """moto's HTTP server as a subprocess on 127.0.0.1 (a context manager)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None, python: str | None = None,
@@ -148,20 +148,6 @@ class MotoServer:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None:
-            kill_process_group(proc)
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-        self.port = None
-
-    def __enter__(self) -> "MotoServer":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
 
 def sqs_client(endpoint_url: str, region: str = REGION):
