@@ -23,7 +23,16 @@ from typing import Mapping
 PREFIX = "CIOHOOKS_"
 
 
-class MissingSetting(RuntimeError):
+class ConfigurationError(RuntimeError):
+    """A setting is missing or has a value the code cannot use: one kind of fault, whichever setting.
+
+    The message names the setting, never its value. Ingest answers it with the source's
+    ``retry_status`` (the provider retries once the operator fixes it), and ``ciohooks doctor``
+    raises the same error by building every enabled source before any webhook arrives.
+    """
+
+
+class MissingSetting(ConfigurationError):
     """A required setting or secret is not configured. The message names it, never its value."""
 
 

@@ -1,10 +1,20 @@
 """The one message format of both queues (versioned).
 
-A DeliveryQueue message carries either the events one webhook became (``kind="events"``) or, when
-they do not fit in one SQS message, the raw request to translate at delivery (``kind="request"``).
+A DeliveryQueue message carries the events one webhook became (``kind="events"``) together with
+the raw request they came from (credentials stripped), or only the raw request, to translate at
+delivery (``kind="request"``: a replay, or events that could not be built at ingest). Whatever
+stage fails later, the raw request is there, so a dead letter always replays with today's mapping.
+
 A dead-letter message is the same envelope plus ``failure``: the stage that failed, the error
 (never with secrets or personal data), and how many attempts were made. Replaying a dead letter is
-sending its envelope, minus ``failure``, back to the DeliveryQueue.
+sending it, minus ``failure``, back to the DeliveryQueue as ``kind="request"``: it is translated
+again, and the events whose messageIds are in ``exclude_ids`` (already queued or delivered from the
+same request) are left out, so a replay re-sends only what had not gone through.
+
+A body too large for one SQS message is not this module's concern: ``queue`` stores it in S3 and
+queues a pointer (claim check), transparently for both sides.
+
+Version 1 messages (events without the request) are still read: they replay as they are.
 """
 
 from __future__ import annotations
@@ -15,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-VERSION = 1
+VERSION = 2
 Stage = Literal["ingest", "translate", "deliver"]
 
 
@@ -29,12 +39,13 @@ class Failure(BaseModel):
 class Envelope(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    v: Literal[1] = VERSION
+    v: Literal[1, 2] = VERSION
     kind: Literal["events", "request"]
     source: str
-    received_at: datetime
+    received_at: datetime  # when the provider's request arrived: the retry horizon counts from it
     events: list[dict[str, Any]] | None = None
-    request: dict[str, Any] | None = None
+    request: dict[str, Any] | None = None  # WebhookRequest.to_dict(), credentials stripped
+    exclude_ids: list[str] | None = None  # messageIds NOT to send when ``request`` is translated
     failure: Failure | None = None
 
     def to_json(self) -> str:
@@ -48,7 +59,11 @@ class Envelope(BaseModel):
         return self.model_copy(update={"failure": Failure(stage=stage, error=error, attempts=attempts)})
 
     def for_replay(self) -> Envelope:
-        return self.model_copy(update={"failure": None})
+        """What replay puts back on the DeliveryQueue: the raw request, to translate with today's
+        code (a version 1 dead letter without a request replays its events as they are)."""
+        if self.request is None:
+            return self.model_copy(update={"failure": None})
+        return self.model_copy(update={"failure": None, "kind": "request", "events": None, "v": VERSION})
 
     def summary(self) -> dict[str, Any]:
         """What an operator sees in a listing: no payload, no personal data."""

@@ -36,6 +36,7 @@ VECTOR_SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 class Probe(Source):
     family: ClassVar[str] = "email"
     name: ClassVar[str] = "probe"
+    secret_names: ClassVar[tuple[str, ...]] = ("PROBE_KEY",)
 
 
 def probe(**env: str) -> Probe:

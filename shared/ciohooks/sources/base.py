@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..config import Settings
+from pydantic import ValidationError
+
+from ..config import ConfigurationError, Settings
 from ..request import WebhookRequest
 from ..semantic import SemanticEvent
 
@@ -21,7 +25,7 @@ class Unauthorized(Exception):
     """The request is not authentic (answered 401). The message says why, never with the payload."""
 
 
-class NotConfigured(Exception):
+class NotConfigured(ConfigurationError):
     """The source has no key to check requests with, so it refuses them all (fail closed, 503)."""
 
 
@@ -40,10 +44,49 @@ class Reply:
 
 @dataclass
 class Translation:
-    """The semantic events one request becomes, and what was deliberately not translated."""
+    """The semantic events one request becomes, and what of it did not become events.
+
+    Three outcomes per provider item (DESIGN.md: nothing authentic is dropped silently):
+
+    - ``events``: translated;
+    - ``ignored``: a type the source declares in ``Source.ignored_types`` (deliberately not sent,
+      with a reason), counted by type;
+    - ``unknown`` (types this version does not know) and ``failed`` (items that could not be
+      translated, one safe reason each): ingest queues the events and keeps the whole raw request
+      in the DLQ (stage ``translate``), so a replay with a later mapping turns them into events.
+    """
 
     events: list[SemanticEvent] = field(default_factory=list)
     ignored: Counter[str] = field(default_factory=Counter)  # provider event type -> count
+    unknown: Counter[str] = field(default_factory=Counter)  # provider event type -> count
+    failed: list[str] = field(default_factory=list)  # why each bad item was not translated
+
+    @contextmanager
+    def item(self, where: str) -> Iterator[None]:
+        """Translate one provider item of a batch: if it fails, record why (``failed``) and go on,
+        so one bad item never holds back the valid items of the same request.
+
+        ``where`` names the item (e.g. ``"event 3 (open)"``), never its values."""
+        from ..identity import NoIdentity  # identity imports semantic models lazily; keep base light
+        from ..redact import describe_validation_error, redact
+
+        try:
+            yield
+        except (InvalidPayload, NoIdentity) as error:
+            self.failed.append(redact(str(error)) if str(error).startswith(where) else redact(f"{where}: {error}"))
+        except ValidationError as error:
+            self.failed.append(f"{where}: {describe_validation_error(error)}")
+
+    @property
+    def incomplete(self) -> bool:
+        """Something authentic in the request did not become events and must be kept."""
+        return bool(self.unknown or self.failed)
+
+    def reasons(self) -> str:
+        """Why the request is kept: safe to log and to store (type names and field paths only)."""
+        parts = [f"unknown event type {name!r} (x{count})" for name, count in sorted(self.unknown.items())]
+        parts += self.failed
+        return "; ".join(parts)
 
 
 class Source:
@@ -59,13 +102,28 @@ class Source:
     secret_query_keys: ClassVar[frozenset[str]] = frozenset()
     # The setting holding the secret that authenticates requests (see config.Settings.secret).
     secret_name: ClassVar[str | None] = None
+    # Every secret the source reads (``secret()`` refuses any other name, so this cannot drift);
+    # defaults to ``(secret_name,)``. ``ciohooks doctor`` and the template's least-privilege
+    # policies read it.
+    secret_names: ClassVar[tuple[str, ...]] = ()
+    # Provider event types deliberately not translated, each with the reason (the guide's event
+    # table shows them). A type that is neither mapped nor listed here is unknown: it is kept.
+    ignored_types: ClassVar[Mapping[str, str]] = {}
     # The status a provider treats as "accepted"; a source may choose another (e.g. 204).
     ack_status: ClassVar[int] = 200
     # The status that makes this provider retry later (queue down, source not configured). Most
     # retry any 5xx; some retry only one code (Brevo: 429) and discard the rest.
     retry_status: ClassVar[int] = 503
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("secret_names") and cls.secret_name:
+            cls.secret_names = (cls.secret_name,)
+
     def __init__(self, settings: Settings | None = None) -> None:
+        """Build the source once per container: read and validate every plain setting here (a bad
+        value raises ``ConfigurationError`` naming the setting), so a request never meets a
+        configuration fault half-way through. Secrets are read per request (rotation)."""
         self.settings = settings or Settings()
 
     @classmethod
@@ -109,6 +167,8 @@ class Source:
         Sources that take any of several credentials read each with this, naming it by a constant,
         then call ``refuse_or_open`` when none is set (``ciohooks doctor`` lists the secrets a source
         reads from those calls)."""
+        if name not in self.secret_names:
+            raise ConfigurationError(f"{self.full_name()} reads secret {name} without declaring it in secret_names")
         value = self.settings.secret(name)
         return value if value is not None and value.strip() else None
 

@@ -177,6 +177,7 @@ class Brevo(Source):
     name: ClassVar[str] = "brevo"
     docs_url: ClassVar[str] = "https://developers.brevo.com/docs/transactional-webhooks"
     secret_name: ClassVar[str | None] = TOKEN_SECRET
+    secret_names: ClassVar[tuple[str, ...]] = (TOKEN_SECRET, BASIC_SECRET)
     # Brevo retries on 429 only; every other 4xx and all 5xx discard the webhook (see docstring).
     retry_status: ClassVar[int] = 429
 

@@ -119,6 +119,7 @@ class Postmark(Source):
     name: ClassVar[str] = "postmark"
     docs_url: ClassVar[str] = "https://postmarkapp.com/developer/webhooks/webhooks-overview"
     secret_name: ClassVar[str | None] = BASIC_SECRET
+    secret_names: ClassVar[tuple[str, ...]] = (BASIC_SECRET, HEADER_SECRET)
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)

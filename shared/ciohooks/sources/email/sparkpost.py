@@ -131,6 +131,7 @@ class SparkPost(Source):
     name: ClassVar[str] = "sparkpost"
     docs_url: ClassVar[str] = "https://developers.sparkpost.com/api/webhooks/"
     secret_name: ClassVar[str | None] = BASIC_SECRET
+    secret_names: ClassVar[tuple[str, ...]] = (BASIC_SECRET, TOKEN_SECRET)
     secret_headers: ClassVar[frozenset[str]] = frozenset({TOKEN_HEADER})
 
     def reply_before_auth(self, request: WebhookRequest) -> Reply | None:
