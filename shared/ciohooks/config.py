@@ -12,15 +12,35 @@ reads ``CIOHOOKS_SENDGRID_TOLERANCE_SECONDS``. A secret ``X`` is looked up as:
   A secret that does not exist there is "not configured", so the source fails closed.
 
 Secrets fetched from AWS are cached for five minutes (Powertools Parameters), so a rotated key is
-picked up without a redeploy. Secret values are never logged or put in error messages.
+picked up without a redeploy; a secret the store does not have is remembered as missing for the same
+five minutes, so a POST to an unconfigured source costs no Secrets Manager call. Secret values are
+never logged or put in error messages.
+
+Local-only switches (``LOCAL_ONLY``: ``ALLOW_UNSIGNED``, ``SES_CERTIFICATE_PEM``) open or weaken
+authentication for ``make run`` and tests. They are read only from real environment variables (never
+from ``CIOHOOKS_SOURCE_SETTINGS``, which a stack parameter sets), and inside AWS Lambda (when
+``AWS_LAMBDA_FUNCTION_NAME`` is set) they are ignored with an error log: no stack setting can turn
+them on. The local key folder (``ciohooks serve --local-keys events/keys``) is read only by
+``ciohooks serve``, never by a Lambda function.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+import time
 from typing import Mapping
 
+log = logging.getLogger(__name__)
+
 PREFIX = "CIOHOOKS_"
+# Switches that open or weaken authentication, for local runs only (see the module docstring).
+LOCAL_ONLY = frozenset({"ALLOW_UNSIGNED", "SES_CERTIFICATE_PEM"})
+LAMBDA_MARKER = "AWS_LAMBDA_FUNCTION_NAME"  # set by the Lambda runtime in every function
+SECRET_CACHE_SECONDS = 300
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 
 class ConfigurationError(RuntimeError):
@@ -39,18 +59,36 @@ class MissingSetting(ConfigurationError):
 class Settings:
     """Settings of one deployment. Plain settings may also come from ``CIOHOOKS_SOURCE_SETTINGS``
     (``NAME=value;NAME=value``, the template's SourceSettings parameter), below real variables;
-    secrets never do (``secret`` reads only real variables, so the parameter cannot give or
-    redirect one)."""
+    secrets and local-only switches never do (``secret`` and ``LOCAL_ONLY`` names read only real
+    variables, so the parameter cannot give, redirect or open one)."""
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._env = os.environ if environ is None else environ
         self._fallback = _parse_source_settings(self._env.get(PREFIX + "SOURCE_SETTINGS") or "")
+        self._refused_local: set[str] = set()
+
+    @property
+    def in_lambda(self) -> bool:
+        return bool(self._env.get(LAMBDA_MARKER))
 
     def get(self, name: str, default: str | None = None) -> str | None:
+        if name in LOCAL_ONLY:
+            value = self._local_only(name)
+            return default if value is None else value
         value = self._env.get(PREFIX + name)
         if value in (None, ""):
             value = self._fallback.get(name)
         return default if value in (None, "") else value
+
+    def _local_only(self, name: str) -> str | None:
+        """A local-only switch: a real variable only, and never inside Lambda (logged once)."""
+        value = self._real(name)
+        if value is None or not self.in_lambda:
+            return value
+        if name not in self._refused_local:
+            self._refused_local.add(name)
+            log.error("SECURITY: %s%s is a local-only switch and is ignored in AWS Lambda; remove it from the function's environment", PREFIX, name)
+        return None
 
     def _real(self, name: str) -> str | None:
         value = self._env.get(PREFIX + name)
@@ -67,11 +105,18 @@ class Settings:
         try:
             return default if value is None else int(value)
         except ValueError:
-            raise MissingSetting(f"{PREFIX}{name} must be a whole number") from None
+            raise ConfigurationError(f"{PREFIX}{name} must be a whole number") from None
 
     def get_bool(self, name: str, default: bool = False) -> bool:
+        """``1/true/yes/on`` or ``0/false/no/off`` (any case); anything else is a ``ConfigurationError``
+        (a typo must not silently mean "off")."""
         value = self.get(name)
-        return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+        if value is None:
+            return default
+        word = value.strip().lower()
+        if word not in TRUE_WORDS | FALSE_WORDS:
+            raise ConfigurationError(f"{PREFIX}{name} must be one of {', '.join(sorted(TRUE_WORDS | FALSE_WORDS))}")
+        return word in TRUE_WORDS
 
     def get_list(self, name: str) -> list[str] | None:
         value = self.get(name)
@@ -100,17 +145,38 @@ class Settings:
         return value
 
 
+# (store, name) -> until when the store is known not to have it. Powertools caches values only.
+_not_found: dict[tuple[str, str], float] = {}
+_not_found_lock = threading.Lock()
+
+
 def _by_convention(name: str, store: str) -> str | None:
+    """The secret ``name`` in ``store``, or ``None`` when it does not exist (remembered as long as a
+    found value is cached, so an unconfigured source costs one lookup per five minutes)."""
     from aws_lambda_powertools.utilities import parameters
 
+    with _not_found_lock:
+        if _not_found.get((store, name), 0.0) > time.monotonic():
+            return None
     try:
         if store == "ssm":
-            return parameters.get_parameter(name, decrypt=True, max_age=300)
-        return parameters.get_secret(name, max_age=300)
+            return parameters.get_parameter(name, decrypt=True, max_age=SECRET_CACHE_SECONDS)
+        return parameters.get_secret(name, max_age=SECRET_CACHE_SECONDS)
     except parameters.exceptions.GetParameterError as error:
         if "NotFound" in repr(error.__cause__) or "ParameterNotFound" in str(error):
+            with _not_found_lock:
+                _not_found[(store, name)] = time.monotonic() + SECRET_CACHE_SECONDS
             return None
         raise
+
+
+def clear_secret_caches() -> None:
+    """Forget every cached secret and every remembered absence (tests; ``ciohooks doctor``)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()
+    with _not_found_lock:
+        _not_found.clear()
 
 
 def _parse_source_settings(text: str) -> dict[str, str]:
