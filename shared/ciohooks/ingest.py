@@ -3,14 +3,25 @@
 Store first (see DESIGN.md): a webhook is acknowledged only once it is durably in SQS.
 
     401  the request is not authentic (nothing is queued; the reason is logged, never the payload)
-    404  no such source on this function
+    404  no such source on this function; or, when CIOHOOKS_SOURCES (EnabledSources) is empty, a
+         source that is not configured here (no secret, no required setting): see "Which sources
+         answer" below
     405  a method the source does not receive
     413  the body is larger than one queue message can hold
-    503  the source has no key configured (fail closed), or SQS did not take the message: the
-         provider retries (a source whose provider retries only another code says which:
-         ``Source.retry_status``, e.g. Brevo's 429)
+    503  a source listed in CIOHOOKS_SOURCES has no key configured (fail closed), a setting has a bad
+         value (``ConfigurationError``, logged with the setting's name), something authentication
+         needs is unreachable (the replay store, SNS's certificate host), or SQS did not take the
+         message: the provider retries (a source whose provider retries only another code says
+         which: ``Source.retry_status``, e.g. Brevo's 429)
     2xx  queued for delivery; or authentic but untranslatable, and kept whole in the DLQ; or
          authentic and nothing to deliver (event types deliberately ignored)
+
+Which sources answer: with CIOHOOKS_SOURCES set, exactly the sources it lists, and a listed source
+that is missing its secret or a required setting fails closed with its ``retry_status`` (the
+provider retries, the 5xx alarm fires, ``ciohooks doctor`` says what is missing). With it empty,
+every source of the family whose configuration is present; the others answer 404, costing no
+alarm (and, since an absent secret is cached like a found one, one store lookup per 5 minutes).
+A configuration error is never a payload problem: it is never dead-lettered.
 """
 
 from __future__ import annotations
@@ -23,13 +34,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import sources
-from .config import Settings
+from .config import ConfigurationError, MissingSetting, Settings
 from .envelope import Envelope
 from .identity import NoIdentity
 from .queue import MessageTooLarge, Queue, QueueUnavailable, SqsQueue
 from .redact import describe_validation_error, redact
 from .request import WebhookRequest
-from .sources import InvalidPayload, NotConfigured, Reply, Source, Translation, Unauthorized
+from .sources import InvalidPayload, NotConfigured, Reply, Source, Translation, Unauthorized, Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +91,8 @@ class Ingest:
         self.delivery_queue, self.dead_letter_queue = delivery_queue, dead_letter_queue
         self.max_body_bytes = self.settings.get_int("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
         enabled = self.settings.get_list("SOURCES")
+        # Listed sources fail closed when unconfigured; without a list, unconfigured ones are 404.
+        self.listed = enabled is not None
         self.source_names = [n for n in sources.names(family) if enabled is None or n.split("/", 1)[1] in enabled or n in enabled]
         self._sources: dict[str, Source] = {}
 
@@ -94,6 +107,9 @@ class Ingest:
         )
 
     def source(self, name: str) -> Source | None:
+        """The source serving ``name`` on this function, built once per container (its settings are
+        read and checked then: a bad one raises ``ConfigurationError``, and the next request tries
+        again); ``None`` when there is no such source here."""
         full = f"{self.family}/{name}"
         if full not in self.source_names:
             return None
@@ -102,9 +118,12 @@ class Ingest:
         return self._sources[full]
 
     def handle(self, name: str, request: WebhookRequest) -> Outcome:
-        source = self.source(name)
+        try:
+            source = self.source(name)
+        except ConfigurationError as error:
+            return self._misconfigured(sources.load(f"{self.family}/{name}"), error)
         if source is None:
-            return Outcome(404, {"error": f"no source named {name!r} here"}, "not_found")
+            return _not_found(name)
         full = source.full_name()
         if (reply := source.reply_before_auth(request)) is not None:
             return _replied(reply, full)
@@ -118,15 +137,19 @@ class Ingest:
         except Unauthorized as error:
             logger.warning("refused %s request: %s", full, redact(str(error)))
             return Outcome(401, {"error": "unauthorized"}, "rejected", full)
-        except NotConfigured as error:
-            logger.error("refusing %s requests: %s", full, redact(str(error)))
-            return Outcome(source.retry_status, {"error": "source not configured"}, "failed", full)
+        except ConfigurationError as error:  # NotConfigured (no key) included
+            return self._misconfigured(type(source), error)
+        except Unavailable as error:
+            logger.error("could not authenticate a %s request: %s", full, redact(str(error)))
+            return Outcome(source.retry_status, {"error": "temporarily unavailable, retry later"}, "failed", full)
         if (reply := source.reply_after_accept(request)) is not None:
             return _replied(reply, full)
 
         stored = request.to_dict(source.secret_headers, source.secret_query_keys)
         try:
             translation = translate(source, request)
+        except ConfigurationError as error:  # a setting read late: the operator's fault, never the payload's
+            return self._misconfigured(type(source), error)
         except UntranslatableError as error:
             envelope = Envelope(kind="request", source=full, received_at=request.received_at, request=stored)
             return self._dead_letter(envelope.failed("translate", error.reason), source)
@@ -149,6 +172,16 @@ class Ingest:
         count = len(translation.events)
         return Outcome(source.ack_status, {"accepted": count, "ignored": ignored}, "queued", full, count, ignored)
 
+    def _misconfigured(self, source: type[Source], error: ConfigurationError) -> Outcome:
+        """A configuration fault, whichever setting: 404 for an unlisted source that is simply not
+        set up here, else the provider's retry status and an error naming the setting."""
+        full = source.full_name()
+        if not self.listed and isinstance(error, (NotConfigured, MissingSetting)):
+            logger.info("%s is not configured here, answering 404: %s", full, redact(str(error)))
+            return _not_found(source.name)
+        logger.error("refusing %s requests, configuration error: %s", full, redact(str(error)))
+        return Outcome(source.retry_status, {"error": "source not configured"}, "failed", full)
+
     def _dead_letter(self, envelope: Envelope, source: Source) -> Outcome:
         full = source.full_name()
         try:
@@ -158,6 +191,10 @@ class Ingest:
             return Outcome(source.retry_status, {"error": "queue unavailable, retry later"}, "failed", full)
         logger.warning("kept an untranslatable %s request in the DLQ: %s", full, envelope.failure.error if envelope.failure else "")
         return Outcome(source.ack_status, {"accepted": 0, "dead_lettered": True}, "dead_lettered", full)
+
+
+def _not_found(name: str) -> Outcome:
+    return Outcome(404, {"error": f"no source named {name!r} here"}, "not_found")
 
 
 def _replied(reply: Reply, full: str) -> Outcome:

@@ -841,7 +841,7 @@ def test_a_stale_request_against_the_real_clock_is_refused() -> None:
 def test_no_secret_fails_closed() -> None:
     with pytest.raises(NotConfigured, match="BACKEND_SIGNING_SECRET is not configured"):
         source().authenticate(GOOD)
-    outcome = Ingest("mobile", MemoryQueue(), MemoryQueue(), Settings({})).handle("backend", GOOD)
+    outcome = Ingest("mobile", MemoryQueue(), MemoryQueue(), Settings({"CIOHOOKS_SOURCES": "backend"})).handle("backend", GOOD)  # listed: fail closed
     assert (outcome.status, outcome.body) == (503, {"error": "source not configured"})
 
 

@@ -30,7 +30,7 @@ from ciohooks.ingest import Ingest
 from ciohooks.local import local_keys
 from ciohooks.queue import MemoryQueue
 from ciohooks.request import WebhookRequest
-from ciohooks.sources import InvalidPayload, NotConfigured, Unauthorized, load
+from ciohooks.sources import InvalidPayload, NotConfigured, Unauthorized, Unavailable, load
 from ciohooks.sources.email import ses as ses_module
 from ciohooks.sources.email.ses import (
     SOURCE,
@@ -510,7 +510,7 @@ def test_sns_certificate_urls_pass(url: str) -> None:
 def test_unreachable_certificate_is_a_retryable_failure(key, cert) -> None:
     with pytest.raises(CertificateUnavailable) as caught:
         source(FakeHttps(pem(cert), fail=True)).authenticate(signed(envelope("event-bounce.txt"), key))
-    assert isinstance(caught.value, NotConfigured)  # answered 503: SNS retries 5xx
+    assert isinstance(caught.value, Unavailable)  # answered 503: SNS retries 5xx
 
 
 @pytest.mark.parametrize("served", [b"<html>not a certificate</html>", b""])

@@ -24,6 +24,11 @@ How this module verifies, for every source that uses it (Resend, Clerk, the app-
   ``NotConfigured`` (503) naming the setting, never its value.
 - An id containing ``.`` is refused, as the spec asks (it would blur where the id ends in the
   signed content), and so is a timestamp that is not unix seconds.
+- Replays: the spec asks receivers to use ``webhook-id`` for idempotency. Each source passes its
+  ``replays`` guard (``ciohooks.replay_store``, shared by every container), which remembers the id
+  with a digest of the body until the signature leaves the window: the same id with a DIFFERENT
+  body is refused (401), the same id with the same body (a retry, re-signed at a later timestamp)
+  passes. Tests of the scheme alone may pass ``replays=None``.
 - Messages name headers and reasons, never the body, a signature or a secret.
 """
 
@@ -39,6 +44,7 @@ from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook
 
+from ..replay_store import ReplayGuard, digest_of
 from ..request import WebhookRequest
 from .base import NotConfigured, Unauthorized
 
@@ -67,9 +73,18 @@ def load_secrets(text: str, secret_name: str) -> tuple[Webhook, ...]:
     return tuple(found)
 
 
-def verify(request: WebhookRequest, secrets: str, *, secret_name: str, tolerance_seconds: int, prefixes: tuple[str, ...] = STANDARD) -> str:
+def verify(
+    request: WebhookRequest,
+    secrets: str,
+    *,
+    secret_name: str,
+    tolerance_seconds: int,
+    prefixes: tuple[str, ...] = STANDARD,
+    replays: ReplayGuard | None = None,
+) -> str:
     """Raise ``Unauthorized`` unless one of ``secrets`` signed ``<id>.<timestamp>.<body>`` within
-    ``tolerance_seconds`` of ``request.received_at``. Returns the message id."""
+    ``tolerance_seconds`` of ``request.received_at`` and ``replays`` has not seen the id with another
+    body. Returns the message id."""
     signers = load_secrets(secrets, secret_name)
     lowered = {name.lower(): value for name, value in request.headers.items()}
     msg_id, stamp, signatures = (_first(lowered, prefixes, field) for field in FIELDS)
@@ -98,6 +113,8 @@ def verify(request: WebhookRequest, secrets: str, *, secret_name: str, tolerance
         except (binascii.Error, ValueError):
             continue
         if any([hmac.compare_digest(candidate, presented) for candidate in expected]):  # a list: no early exit
+            if replays is not None:
+                replays.check(msg_id, digest_of(request.body), expires_at=int(stamp) + tolerance_seconds, now=request.received_at.timestamp(), what=id_name)
             return msg_id
     raise Unauthorized(f"{signature_name} does not match")
 

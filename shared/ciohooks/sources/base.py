@@ -29,6 +29,11 @@ class NotConfigured(ConfigurationError):
     """The source has no key to check requests with, so it refuses them all (fail closed, 503)."""
 
 
+class Unavailable(Exception):
+    """Something authentication depends on cannot be reached now (the replay store, SNS's certificate
+    host): nothing is accepted unchecked; the answer is the source's ``retry_status``."""
+
+
 class InvalidPayload(ValueError):
     """The payload is not what this source sends. Authentic requests like this go to the DLQ."""
 
@@ -106,6 +111,9 @@ class Source:
     # defaults to ``(secret_name,)``. ``ciohooks doctor`` and the template's least-privilege
     # policies read it.
     secret_names: ClassVar[tuple[str, ...]] = ()
+    # Plain settings without which the source refuses every request (``NotConfigured``), e.g.
+    # SES_TOPIC_ARNS; ``ciohooks doctor`` lists the missing ones. Secrets go in ``secret_names``.
+    required_settings: ClassVar[tuple[str, ...]] = ()
     # Provider event types deliberately not translated, each with the reason (the guide's event
     # table shows them). A type that is neither mapped nor listed here is unknown: it is kept.
     ignored_types: ClassVar[Mapping[str, str]] = {}

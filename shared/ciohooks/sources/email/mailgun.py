@@ -66,12 +66,12 @@ Timestamps and replays (MAILGUN_TOLERANCE_SECONDS, default 32400 s = 9 h):
   window covers the whole retry schedule; a signature more than 300 s in the future is refused.
   Mailgun itself warns not to be "too aggressive with this check".
 - The body is not signed, so whoever sees one signed request can attach its signature to another
-  body. Defence: a bounded in-memory cache per container (MAILGUN_REPLAY_CACHE_SIZE tokens, default
-  10000) remembers each token with a digest of its event-data. The same token with DIFFERENT
-  event-data is refused. The same token with the SAME event-data is accepted: it is exactly what a
-  Mailgun retry looks like, and it is harmless because its messageId is the same, so downstream
-  de-duplication drops it. This is the honest maximum without a shared store: another Lambda
-  container, or a cold start, has not seen the token.
+  body. Defence: the shared replay store (``ciohooks.replay_store``: DynamoDB on AWS, shared by
+  every container; memory locally) remembers each token with a digest of its canonical event-data
+  until the signature's timestamp leaves the window. The same token with DIFFERENT event-data is
+  refused (401), on any container. The same token with the SAME event-data is accepted: it is
+  exactly what a Mailgun retry looks like, and it is harmless because its messageId is the same, so
+  downstream de-duplication drops it. A store that cannot be reached answers 503 (Mailgun retries).
 
 Answer codes (Mailgun: 200 = done, 406 = rejected and never retried, anything else = retry):
 
@@ -89,12 +89,10 @@ import dataclasses
 import hashlib
 import hmac
 import json
-import threading
-from collections import OrderedDict
 from typing import Any, ClassVar, Mapping
 from urllib.parse import parse_qsl
 
-from ... import ids
+from ... import ids, replay_store
 from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
 from ...semantic.email import (
@@ -114,7 +112,6 @@ from ._policy import EmailPolicy
 KEY_SECRET = "MAILGUN_SIGNING_KEY"
 DEFAULT_TOLERANCE_SECONDS = 9 * 3600  # Mailgun's 8 h retry schedule, and some slack
 FUTURE_SKEW_SECONDS = 300
-DEFAULT_REPLAY_CACHE_SIZE = 10_000
 
 EVENTS: dict[str, type[EmailEvent]] = {
     "delivered": EmailDelivered,
@@ -193,34 +190,15 @@ def signing_token(key: str, timestamp: str, body: bytes) -> str:
     return hmac.new(key.encode("utf-8"), b"token:" + timestamp.encode("ascii") + b":" + body, hashlib.sha256).hexdigest()[:50]
 
 
-class ReplayCache:
-    """Tokens seen by this container, each with a digest of the event-data it came with (bounded, FIFO)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._seen: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def check_and_remember(self, token: str, digest: str) -> None:
-        with self._lock:
-            known = self._seen.get(token)
-            if known is not None and not hmac.compare_digest(known, digest):
-                raise Unauthorized("Mailgun token reused with a different payload")
-            if known is None:
-                self._seen[token] = digest
-                while len(self._seen) > self.size:
-                    self._seen.popitem(last=False)
-
-
 def payload_digest(request: WebhookRequest) -> str:
     """SHA-256 of the canonical event-data (or of the raw body when it is not a JSON webhook)."""
     try:
         document = json.loads(request.body)
         content: Any = document.get("event-data") if isinstance(document, dict) else document
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to re-serialise: the raw bytes
         canonical = request.body
-    return hashlib.sha256(canonical).hexdigest()
+    return replay_store.digest_of(canonical)
 
 
 # ---- the source ----------------------------------------------------------------------------------
@@ -234,7 +212,7 @@ class Mailgun(Source):
 
     def __init__(self, settings: Any = None) -> None:
         super().__init__(settings)
-        self.replays = ReplayCache(max(1, self.settings.get_int("MAILGUN_REPLAY_CACHE_SIZE", DEFAULT_REPLAY_CACHE_SIZE)))
+        self.replays = replay_store.guard(self)
 
     def authenticate(self, request: WebhookRequest) -> None:
         if (configured := self.secret_or_open(KEY_SECRET)) is None:
@@ -245,7 +223,10 @@ class Mailgun(Source):
         if block is None:
             raise Unauthorized("missing Mailgun signature (timestamp, token, signature)")
         verify(block, keys, now=request.received_at.timestamp(), tolerance_seconds=tolerance)
-        self.replays.check_and_remember(block["token"], payload_digest(request))
+        # The token's signature is refused once its timestamp leaves the window: keep it that long.
+        self.replays.check(
+            block["token"], payload_digest(request), expires_at=int(block["timestamp"]) + tolerance, now=request.received_at.timestamp(), what="Mailgun token"
+        )
 
     def reply_after_accept(self, request: WebhookRequest) -> Reply | None:
         # 406: authentic, but no event webhook; Mailgun must not retry what can never succeed.

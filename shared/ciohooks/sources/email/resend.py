@@ -65,7 +65,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping
 
-from ... import ids
+from ... import ids, replay_store
 from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
 from ...semantic.email import (
@@ -127,7 +127,7 @@ class Resend(Source):
     def authenticate(self, request: WebhookRequest) -> None:
         if (secret := self.secret_or_open(SECRET)) is not None:
             tolerance = self.tolerance_seconds("RESEND_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)
-            standard_webhooks.verify(request, secret, secret_name=SECRET, tolerance_seconds=tolerance, prefixes=standard_webhooks.SVIX)
+            standard_webhooks.verify(request, secret, secret_name=SECRET, tolerance_seconds=tolerance, prefixes=standard_webhooks.SVIX, replays=replay_store.guard(self))
 
     @classmethod
     def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:

@@ -38,14 +38,19 @@ Authentication (SNS message signatures, v1 SHA1withRSA and v2 SHA256withRSA):
   is fetched.
 - ``Timestamp`` may be at most ``SES_MAX_AGE_SECONDS`` (default 86400) old and 300 s in the future,
   measured at the time AWS received the request. SNS retries an HTTP delivery for at most 3600 s, so
-  one day leaves room for throttled deliveries while refusing a captured message replayed later; a
-  replay inside the window is harmless because messageIds are deterministic. 0 turns the check off.
+  one day leaves room for throttled deliveries while refusing a captured message replayed later. 0
+  turns the check off.
+- Replays inside the window: the shared replay store (``ciohooks.replay_store``) remembers each
+  ``MessageId`` with a digest of the signed fields until the message is too old anyway: the same
+  MessageId with other signed content is refused (401); the same message again (an SNS retry)
+  passes, and its deterministic messageIds make it harmless. An unreachable store answers 503.
 - ``CIOHOOKS_ALLOW_UNSIGNED`` is not honoured: SNS signs every message and checking it needs no secret.
 - ``SES_CERTIFICATE_PEM`` (LOCAL-ONLY, for ``make run``, events/ and the end-to-end test): a pinned
   certificate (PEM, or the base64 of its DER on one line) used instead of fetching the one named by
   ``SigningCertURL``. The URL must still pass the host rule. Anyone holding the matching private key
   (events/keys/ses-local.pem is public) can then sign messages, so it is logged as a warning on every
-  request and must never be set on a deployed stack.
+  request. It is read only from a real environment variable and ignored inside AWS Lambda
+  (``config.LOCAL_ONLY``), so no stack parameter can set it.
 - A certificate that cannot be fetched answers 503 (``CertificateUnavailable``): SNS retries 5xx only
   ("outside the range of 200-4xx"), so a passing network fault loses nothing.
 
@@ -104,7 +109,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ... import ids
+from ... import ids, replay_store
 from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
 from ...semantic.email import (
@@ -118,7 +123,7 @@ from ...semantic.email import (
 )
 from ...timestamps import BadTimestamp, parse_timestamp
 from .._translation import email_event, setting_keys, text_or_none, timestamp_of
-from ..base import InvalidPayload, NotConfigured, Reply, Source, Translation, Unauthorized
+from ..base import InvalidPayload, NotConfigured, Reply, Source, Translation, Unauthorized, Unavailable
 from ._policy import EmailPolicy
 
 log = logging.getLogger(__name__)
@@ -143,7 +148,7 @@ LOCAL_CERTIFICATE_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationS
 HttpGet = Callable[[str], bytes]
 
 
-class CertificateUnavailable(NotConfigured):
+class CertificateUnavailable(Unavailable):
     """The signing certificate could not be fetched now (answered 503, so SNS tries again)."""
 
 
@@ -303,9 +308,11 @@ class Ses(Source):
     family: ClassVar[str] = "email"
     name: ClassVar[str] = "ses"
     docs_url: ClassVar[str] = "https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-contents.html"
+    required_settings: ClassVar[tuple[str, ...]] = (TOPICS_SETTING,)
 
     def __init__(self, settings=None, *, http_get: HttpGet | None = None) -> None:
         super().__init__(settings)
+        self.replays = replay_store.guard(self)
         # Injectable for tests; production always uses verified HTTPS to the SNS host only.
         self.http_get: HttpGet = http_get or default_http_get
         self._certificates: dict[str, x509.Certificate] = {}
@@ -326,9 +333,12 @@ class Ses(Source):
         url = check_certificate_url(envelope["SigningCertURL"])
         now = request.received_at.astimezone(UTC)
         verify_signature(envelope, self._certificate(url), now)
-        self._check_age(envelope["Timestamp"], now)
+        expires_at = self._check_age(envelope["Timestamp"], now)
+        digest = replay_store.digest_of(string_to_sign(envelope))
+        self.replays.check(envelope["MessageId"], digest, expires_at=expires_at, now=now.timestamp(), what="SNS MessageId")
 
-    def _check_age(self, timestamp: str, now: datetime) -> None:
+    def _check_age(self, timestamp: str, now: datetime) -> int:
+        """Refuse a message too old or from the future; returns until when (epoch s) it is accepted."""
         max_age = self.settings.get_int("SES_MAX_AGE_SECONDS", DEFAULT_MAX_AGE_SECONDS)
         if max_age < 0:
             raise NotConfigured("SES_MAX_AGE_SECONDS must not be negative")
@@ -341,6 +351,7 @@ class Ses(Source):
             raise Unauthorized("SNS Timestamp is in the future")
         if max_age and age > max_age:
             raise Unauthorized(f"SNS message is more than {max_age} s old")
+        return int(sent.timestamp()) + (max_age or DEFAULT_MAX_AGE_SECONDS)
 
     def _certificate(self, url: str) -> x509.Certificate:
         pinned = self.settings.get(PINNED_CERTIFICATE_SETTING)

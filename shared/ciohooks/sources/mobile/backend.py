@@ -104,7 +104,7 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from ... import ids
+from ... import ids, replay_store
 from ...redact import redact
 from ...request import WebhookRequest
 from ...semantic import SemanticEvent
@@ -549,7 +549,7 @@ class Backend(Source):
     def authenticate(self, request: WebhookRequest) -> None:
         if (secrets := self.secret_or_open(SECRET)) is not None:
             tolerance = self.tolerance_seconds("BACKEND_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)
-            standard_webhooks.verify(request, secrets, secret_name=SECRET, tolerance_seconds=tolerance)
+            standard_webhooks.verify(request, secrets, secret_name=SECRET, tolerance_seconds=tolerance, replays=replay_store.guard(self))
 
     def reply_after_accept(self, request: WebhookRequest) -> Reply | None:
         """Answer 400 now when an authentic request breaks the contract (see the module docstring)."""

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ... import ids
+from ... import ids, replay_store
 from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
 from ...semantic.actions import UserDeleted
@@ -77,7 +77,7 @@ class Clerk(Source):
     def authenticate(self, request: WebhookRequest) -> None:
         if (secret := self.secret_or_open(SECRET)) is not None:
             tolerance = self.tolerance_seconds("CLERK_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)
-            standard_webhooks.verify(request, secret, secret_name=SECRET, tolerance_seconds=tolerance, prefixes=standard_webhooks.SVIX)
+            standard_webhooks.verify(request, secret, secret_name=SECRET, tolerance_seconds=tolerance, prefixes=standard_webhooks.SVIX, replays=replay_store.guard(self))
 
     @classmethod
     def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
