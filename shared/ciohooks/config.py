@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from typing import Mapping
@@ -50,6 +51,22 @@ class ConfigurationError(RuntimeError):
     ``retry_status`` (the provider retries once the operator fixes it), and ``ciohooks doctor``
     raises the same error by building every enabled source before any webhook arrives.
     """
+
+
+# A setting's name: upper case, digits and "_" (a key never looks like this: it has lower case).
+_SETTING_NAME = re.compile(r"\b[A-Z][A-Z0-9_]{2,}\b")
+
+
+def describe(error: ConfigurationError) -> str:
+    """The error's message for a log line: setting names kept whole (however long), anything else
+    scrubbed as ``redact`` does, in case a message ever carried a value."""
+    from .redact import redact
+
+    text, parts, last = str(error), [], 0
+    for name in _SETTING_NAME.finditer(text):
+        parts += [redact(text[last : name.start()]), name.group()]
+        last = name.end()
+    return "".join([*parts, redact(text[last:])])
 
 
 class MissingSetting(ConfigurationError):

@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import sources
-from .config import ConfigurationError, MissingSetting, Settings
+from .config import ConfigurationError, MissingSetting, Settings, describe
 from .envelope import Envelope
 from .identity import NoIdentity
 from .queue import MessageTooLarge, Queue, QueueUnavailable, SqsQueue
@@ -177,9 +177,9 @@ class Ingest:
         set up here, else the provider's retry status and an error naming the setting."""
         full = source.full_name()
         if not self.listed and isinstance(error, (NotConfigured, MissingSetting)):
-            logger.info("%s is not configured here, answering 404: %s", full, redact(str(error)))
+            logger.info("%s is not configured here, answering 404: %s", full, describe(error))
             return _not_found(source.name)
-        logger.error("refusing %s requests, configuration error: %s", full, redact(str(error)))
+        logger.error("refusing %s requests, configuration error: %s", full, describe(error))
         return Outcome(source.retry_status, {"error": "source not configured"}, "failed", full)
 
     def _dead_letter(self, envelope: Envelope, source: Source) -> Outcome:

@@ -114,3 +114,8 @@ def test_other_store_errors_are_not_mistaken_for_absence(monkeypatch: pytest.Mon
     monkeypatch.setattr(parameters, "get_secret", denied)
     with pytest.raises(parameters.exceptions.GetParameterError):
         Settings({"CIOHOOKS_SECRETS_PREFIX": "/cio-hooks/"}).secret("SENDGRID_VERIFICATION_KEY")
+
+
+def test_a_configuration_error_is_described_with_its_setting_names_whole_and_anything_else_scrubbed() -> None:
+    error = ConfigurationError("CIOHOOKS_SENDGRID_CATEGORY_AS_CAMPAIGN_NAME must be one of 0, 1 (not ada@example.com or MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O)")
+    assert config.describe(error) == "CIOHOOKS_SENDGRID_CATEGORY_AS_CAMPAIGN_NAME must be one of 0, 1 (not <email> or <token>)"
