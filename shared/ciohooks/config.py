@@ -84,6 +84,10 @@ class Settings:
         self._fallback = _parse_source_settings(self._env.get(PREFIX + "SOURCE_SETTINGS") or "")
         self._refused_local: set[str] = set()
 
+    def local_only_in_source_settings(self) -> list[str]:
+        """Local-only switches someone put in SourceSettings (never read from there; doctor warns)."""
+        return sorted(LOCAL_ONLY & self._fallback.keys())
+
     @property
     def in_lambda(self) -> bool:
         return bool(self._env.get(LAMBDA_MARKER))

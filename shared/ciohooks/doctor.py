@@ -6,8 +6,12 @@ Checks, in order (each one line; a missing piece comes with the command that fix
   wait in each; dead letters are a warning, not a failure);
 - the Customer.io API key is stored where the deliver function looks for it, and Customer.io accepts
   it (see ``probe_customerio``);
-- every enabled source has its secret, in the store and under the name the functions look up
-  (``<prefix><name in lower case, _ as ->``, as ``config.Settings.secret`` does);
+- every enabled source builds with these settings (a bad value is the same ``ConfigurationError``
+  ingest would answer every webhook with), has the plain settings it cannot work without
+  (``Source.required_settings``, e.g. SES_TOPIC_ARNS) and one of its secrets (``Source.secret_names``),
+  in the store and under the name the functions look up (``<prefix><name in lower case, _ as ->``,
+  as ``config.Settings.secret`` does). With EnabledSources empty, a source with nothing configured
+  is only reported (it answers 404); a listed one is MISSING (it answers 503 to every webhook);
 - the video sessions table exists and expires items (when the stack has one);
 - with ``--stack``, each family's Function URL answers.
 
@@ -22,15 +26,13 @@ or could not be checked, else 0.
 
 from __future__ import annotations
 
-import ast
-import inspect
 import json
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, TextIO
 
 from . import sources
-from .config import PREFIX, Settings
+from .config import PREFIX, ConfigurationError, Settings, describe
 
 CUSTOMERIO_KEY = "CUSTOMERIO_API_KEY"
 
@@ -46,7 +48,9 @@ STACK_PARAMETERS = {
     "EnabledSources": "SOURCES",
     "CustomerIoRegion": "CUSTOMERIO_REGION",
     "SourceSettings": "SOURCE_SETTINGS",
+    "SesTopicArns": "SES_TOPIC_ARNS",
 }
+PARAMETER_OF_SETTING = {setting: key for key, setting in STACK_PARAMETERS.items()}
 STORE_OF_PARAMETER = {"SecretsManager": "secretsmanager", "SSM": "ssm"}
 FUNCTION_URL_OUTPUTS = {"email": "EmailIngestFunctionUrl", "video": "VideoIngestFunctionUrl", "mobile": "MobileIngestFunctionUrl"}
 
@@ -110,42 +114,9 @@ def locate_secret(settings: Settings, setting: str) -> SecretLocation:
 
 
 def secret_settings_of(source: type[sources.Source]) -> list[str]:
-    """Every secret setting a source reads: its ``secret_name`` first, then the names passed to
-    ``settings.secret(...)`` / ``settings.require_secret(...)`` as literals or module constants in
-    its module and the modules of its base classes (Postmark and SparkPost accept either of two
-    credentials; the video players share ``_playback``'s)."""
-    found = [source.secret_name] if source.secret_name else []
-    modules = []
-    for cls in source.__mro__:
-        module = sys.modules.get(cls.__module__)
-        if module is not None and cls is not sources.Source and issubclass(cls, sources.Source) and module not in modules:
-            modules.append(module)
-    for module in modules:
-        for name in _secret_names_in(module):
-            if name not in found:
-                found.append(name)
-    return found
-
-
-def _secret_names_in(module: Any) -> list[str]:
-    try:
-        tree = ast.parse(inspect.getsource(module))
-    except (OSError, TypeError):  # no source file (a zipped build): the declared secret is all we know
-        return []
-    constants = {}
-    for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
-        value = getattr(node, "value", None)
-        if isinstance(value, ast.Constant) and isinstance(value.value, str):
-            constants.update({t.id: value.value for t in targets if isinstance(t, ast.Name)})
-    names = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("secret", "require_secret") and node.args:
-            arg = node.args[0]
-            name = arg.value if isinstance(arg, ast.Constant) else constants.get(arg.id) if isinstance(arg, ast.Name) else None
-            if isinstance(name, str) and name not in names:
-                names.append(name)
-    return names
+    """Every secret setting a source reads, as it declares them (``Source.secret_names``; the source
+    refuses to read any other, so the list cannot drift)."""
+    return list(source.secret_names)
 
 
 def enabled_sources(settings: Settings) -> tuple[list[str], list[str]]:
@@ -200,6 +171,10 @@ def settings_from_stack(cloudformation: Any, stack_name: str) -> tuple[dict[str,
             env[PREFIX + setting] = value
     urls = {family: outputs[key] for family, key in FUNCTION_URL_OUTPUTS.items() if key in outputs}
     return env, urls
+
+
+def _retry_status(full_name: str) -> int:
+    return sources.load(full_name).retry_status
 
 
 def _error_code(error: Exception) -> str:
@@ -305,34 +280,70 @@ class Doctor:
     def check_sources(self) -> list[Check]:
         checks = []
         enabled, unknown = enabled_sources(self.settings)
+        listed = self.settings.get_list("SOURCES") is not None
         for name in unknown:
             checks.append(Check(MISSING, f"source {name}", "in EnabledSources / CIOHOOKS_SOURCES but not in this build", "ciohooks sources lists the names"))
-        if self.settings.get_bool("ALLOW_UNSIGNED"):
-            checks.append(Check(WARN, "ALLOW_UNSIGNED", "on: sources without a secret accept unsigned requests (local use only)"))
+        checks += self._local_only_checks()
+        if not listed:
+            checks.append(Check(WARN, "EnabledSources", "empty: every configured source answers, the others 404",
+                                "list the sources you use, so a lost secret answers 503 (retried, alarmed) rather than 404"))
         for full_name in enabled:
-            try:
-                source = sources.load(full_name)
-            except Exception as error:  # noqa: BLE001 (a broken module must not hide the others)
-                checks.append(Check(ERROR, f"source {full_name}", f"does not load ({error.__class__.__name__}: {error})"))
-                continue
-            secrets = secret_settings_of(source)
-            if not secrets:
-                checks.append(Check(OK, f"source {full_name}", "needs no secret"))
-                continue
-            results = [(location := locate_secret(self.settings, s), self._presence(location)) for s in secrets]
-            present = [check for _, check in results if check.status in (OK, WARN)]
-            failed = [check for _, check in results if check.status == ERROR]
-            if present:
-                status = OK if any(c.status == OK for c in present) else WARN
-                checks.append(Check(status, f"source {full_name}", "secret " + "; ".join(c.detail for c in present), present[0].fix if status == WARN else ""))
-            elif failed:
-                checks.append(Check(ERROR, f"source {full_name}", failed[0].detail, failed[0].fix))
-            else:
-                primary = results[0][0]
-                either = f" (or {', '.join(loc.name or loc.setting for loc, _ in results[1:])})" if len(results) > 1 else ""
-                checks.append(Check(MISSING, f"source {full_name}", f"no secret: {primary.describe()}{either}; every request gets 503",
-                                    primary.create_command(self.region)))
+            checks.append(self._source_check(full_name, listed))
         return checks
+
+    def _local_only_checks(self) -> list[Check]:
+        checks = [Check(WARN, f"SourceSettings {name}", "ignored: a local-only switch is never read from SourceSettings", "remove it from SourceSettings")
+                  for name in self.settings.local_only_in_source_settings()]
+        try:
+            if self.settings.get_bool("ALLOW_UNSIGNED"):
+                checks.append(Check(WARN, "ALLOW_UNSIGNED", "on: sources without a secret accept unsigned requests (local use only; ignored in Lambda)"))
+        except ConfigurationError as error:
+            checks.append(Check(ERROR, "ALLOW_UNSIGNED", describe(error)))
+        return checks
+
+    def _source_check(self, full_name: str, listed: bool) -> Check:
+        """One line per source: does it build, and what does it still need (settings, a secret)?"""
+        subject = f"source {full_name}"
+        try:
+            source = sources.load(full_name)
+            source(self.settings)  # as ingest builds it: every plain setting is read and checked
+        except ConfigurationError as error:
+            return Check(ERROR, subject, f"configuration error: {describe(error)}; every request gets {_retry_status(full_name)}",
+                         "fix the setting (SourceSettings, or the function's environment), then run doctor again")
+        except Exception as error:  # noqa: BLE001 (a broken module must not hide the others)
+            return Check(ERROR, subject, f"does not load ({error.__class__.__name__}: {error})")
+        needs = [self._setting_need(name) for name in source.required_settings if self.settings.get(name) is None]
+        if source.secret_names:
+            secret = self._secret_check(source)
+            if secret.status == MISSING:
+                needs.append((secret.detail, secret.fix))
+            elif not needs:
+                return Check(secret.status, subject, secret.detail, secret.fix)
+        elif not needs:
+            return Check(OK, subject, "needs no secret")
+        detail = "; ".join(what for what, _ in needs)
+        if not listed:
+            return Check(INFO, subject, f"not configured ({detail}): answers 404")
+        return Check(MISSING, subject, f"{detail}; every request gets {source.retry_status}", needs[0][1])
+
+    def _setting_need(self, setting: str) -> tuple[str, str]:
+        parameter = PARAMETER_OF_SETTING.get(setting)
+        fix = f"set the stack parameter {parameter} (docs/DEPLOY.md)" if parameter else f"set {setting} in SourceSettings"
+        return f"{PREFIX}{setting} is not set", fix
+
+    def _secret_check(self, source: type[sources.Source]) -> Check:
+        """One of the source's secrets present (ok/warn), an error checking them, or none (MISSING)."""
+        results = [(location := locate_secret(self.settings, s), self._presence(location)) for s in source.secret_names]
+        present = [check for _, check in results if check.status in (OK, WARN)]
+        failed = [check for _, check in results if check.status == ERROR]
+        if present:
+            status = OK if any(c.status == OK for c in present) else WARN
+            return Check(status, "", "secret " + "; ".join(c.detail for c in present), present[0].fix if status == WARN else "")
+        if failed:
+            return Check(ERROR, "", failed[0].detail, failed[0].fix)
+        primary = results[0][0]
+        either = f" (or {', '.join(loc.name or loc.setting for loc, _ in results[1:])})" if len(results) > 1 else ""
+        return Check(MISSING, "", f"no secret: {primary.describe()}{either}", primary.create_command(self.region))
 
     def check_video_sessions(self) -> list[Check]:
         table = self.settings.get("VIDEO_SESSIONS_TABLE")

@@ -47,6 +47,12 @@ def test_a_bad_setting_is_answered_with_the_retry_status_and_named_in_the_log(ca
     assert value not in caplog.text
 
 
+def test_a_bad_setting_read_when_the_source_is_built_is_answered_the_same_way(caplog):
+    source, outcome = handle("video/html5", caplog, VIDEO_HEARTBEAT_SECONDS="ten-value")
+    assert (outcome.status, outcome.result) == (source.retry_status, "failed")
+    assert "CIOHOOKS_VIDEO_HEARTBEAT_SECONDS must be a whole number" in caplog.text and "ten-value" not in caplog.text
+
+
 def test_a_bad_setting_is_not_hidden_as_404_when_the_source_is_not_listed(caplog):
     """Only a MISSING configuration makes an unlisted source absent; a wrong value is a fault to fix."""
     _, outcome = handle(SENDGRID, caplog, SENDGRID_TOLERANCE_SECONDS="abc")

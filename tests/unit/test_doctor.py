@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -179,10 +180,16 @@ def test_only_enabled_sources_are_checked_and_unknown_names_are_missing() -> Non
     assert "mailgun" not in text
 
 
-def test_no_enabled_list_checks_every_source_of_the_build() -> None:
+def test_no_enabled_list_checks_every_source_of_the_build_and_reports_the_unconfigured_ones_as_404() -> None:
     d = Doctor(aws_settings(CIOHOOKS_SOURCES=""), FakeAws(secretsmanager=healthy_secrets()), http_post=FakeCustomerIo())
-    subjects = {c.subject for c in d.check_sources()}
-    assert subjects == {f"source {n}" for n in sources.names()}
+    checks = d.check_sources()
+    assert {c.subject for c in checks} == {"EnabledSources"} | {f"source {n}" for n in sources.names()}
+    by_subject = {c.subject: c for c in checks}
+    assert by_subject["source email/sendgrid"].status == "ok"
+    assert (by_subject["source email/mailgun"].status, by_subject["source email/mailgun"].detail) == (
+        "info", "not configured (no secret: Secrets Manager secret /cio-hooks/mailgun-signing-key): answers 404")
+    assert by_subject["EnabledSources"].status == "warn"
+    assert report(checks, io.StringIO()) == 0, "an unlisted, unconfigured source is not a failure"
 
 
 def test_a_source_with_two_possible_credentials_needs_one_of_them() -> None:
@@ -196,12 +203,48 @@ def test_a_source_with_two_possible_credentials_needs_one_of_them() -> None:
     assert "/cio-hooks/postmark-basic-auth" in check.detail and "postmark-secret" in check.detail
 
 
-def test_a_source_that_needs_no_secret_is_fine_without_one() -> None:
-    unsigned = [n for n in sources.names() if not secret_settings_of(sources.load(n))]
-    if not unsigned:
-        pytest.skip("every source of this build has a secret")
-    (check,) = Doctor(aws_settings(CIOHOOKS_SOURCES=unsigned[0]), FakeAws()).check_sources()
-    assert check.status == "ok" and check.detail == "needs no secret"
+def test_ses_needs_its_topic_arns_and_says_which_parameter_sets_them() -> None:
+    assert sources.load("email/ses").secret_names == ()
+    (check,) = Doctor(aws_settings(CIOHOOKS_SOURCES="ses"), FakeAws()).check_sources()
+    assert (check.status, check.detail, check.fix) == (
+        "MISSING", "CIOHOOKS_SES_TOPIC_ARNS is not set; every request gets 503", "set the stack parameter SesTopicArns (docs/DEPLOY.md)")
+    topic = "arn:aws:sns:us-east-1:123456789012:ses-events"
+    (check,) = Doctor(aws_settings(CIOHOOKS_SOURCES="ses", CIOHOOKS_SES_TOPIC_ARNS=topic), FakeAws()).check_sources()
+    assert (check.status, check.detail) == ("ok", "needs no secret")
+
+
+def test_the_ses_topic_arns_parameter_of_a_stack_reaches_the_check() -> None:
+    topic = "arn:aws:sns:us-east-1:123456789012:ses-events"
+    stack = {"Stacks": [{"Outputs": [], "Parameters": [{"ParameterKey": "SesTopicArns", "ParameterValue": topic}]}]}
+
+    class Cfn:
+        def describe_stacks(self, StackName: str) -> dict[str, Any]:
+            return stack
+
+    env, _ = settings_from_stack(Cfn(), "cio-hooks")
+    assert env["CIOHOOKS_SES_TOPIC_ARNS"] == topic
+
+
+def test_a_bad_setting_is_reported_before_any_webhook_arrives() -> None:
+    """Doctor builds every enabled source as ingest does, so it meets the same ConfigurationError."""
+    settings = aws_settings(CIOHOOKS_SOURCES="html5", CIOHOOKS_SOURCE_SETTINGS="VIDEO_HEARTBEAT_SECONDS=ten-value")
+    checks = Doctor(settings, FakeAws(secretsmanager=healthy_secrets())).check_sources()
+    (check,) = [c for c in checks if c.subject == "source video/html5"]
+    assert (check.status, check.detail) == ("ERROR", "configuration error: CIOHOOKS_VIDEO_HEARTBEAT_SECONDS must be a whole number; every request gets 503")
+    assert report(checks, io.StringIO()) == 1
+
+
+def test_a_local_only_switch_in_source_settings_is_reported_as_ignored() -> None:
+    checks = Doctor(aws_settings(CIOHOOKS_SOURCE_SETTINGS="ALLOW_UNSIGNED=1;SES_CERTIFICATE_PEM=x"), FakeAws(secretsmanager=healthy_secrets())).check_sources()
+    ignored = [(c.status, c.subject) for c in checks if c.subject.startswith("SourceSettings")]
+    assert ignored == [("warn", "SourceSettings ALLOW_UNSIGNED"), ("warn", "SourceSettings SES_CERTIFICATE_PEM")]
+    assert not any(c.subject == "ALLOW_UNSIGNED" for c in checks), "the switch is not on"
+
+
+def test_secrets_come_from_the_declaration_not_from_reading_source_code() -> None:
+    assert not hasattr(doctor, "_secret_names_in") and "import ast" not in Path(doctor.__file__).read_text()
+    for name in sources.names():
+        assert secret_settings_of(sources.load(name)) == list(sources.load(name).secret_names)
 
 
 # ---- the Customer.io key ----------------------------------------------------------------------------
