@@ -38,9 +38,8 @@ STAR_RESOURCE_EXCEPTIONS = {
 }
 SECRETS_MANAGER_ARN = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
 SSM_ARN = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
-# The only wildcards allowed in a Resource: every secret under the prefix (ingest roles, Allow), and
-# the Customer.io key under it in both stores (ingest roles, Deny).
-SOURCE_SECRETS = {SECRETS_MANAGER_ARN + "${SecretsPrefix}*", SSM_ARN + "${SecretsPrefix}*"}
+# The only wildcards allowed in a Resource: Secrets Manager's 6-character suffix of a named secret
+# (``-??????``), and the Customer.io key under the prefix in both stores (ingest roles, Deny).
 CUSTOMERIO_KEY_DENIED = {SECRETS_MANAGER_ARN + "${SecretsPrefix}customerio-api-key*", SSM_ARN + "${SecretsPrefix}customerio-api-key*"}
 CUSTOMERIO_KEY_READ = {SECRETS_MANAGER_ARN + "${SecretsPrefix}customerio-api-key-??????", SSM_ARN + "${SecretsPrefix}customerio-api-key"}
 SECRET_READS = {"secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"}
@@ -339,7 +338,7 @@ def test_video_sessions_table_matches_the_store_that_writes_it() -> None:
 
     table = resources("AWS::DynamoDB::Table")["VideoSessionsTable"]["Properties"]
     assert table["BillingMode"] == "PAY_PER_REQUEST"
-    assert table["SSESpecification"] == {"SSEEnabled": True}
+    assert table["SSESpecification"]["SSEEnabled"] is True  # the key: test_the_data_key_encrypts_queues_logs_and_tables_when_given
     (key,) = table["KeySchema"]
     assert key == {"AttributeName": video_sessions.DynamoDBSessionStore.KEY, "KeyType": "HASH"}
     assert table["AttributeDefinitions"] == [{"AttributeName": key["AttributeName"], "AttributeType": "S"}]
@@ -365,7 +364,7 @@ def test_video_sessions_are_reached_by_single_item_calls_only() -> None:
     table = getatt("VideoSessionsTable", "Arn")
     users = {}
     for owner, statement in all_policy_statements():
-        if any(a.startswith("dynamodb:") for a in as_list(statement["Action"])):
+        if any(a.startswith("dynamodb:") for a in as_list(statement["Action"])) and statement["Resource"] != getatt("ReplayTable", "Arn"):
             assert statement["Effect"] == "Allow" and statement["Resource"] == table, owner
             users[owner] = set(as_list(statement["Action"]))
     # ingest runs the sessions; deliver continues them when it translates a raw beacon again
@@ -468,29 +467,45 @@ def test_no_wildcard_actions_and_no_star_resource_beyond_the_documented_exceptio
                 assert statement["Effect"] == "Allow"
             elif "*" in text_of(resource):
                 arn = text_of(resource)
-                if statement["Effect"] == "Allow":
-                    assert arn in SOURCE_SECRETS and owner in ROLES_READING_SOURCE_SECRETS, f"{owner}: wildcard in {arn!r}"
-                    assert set(actions) <= {"secretsmanager:GetSecretValue", "ssm:GetParameter"}
-                else:
-                    assert arn in CUSTOMERIO_KEY_DENIED, f"{owner}: wildcard in {arn!r}"
+                assert statement["Effect"] == "Deny" and arn in CUSTOMERIO_KEY_DENIED, f"{owner}: wildcard in {arn!r}"
+            elif "?" in text_of(resource):
+                arn = text_of(resource)
+                assert arn.startswith(SECRETS_MANAGER_ARN) and arn.endswith("-??????") and arn.count("?") == 6, f"{owner}: {arn!r}"
+                assert set(actions) == {"secretsmanager:GetSecretValue"}
 
 
 def secret_reads(role: str, effect: str = "Allow") -> list[dict[str, Any]]:
     return [s for s in role_statements(role) if s["Effect"] == effect and SECRET_READS & set(as_list(s["Action"]))]
 
 
-def test_ingest_roles_read_every_source_secret_but_never_the_customerio_key() -> None:
-    for name in INGEST_FUNCTIONS.values():
+def family_secret_arns(family: str) -> set[str]:
+    """What the catalogue says the family's ingest role may read: each declared secret, both stores."""
+    names = {convention_name("${SecretsPrefix}", s) for n in sources.names(family) for s in sources.load(n).secret_names}
+    return {SECRETS_MANAGER_ARN + f"{name}-??????" for name in names} | {SSM_ARN + name for name in names}
+
+
+def test_each_ingest_role_reads_exactly_its_familys_secrets_and_never_the_customerio_key() -> None:
+    for family, name in INGEST_FUNCTIONS.items():
         role = role_of(name)
         allows = secret_reads(role)
         # one statement per store (the two arms of the SecretStore condition), one action each
         assert sorted(a for s in allows for a in as_list(s["Action"])) == ["secretsmanager:GetSecretValue", "ssm:GetParameter"], role
-        assert {text_of(r) for s in allows for r in as_list(s["Resource"])} == SOURCE_SECRETS, role
+        assert {text_of(r) for s in allows for r in as_list(s["Resource"])} == family_secret_arns(family), role
         (deny,) = secret_reads(role, "Deny")
         assert {"secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:GetParameters"} <= set(as_list(deny["Action"]))
         # denied in both stores whatever SecretStore says: an explicit Deny beats any Allow
         assert {text_of(r) for r in as_list(deny["Resource"])} == CUSTOMERIO_KEY_DENIED, role
         assert "Condition" not in deny
+
+
+def test_no_ingest_role_can_read_another_familys_secret() -> None:
+    for family, name in INGEST_FUNCTIONS.items():
+        readable = {text_of(r) for s in secret_reads(role_of(name)) for r in as_list(s["Resource"])}
+        for other in INGEST_FUNCTIONS:
+            if other != family:
+                assert not readable & (family_secret_arns(other) - family_secret_arns(family)), (family, other)
+        # no prefix-wide grant: every readable ARN names one secret
+        assert all("*" not in arn for arn in readable), name
 
 
 def test_deliver_reads_the_customerio_key_and_nothing_else() -> None:
@@ -581,13 +596,114 @@ def test_sqs_permissions_name_the_queues() -> None:
     assert [s["Resource"] for s in dead_letters] == [getatt("DeadLetterQueue", "Arn")]
 
 
-def test_customer_managed_secret_key_is_used_only_through_the_store() -> None:
+def test_customer_managed_keys_are_used_only_through_their_services() -> None:
     for name in functions():
         decrypt = [s for s in role_statements(role_of(name)) if "kms:Decrypt" in as_list(s["Action"])]
-        assert len(decrypt) == 1, name
-        (statement,) = decrypt
-        assert statement["Resource"] == ref("SecretsKmsKeyArn")
-        assert "kms:ViaService" in statement["Condition"]["StringEquals"]
+        assert sorted(s["Resource"]["Ref"] for s in decrypt) == ["DataKmsKeyArn", "SecretsKmsKeyArn"], name
+        for statement in decrypt:
+            assert "kms:ViaService" in statement["Condition"]["StringEquals"], name
+        (data,) = [s for s in decrypt if s["Resource"] == ref("DataKmsKeyArn")]
+        assert sorted(as_list(data["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey"]
+        services = [text_of(v) for v in as_list(data["Condition"]["StringEquals"]["kms:ViaService"])]
+        assert services == ["sqs.${AWS::Region}.amazonaws.com", "dynamodb.${AWS::Region}.amazonaws.com"]
+
+
+def test_the_data_key_encrypts_queues_logs_and_tables_when_given() -> None:
+    when_given = {"Fn::If": ["HasDataKmsKey", ref("DataKmsKeyArn"), ref("AWS::NoValue")]}
+    for name in ("DeliveryQueue", "DeadLetterQueue"):
+        props = resources()[name]["Properties"]
+        assert props["KmsMasterKeyId"] == when_given
+        assert props["SqsManagedSseEnabled"] == {"Fn::If": ["HasDataKmsKey", ref("AWS::NoValue"), True]}, "always encrypted"
+    for name, group in resources("AWS::Logs::LogGroup").items():
+        assert group["Properties"]["KmsKeyId"] == when_given, name
+    for name, table in resources("AWS::DynamoDB::Table").items():
+        sse = table["Properties"]["SSESpecification"]
+        assert sse["SSEEnabled"] is True and sse["KMSMasterKeyId"] == when_given, name
+        assert sse["SSEType"] == {"Fn::If": ["HasDataKmsKey", "KMS", ref("AWS::NoValue")]}, name
+
+
+# ---- replay store, concurrency -------------------------------------------------------------------------
+
+
+def test_replay_table_matches_the_store_that_writes_it() -> None:
+    from ciohooks import replay_store
+
+    table = resources()["ReplayTable"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": replay_store.KEY, "KeyType": "HASH"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    for family in ("email", "mobile"):  # the families with nonce-carrying schemes (Mailgun, SNS, Standard Webhooks)
+        name = INGEST_FUNCTIONS[family]
+        assert function_settings(name)["Environment"]["Variables"][f"CIOHOOKS_{replay_store.TABLE_SETTING}"] == ref("ReplayTable")
+        puts = [s for s in role_statements(role_of(name)) if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
+        assert puts == [{"Sid": "ReplayStore", "Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": getatt("ReplayTable", "Arn")}], name
+
+
+def test_every_nonce_checking_source_runs_on_a_function_with_the_replay_table() -> None:
+    from tests.security.test_replays import NONCE_SOURCES
+
+    for full_name in NONCE_SOURCES:
+        variables = function_settings(INGEST_FUNCTIONS[full_name.split("/")[0]])["Environment"]["Variables"]
+        assert "CIOHOOKS_REPLAY_TABLE" in variables, full_name
+
+
+def test_public_ingest_functions_have_reserved_concurrency_and_deliver_keeps_its_own() -> None:
+    for family, name in INGEST_FUNCTIONS.items():
+        setting = f"{family.capitalize()}IngestReservedConcurrency"
+        condition = f"Caps{family.capitalize()}Ingest"
+        assert functions()[name]["Properties"]["ReservedConcurrentExecutions"] == {"Fn::If": [condition, ref(setting), ref("AWS::NoValue")]}
+        assert template()["Conditions"][condition] == {"Fn::Not": [{"Fn::Equals": [ref(setting), 0]}]}
+        assert parameter(setting)["MinValue"] == 0 and parameter(setting)["Default"] > 0
+    deliver = functions()["DeliverFunction"]["Properties"]
+    assert deliver["ReservedConcurrentExecutions"] == ref("DeliverMaxConcurrency")
+    assert deliver["Events"]["DeliveryQueue"]["Properties"]["ScalingConfig"]["MaximumConcurrency"] == ref("DeliverMaxConcurrency")
+    # The defaults leave Lambda's 100 unreserved executions of a 1,000 account: 25 + 50 + 25 + 5.
+    reserved = sum(parameter(f"{f.capitalize()}IngestReservedConcurrency")["Default"] for f in INGEST_FUNCTIONS) + parameter("DeliverMaxConcurrency")["Default"]
+    assert reserved == 105
+
+
+# ---- local-only switches never reach a function ---------------------------------------------------------
+
+
+def lambda_environment(function: str, **parameters: str) -> dict[str, str]:
+    """The environment CloudFormation would give ``function``, parameters resolved, plus what the
+    Lambda runtime itself sets: the setting values under test, nothing mocked in the code."""
+    values = {name: str(p.get("Default", "")) for name, p in template()["Parameters"].items()} | parameters
+    env = {"AWS_LAMBDA_FUNCTION_NAME": f"cio-hooks-{function}"}
+    for variable, value in function_settings(function)["Environment"]["Variables"].items():
+        if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in values:
+            env[variable] = values[value["Ref"]]
+        elif isinstance(value, str):
+            env[variable] = value
+    return env
+
+
+@pytest.mark.parametrize("function", list(INGEST_FUNCTIONS.values()) + ["DeliverFunction"])
+def test_no_stack_parameter_can_turn_on_a_local_only_switch(function: str) -> None:
+    from ciohooks.config import LOCAL_ONLY
+
+    attempt = "ALLOW_UNSIGNED=1;SES_CERTIFICATE_PEM=MIIB-pinned;SENDGRID_EMAIL_AS=userId"
+    env = lambda_environment(function, SourceSettings=attempt)
+    assert env["CIOHOOKS_SOURCE_SETTINGS"] == attempt, "the parameter reaches the function"
+    assert not {f"CIOHOOKS_{name}" for name in LOCAL_ONLY} & set(env), "the template sets no local-only switch"
+    settings = Settings(env)
+    assert settings.get_bool("ALLOW_UNSIGNED") is False and settings.get("SES_CERTIFICATE_PEM") is None
+    assert settings.get("SENDGRID_EMAIL_AS") == "userId"
+    # and even a variable set on the function by hand is ignored inside Lambda
+    by_hand = Settings({**env, "CIOHOOKS_ALLOW_UNSIGNED": "1", "CIOHOOKS_SES_CERTIFICATE_PEM": "MIIB-pinned"})
+    assert by_hand.get_bool("ALLOW_UNSIGNED") is False and by_hand.get("SES_CERTIFICATE_PEM") is None
+
+
+def test_ses_topic_arns_parameter_reaches_the_ses_source() -> None:
+    from ciohooks.sources.email import ses
+
+    topic = "arn:aws:sns:us-east-1:123456789012:ses-events"
+    env = lambda_environment("EmailIngestFunction", SesTopicArns=f"{topic},arn:aws:sns:eu-west-1:123456789012:other")
+    assert Settings(env).get_list(ses.TOPICS_SETTING) == [topic, "arn:aws:sns:eu-west-1:123456789012:other"]
+    assert ses.TOPICS_SETTING in sources.load("email/ses").required_settings
+    pattern = parameter("SesTopicArns")["AllowedPattern"]
+    assert re.fullmatch(pattern, "") and re.fullmatch(pattern, topic) and re.fullmatch(pattern, f"{topic}, {topic}")
+    assert not re.fullmatch(pattern, "ses-events") and not re.fullmatch(pattern, "arn:aws:sqs:us-east-1:123456789012:q")
 
 
 def test_logs_go_to_each_functions_own_log_group() -> None:
