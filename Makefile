@@ -9,6 +9,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
@@ -32,7 +33,13 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt $(QUIET_PIP)
 	touch $@
 
-setup: $(VENV)/.installed $(SAM_VENV)/.installed
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@echo "setting up $(CHECKOV_VENV) (checkov, in a venv of its own)"
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt $(QUIET_PIP)
+	touch $@
+
+setup: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 
 # Debian's chromium and ffmpeg for the browser test (apt-get; nothing is downloaded by Playwright).
 browser:
@@ -44,7 +51,7 @@ run: $(VENV)/.installed
 	$(VENV)/bin/ciohooks serve --port $(PORT) --local-keys events/keys
 
 test: setup browser
-	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(PY) -m pytest
+	PATH="$(CURDIR)/$(SAM_VENV)/bin:$(CURDIR)/$(CHECKOV_VENV)/bin:$$PATH" $(PY) -m pytest
 
 test-fast: $(VENV)/.installed
 	$(PY) -m pytest tests/unit tests/contract
@@ -57,7 +64,7 @@ bench: setup
 	$(PY) -m bench.run
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache
 
 # ---- sam build (BuildMethod: makefile) -------------------------------------------------------
 # `sam build` runs `make build-<LogicalId>` with ARTIFACTS_DIR set (template.yaml: Metadata ContextPath: .).
