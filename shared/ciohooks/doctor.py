@@ -12,7 +12,8 @@ Checks, in order (each one line; a missing piece comes with the command that fix
   in the store and under the name the functions look up (``<prefix><name in lower case, _ as ->``,
   as ``config.Settings.secret`` does). With EnabledSources empty, a source with nothing configured
   is only reported (it answers 404); a listed one is MISSING (it answers 503 to every webhook);
-- the video sessions table exists and expires items (when the stack has one);
+- the video sessions table and the replay store's table exist and expire items (when the stack has
+  them; without the replay table, Mailgun, SES and the Standard Webhooks sources answer 503);
 - with ``--stack``, each family's Function URL answers.
 
 The settings come from the environment (``CIOHOOKS_*``, as on Lambda or for ``ciohooks serve``) and,
@@ -41,6 +42,7 @@ STACK_OUTPUTS = {
     "DeliveryQueueUrl": "DELIVERY_QUEUE_URL",
     "DeadLetterQueueUrl": "DEAD_LETTER_QUEUE_URL",
     "VideoSessionsTableName": "VIDEO_SESSIONS_TABLE",
+    "ReplayTableName": "REPLAY_TABLE",
 }
 STACK_PARAMETERS = {
     "SecretsPrefix": "SECRETS_PREFIX",
@@ -208,6 +210,7 @@ class Doctor:
         checks += self.check_customerio_key()
         checks += self.check_sources()
         checks += self.check_video_sessions()
+        checks += self.check_replay_table()
         checks += self.check_function_urls()
         return checks
 
@@ -346,10 +349,15 @@ class Doctor:
         return Check(MISSING, "", f"no secret: {primary.describe()}{either}", primary.create_command(self.region))
 
     def check_video_sessions(self) -> list[Check]:
-        table = self.settings.get("VIDEO_SESSIONS_TABLE")
+        return self._check_table("VIDEO_SESSIONS_TABLE", "video sessions table", "old sessions are never removed")
+
+    def check_replay_table(self) -> list[Check]:
+        return self._check_table("REPLAY_TABLE", "replay table", "old nonces are never removed")
+
+    def _check_table(self, setting: str, subject: str, without_ttl: str) -> list[Check]:
+        table = self.settings.get(setting)
         if table is None:
             return []
-        subject = "video sessions table"
         try:
             status = self.aws.dynamodb.describe_table(TableName=table)["Table"].get("TableStatus", "?")
             ttl = self.aws.dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"].get("TimeToLiveStatus", "?")
@@ -358,7 +366,7 @@ class Doctor:
         if status != "ACTIVE":
             return [Check(WARN, subject, f"{table} is {status}")]
         if ttl not in ("ENABLED", "ENABLING"):
-            return [Check(WARN, subject, f"{table} is ACTIVE but its TTL is {ttl}: old sessions are never removed")]
+            return [Check(WARN, subject, f"{table} is ACTIVE but its TTL is {ttl}: {without_ttl}")]
         return [Check(OK, subject, f"{table} is ACTIVE, TTL {ttl}")]
 
     def check_function_urls(self) -> list[Check]:

@@ -377,6 +377,15 @@ def test_video_sessions_table_and_its_ttl() -> None:
     assert Doctor(settings, FakeAws()).check_video_sessions()[0].status == "ERROR"
 
 
+def test_replay_table_and_its_ttl() -> None:
+    assert Doctor(aws_settings(), FakeAws()).check_replay_table() == []
+    settings = aws_settings(CIOHOOKS_REPLAY_TABLE="nonces")
+    assert Doctor(settings, FakeAws(dynamodb=FakeDynamoDb({"nonces": "ENABLED"}))).check_replay_table()[0].status == "ok"
+    (check,) = Doctor(settings, FakeAws(dynamodb=FakeDynamoDb({"nonces": "DISABLED"}))).check_replay_table()
+    assert (check.status, check.detail) == ("warn", "nonces is ACTIVE but its TTL is DISABLED: old nonces are never removed")
+    assert Doctor(settings, FakeAws()).check_replay_table()[0].status == "ERROR"
+
+
 def test_function_urls_answer_with_the_resolvers_404() -> None:
     answers = {"https://a.lambda-url.us-east-1.on.aws/": 404, "https://b.lambda-url.us-east-1.on.aws/": 502}
     d = Doctor(aws_settings(), FakeAws(), function_urls={"email": "https://a.lambda-url.us-east-1.on.aws/", "video": "https://b.lambda-url.us-east-1.on.aws/"},
