@@ -176,11 +176,19 @@ class Ingest:
         """A configuration fault, whichever setting: 404 for an unlisted source that is simply not
         set up here, else the provider's retry status and an error naming the setting."""
         full = source.full_name()
-        if not self.listed and isinstance(error, (NotConfigured, MissingSetting)):
+        if not self.listed and isinstance(error, (NotConfigured, MissingSetting)) and not self._set_up_here(source):
             logger.info("%s is not configured here, answering 404: %s", full, describe(error))
             return _not_found(source.name)
         logger.error("refusing %s requests, configuration error: %s", full, describe(error))
         return Outcome(source.retry_status, {"error": "source not configured"}, "failed", full)
+
+    def _set_up_here(self, source: type[Source]) -> bool:
+        """Whether the deployment holds any of the source's configuration (one of its secrets, one of
+        its required settings): then a fault is a wrong value to fix, never a reason to vanish."""
+        try:
+            return any(self.settings.secret(n) for n in source.secret_names) or any(self.settings.get(n) for n in source.required_settings)
+        except Exception:  # noqa: BLE001 (the store cannot say: fail closed, answer the retry status)
+            return True
 
     def _dead_letter(self, envelope: Envelope, source: Source) -> Outcome:
         full = source.full_name()

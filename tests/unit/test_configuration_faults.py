@@ -59,6 +59,16 @@ def test_a_bad_setting_is_not_hidden_as_404_when_the_source_is_not_listed(caplog
     assert outcome.status == 503
 
 
+@pytest.mark.parametrize("full_name,setting,value", [
+    ("email/sendgrid", "SENDGRID_TOLERANCE_SECONDS", "-1"),  # NotConfigured("must not be negative")
+    ("email/resend", "RESEND_WEBHOOK_SECRET", "whsec_not!base64"),  # NotConfigured: not a Standard Webhooks secret
+])
+def test_a_wrong_value_of_a_source_that_is_set_up_is_an_error_even_unlisted(caplog, full_name, setting, value):
+    source, outcome = handle(full_name, caplog, **{setting: value})
+    assert (outcome.status, outcome.result) == (source.retry_status, "failed")
+    assert value not in caplog.text
+
+
 def test_a_missing_key_of_a_listed_source_is_an_error_and_of_an_unlisted_one_a_404(caplog):
     keys = {k: v for k, v in LOCAL_KEYS.items() if k != "CIOHOOKS_SENDGRID_VERIFICATION_KEY"}
     source, request = signed_sample(SENDGRID, first_sample(SENDGRID))
