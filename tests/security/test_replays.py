@@ -127,3 +127,8 @@ def test_one_store_per_configuration():
     assert replay_store.store_for(settings) is replay_store.store_for(settings)
     assert replay_store.store_for(Settings({})) is not replay_store.store_for(settings)
     assert isinstance(replay_store.store_for(Settings({"CIOHOOKS_REPLAY_TABLE": "t"})), replay_store.DynamoDBReplayStore)
+
+
+def test_every_store_call_is_bounded_to_one_second():
+    config = replay_store.DynamoDBReplayStore("t").client.meta.config
+    assert (config.connect_timeout, config.read_timeout, config.retries["total_max_attempts"]) == (0.5, 0.5, 1)
