@@ -714,7 +714,8 @@ def test_translate_alone_still_refuses_for_replays_and_the_cli() -> None:
 def test_a_replayed_request_is_harmless_because_message_ids_are_deterministic() -> None:
     """The same signed request twice (same webhook-id, inside the window) queues the same events twice.
 
-    No webhook-id store is kept: downstream de-duplication on messageId makes the second copy a no-op.
+    The replay store accepts the same webhook-id with the same body (tests/security/test_replays.py
+    refuses it with another body): downstream de-duplication on messageId makes the second copy a no-op.
     A resend under a new webhook-id and timestamp gives the same messageIds too.
     """
     pipeline = ingest()

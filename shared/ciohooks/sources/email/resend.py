@@ -33,7 +33,8 @@ refused (503) unless ``CIOHOOKS_ALLOW_UNSIGNED``.
 
 Replays: a request replayed within the tolerance (same ``svix-id``, same body) verifies again. That
 is harmless: Svix resends a message with the same body, and messageIds are derived from the body,
-so the replay produces the same messageIds and Customer.io sees the same events again.
+so the replay produces the same messageIds and Customer.io sees the same events again. The same
+``svix-id`` with a DIFFERENT body is refused (the shared replay store, ``_standard_webhooks``).
 
 Decisions:
 
