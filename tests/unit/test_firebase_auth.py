@@ -7,6 +7,7 @@ deletion variants derived from them; credited in its README.md).
 from __future__ import annotations
 
 import json
+import re
 import logging
 from collections import Counter
 from pathlib import Path
@@ -160,9 +161,23 @@ def changed(name: str, **changes: Any) -> dict[str, Any]:
     ],
 )
 def test_a_deletion_that_names_nobody_fails(event: dict[str, Any], reason: str) -> None:
-    with pytest.raises(InvalidPayload, match=reason) as caught:
-        source().translate(post(event))
-    assert "@" not in str(caught.value) and "tomorrow" not in str(caught.value)
+    translation = source().translate(post(event))
+    assert not translation.events and len(translation.failed) == 1 and re.search(reason, translation.failed[0])
+    assert "@" not in translation.failed[0] and "tomorrow" not in translation.failed[0]
+
+
+def test_one_bad_event_of_a_batch_does_not_hold_back_the_others() -> None:
+    good = json.loads(sample("user-deleted-cloudevent.json"))
+    bad = {**good, "id": "other", "data": {}}
+    translation = source().translate(post([bad, good]))
+    assert [e.userId for e in translation.events] == [good["data"]["uid"]]
+    assert translation.failed == ["event 0 (google.firebase.auth.user.v1.deleted): no uid"]
+
+
+def test_an_undocumented_type_is_unknown_and_kept() -> None:
+    event = {**json.loads(sample("user-deleted-cloudevent.json")), "type": "google.firebase.auth.user.v1.disabled"}
+    translation = source().translate(post(event))
+    assert not translation.ignored and translation.unknown == Counter({"google.firebase.auth.user.v1.disabled": 1})
 
 
 # ---- authentication ------------------------------------------------------------------------------
