@@ -99,7 +99,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, Mapping, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
@@ -538,6 +538,8 @@ class Backend(Source):
     name: ClassVar[str] = "backend"
     docs_url: ClassVar[str] = "https://www.standardwebhooks.com/"
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = {}  # our own contract: a type it does not know is refused (400)
+    mapped_types: ClassVar[Mapping[str, str]] = {kind: model.cio_event.name for kind, model in EVENT_TYPES.items()}
     ack_status: ClassVar[int] = 202
 
     def reply_before_auth(self, request: WebhookRequest) -> Reply | None:
