@@ -26,7 +26,8 @@ Sources:
 Mapping: ``DELETED_TYPES`` (``google.firebase.auth.user.v1.deleted`` and the legacy
 ``providers/firebase.auth/eventTypes/user.delete`` -> User Deleted, userId <- data.uid;
 ``google.firebase.auth.user.v2.deleted`` -> User Deleted, userId <- data.oldValue.uid) and
-``IGNORED`` (the creations and updates, with the reason); docs/sources/firebase-auth.md shows the
+``IGNORED`` (the creations, with the reason; Eventarc and firebase-tools' emulator
+(``src/emulator/auth/cloudFunctions.ts``) know only ``v2.created`` and ``v2.deleted``); docs/sources/firebase-auth.md shows the
 table, checked against both. Any other type is unknown and kept. Each event of a batch is
 translated on its own: one that cannot be is kept with its reason, the others go on.
 
@@ -67,7 +68,6 @@ IGNORED: dict[str, str] = {
     "google.firebase.auth.user.v1.created": _CREATED,
     "google.firebase.auth.user.v2.created": _CREATED,
     "providers/firebase.auth/eventTypes/user.create": _CREATED,
-    "google.firebase.auth.user.v2.updated": "a profile change in Firebase: your app's identify calls carry profile changes",
 }
 
 
@@ -110,9 +110,10 @@ def parse_events(request: WebhookRequest) -> list[AuthEvent]:
 
 
 def deleted_uid(event: AuthEvent) -> str | None:
-    """The ``uid`` of the deleted user, where the event type puts it."""
+    """The ``uid`` of the deleted user, where the event type puts it (v2: ``data.oldValue``, as
+    firebase-tools' emulator builds it; a v2 body without ``oldValue`` is read like v1)."""
     data = event.data if isinstance(event.data, dict) else {}
-    user = data.get("oldValue") if event.type == V2_DELETED else data
+    user = data["oldValue"] if event.type == V2_DELETED and isinstance(data.get("oldValue"), dict) else data
     uid = user.get("uid") if isinstance(user, dict) else None
     return uid if isinstance(uid, str) and uid else None
 
