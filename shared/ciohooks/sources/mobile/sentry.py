@@ -3,7 +3,8 @@
 A Sentry integration (internal or public) POSTs one JSON object per webhook:
 ``{"action", "installation": {"uuid"}, "data": {...}, "actor": {...}}``. The header
 ``Sentry-Hook-Resource`` names the resource: ``installation``, ``event_alert``, ``issue``,
-``metric_alert``, ``error``, ``comment`` (and newer ones such as ``seer``, ``preprod_artifact``).
+``metric_alert``, ``error``, ``comment``, ``seer``, ``preprod_artifact``, ``activity_alert``
+(getsentry/sentry ``SentryAppResourceType``).
 
 - Webhooks and signature: https://docs.sentry.io/organization/integrations/integration-platform/webhooks/
 - Error webhooks (``data.error``): https://docs.sentry.io/organization/integrations/integration-platform/webhooks/errors/
@@ -109,6 +110,7 @@ IGNORED: dict[str, str] = {
     "comment": "a comment on an issue, written in Sentry",
     "seer": "Seer (Sentry's AI) analysis of an issue",
     "preprod_artifact": "a build artifact uploaded to Sentry, not an app event",
+    "activity_alert": "an alert on issue activity in Sentry; the crashes themselves come as error events",
     **{f"{resource}:not_mobile": "an error from a browser or server SDK, not a mobile app" for resource in EVENT_RESOURCES},
     **{f"{resource}:not_crash": "an error the app survived (mobile policy: what is a crash)" for resource in EVENT_RESOURCES},
 }
