@@ -104,6 +104,7 @@ from typing import Annotated, Any, ClassVar, Literal, Mapping, get_args
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from ... import ids
+from ...config import Settings
 from ...request import WebhookRequest
 from ...semantic import SemanticEvent
 from ...semantic import actions as cio_actions
@@ -545,10 +546,13 @@ class Backend(Source):
     def reply_before_auth(self, request: WebhookRequest) -> Reply | None:
         return refuse_loop(request, self.full_name())
 
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.tolerance = self.tolerance_seconds("BACKEND_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)
+
     def authenticate(self, request: WebhookRequest) -> None:
         if (secrets := self.secret_or_open(SECRET)) is not None:
-            tolerance = self.tolerance_seconds("BACKEND_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)
-            standard_webhooks.verify(request, secrets, secret_name=SECRET, tolerance_seconds=tolerance)
+            standard_webhooks.verify(request, secrets, secret_name=SECRET, tolerance_seconds=self.tolerance)
 
     def translate(self, request: WebhookRequest) -> Translation:
         source = self.full_name()
