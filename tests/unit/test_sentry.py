@@ -278,6 +278,16 @@ def test_a_fatal_react_native_error_is_a_crash_exactly() -> None:
     }
 
 
+def test_a_user_id_the_sdk_filled_with_the_installation_id_is_not_a_person() -> None:
+    """sentry-java sets ``user.id`` to its installation id when the app sets no user
+    (DefaultAndroidEventProcessor.mergeUser), the same value as ``contexts.device.id``
+    (DeviceInfoUtil.getDeviceId): a device, which used to become the userId."""
+    crashed = one(post(rn_event(user={"id": RN_DEVICE_ID})))
+    assert crashed["anonymousId"] == RN_DEVICE_ID and "userId" not in crashed
+    assert crashed["messageId"] == "5ac98d47-406d-52c5-8297-03cdf8c3a0b9"
+    assert one(post(rn_event(user={"id": "user-42"})))["userId"] == "user-42"  # an id the app set
+
+
 def test_an_unhandled_promise_rejection_in_react_native_is_not_a_crash() -> None:
     """@sentry/react-native reports an unhandled promise rejection with mechanism
     onunhandledrejection, handled false, at level error: the app goes on. It used to count as a

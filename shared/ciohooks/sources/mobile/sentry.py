@@ -60,7 +60,10 @@ docs/sources/mobile-policy.md):
   ``user``. The keys in SENTRY_USER_ID_KEYS (default ``id``) give the userId. Otherwise the first
   device id Sentry sent, in ``DEVICE_ID_ORDER`` (``contexts.device.device_unique_identifier``, then
   ``contexts.device.id``, the installation id sentry-java and React Native set, then
-  ``contexts.app.device_app_hash``), becomes SENTRY_ID_AS (default anonymousId). Note: Sentry's Android sample event has
+  ``contexts.app.device_app_hash``), becomes SENTRY_ID_AS (default anonymousId). A ``user.id``
+  equal to the event's device id is not a person: sentry-java fills ``user.id`` with its
+  installation id when the app sets no user (``DefaultAndroidEventProcessor.mergeUser``), the same
+  value as ``contexts.device.id`` (``DeviceInfoUtil``); such an id goes to the anonymousId. Note: Sentry's Android sample event has
   ``user.id: "1761a9fcb6836d4c"``, which looks like the SDK's own installation id rather than an id
   the app set (UNVERIFIED when the SDK fills it). If your app sets no user of its own, set
   SENTRY_USER_ID_KEYS to a key it does set (for example ``username``).
@@ -200,6 +203,18 @@ def is_mobile(event: Mapping[str, Any], mobile_sdks: tuple[str, ...]) -> bool:
     return os_name in MOBILE_OS and "browser" not in contexts and event.get("platform") != "javascript"
 
 
+def without_sdk_user_id(user: Mapping[str, Any], device: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``user`` without an ``id`` the SDK filled in with the device's own id.
+
+    When the app sets no user, sentry-java (``DefaultAndroidEventProcessor.mergeUser``) sets
+    ``user.id`` to its installation id, the very value ``DeviceInfoUtil`` puts in
+    ``contexts.device.id``. That is a device, not a person: it must not become a ``userId``."""
+    device_ids = {text(device, key) for key in DEVICE_ID_ORDER} - {None}
+    if text(user, "id") in device_ids:
+        return {key: value for key, value in user.items() if key != "id"}
+    return user
+
+
 def release_version(release: str | None) -> tuple[str | None, str | None]:
     """``package@version+build`` -> (version, build); anything else names neither."""
     if not release or "@" not in release:
@@ -268,7 +283,7 @@ class Sentry(Source):
         build_number = text(app, "app_build") or release_b
 
         try:
-            identity = self.rules.resolve(user, device_id(device, DEVICE_ID_ORDER) or device_id(app, ("device_app_hash",)))
+            identity = self.rules.resolve(without_sdk_user_id(user, device), device_id(device, DEVICE_ID_ORDER) or device_id(app, ("device_app_hash",)))
         except NoIdentity:
             raise InvalidPayload(f"{resource}: the crash names no user id and no device id") from None
         timestamp = optional_timestamp(text(event, "timestamp") or text(event, "datetime"), f"{resource}: timestamp")
