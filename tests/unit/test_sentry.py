@@ -426,3 +426,9 @@ def test_through_ingest() -> None:
 
 def test_catalog() -> None:
     assert load(NAME) is Sentry
+
+
+def test_the_react_native_fatal_sample_is_the_fixture_crash() -> None:
+    (crashed,) = translate(post(sample("error-react-native-fatal.json")))[0]
+    assert crashed["messageId"] == "5ac98d47-406d-52c5-8297-03cdf8c3a0b9" and crashed["anonymousId"] == RN_DEVICE_ID
+    assert crashed["properties"] == {"version": "1.0", "build": "1", "issue_id": "1170820242", "exception_type": "Error"}
