@@ -40,7 +40,7 @@ from .identity import NoIdentity
 from .queue import MessageTooLarge, Queue, QueueUnavailable, SqsQueue
 from .redact import describe_validation_error, redact
 from .request import WebhookRequest
-from .sources import InvalidPayload, NotConfigured, Reply, Source, Translation, Unauthorized, Unavailable
+from .sources import InvalidPayload, NotConfigured, Refused, Reply, Source, Translation, Unauthorized, Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -50,15 +50,18 @@ DEFAULT_MAX_BODY_BYTES = 1_000_000
 class UntranslatableError(Exception):
     """Translation failed; ``reason`` is safe to log and to store (no personal data)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, refused: Refused | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.refused = refused  # answered to the sender at once (sources.base.Refused)
 
 
 def translate(source: Source, request: WebhookRequest) -> Translation:
     """Run a source's translation, turning every way it can fail into one safe reason."""
     try:
         return source.translate(request)
+    except Refused as error:
+        raise UntranslatableError(redact(str(error)), refused=error) from None
     except (InvalidPayload, NoIdentity) as error:
         raise UntranslatableError(redact(str(error))) from None
     except ValidationError as error:
@@ -151,6 +154,9 @@ class Ingest:
         except ConfigurationError as error:  # a setting read late: the operator's fault, never the payload's
             return self._misconfigured(type(source), error)
         except UntranslatableError as error:
+            if error.refused is not None:
+                logger.warning("refused a %s request its sender can fix: %s", full, error.reason)
+                return Outcome(error.refused.status, error.refused.body(), "rejected", full)
             envelope = Envelope(kind="request", source=full, received_at=request.received_at, request=stored)
             return self._dead_letter(envelope.failed("translate", error.reason), source)
 

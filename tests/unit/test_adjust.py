@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 
 from ciohooks import ids
+from ciohooks.config import ConfigurationError
 from ciohooks.request import WebhookRequest
 from ciohooks.sources import InvalidPayload, NotConfigured, Unauthorized, load
 from ciohooks.sources.mobile.adjust import SOURCE, Adjust, parse_key_map
@@ -95,6 +96,31 @@ def test_in_app_event_is_counted_not_translated() -> None:
     assert translate(sample_query("event.query")) == ([], Counter({"event": 1}))
 
 
+def test_adjusts_own_session_callback_example_without_adid_is_attributed_to_its_advertising_id() -> None:
+    """Issue 13: Adjust's "Session callback example" (Session callbacks article, credited in the
+    samples README) has gps_adid and idfa but no adid. It used to be refused ("no adid")."""
+    translation = source().translate(get(sample_query("session-callback-example.query")))
+    assert not translation.failed and not translation.unknown
+    assert [event.to_cio() for event in translation.events] == [{
+        "type": "track",
+        "event": "Application Opened",
+        "anonymousId": "38400000-8cf0-11bd-b23e-10b96e40000d",
+        "messageId": "f2b0886a-941f-54db-b104-1e162baebf75",
+        "timestamp": "2014-07-01T11:37:45Z",
+        "context": {"app": {"name": "MyApp"}, "device": {"advertisingId": "38400000-8cf0-11bd-b23e-10b96e40000d"}},
+    }]
+
+
+def test_device_id_order_and_all_zero_advertising_ids() -> None:
+    """Mobile policy: adid, then idfv, android_id, then gps_adid, idfa; a zeroed IDFA (ATT not
+    authorised) names every opted-out device, so it counts as not sent."""
+    ios = urlencode({"activity_kind": "session", "idfa": "00000000-0000-0000-0000-000000000000", "idfv": IDFV})
+    assert one(ios)["anonymousId"] == IDFV and "advertisingId" not in one(ios)["context"]["device"]
+    zeroed = urlencode({"activity_kind": "session", "idfa": "00000000-0000-0000-0000-000000000000"})
+    assert source().translate(get(zeroed)).failed == ["session callback has no user id and no device id (adid, idfv, android_id, gps_adid, idfa)"]
+    assert one(urlencode({"activity_kind": "session", "gps_adid": GPS_ADID, "idfv": IDFV, "adid": ADID}))["anonymousId"] == ADID
+
+
 @pytest.mark.parametrize(
     ("kind", "expected"),
     [("reattribution_reinstall", "Application Installed"), ("reattribution", None), ("click", None), ("rejected_install", None)],
@@ -105,6 +131,12 @@ def test_other_activity_kinds(kind: str, expected: str | None) -> None:
         assert [b["event"] for b in bodies] == [expected] and not ignored
     else:
         assert bodies == [] and ignored == Counter({kind: 1})
+
+
+def test_an_undocumented_activity_kind_is_unknown_and_kept() -> None:
+    translation = source().translate(get(with_params("install.query", activity_kind="sk_install")))
+    assert not translation.events and not translation.ignored and translation.unknown == Counter({"sk_install": 1})
+    assert translation.incomplete
 
 
 def test_version_os_and_device_placeholders_go_to_properties_and_context() -> None:
@@ -147,8 +179,10 @@ def test_unreplaced_and_empty_placeholders_are_absent() -> None:
 
 
 def test_unreplaced_adid_names_nobody() -> None:
-    with pytest.raises(InvalidPayload, match="no user id and no adid"):
-        source().translate(get(with_params("uninstall.query", adid="{adid}")))
+    translation = source().translate(get(with_params("uninstall.query", adid="{adid}")))
+    assert not translation.events and translation.failed == [
+        "uninstall callback has no user id and no device id (adid, idfv, android_id, gps_adid, idfa)"
+    ]
 
 
 def test_keys_missing_entirely_are_absent_too() -> None:
@@ -171,13 +205,13 @@ def test_key_map_reads_the_customers_own_keys() -> None:
     assert body["timestamp"] == CREATED and body["properties"] == {"version": "3.0"}
 
 
-def test_a_broken_key_map_fails_closed() -> None:
-    with pytest.raises(NotConfigured, match="not one of"):
+def test_a_broken_setting_is_a_configuration_error_when_the_source_is_built() -> None:
+    with pytest.raises(ConfigurationError, match="not one of"):
         parse_key_map("colour=blue")
-    with pytest.raises(NotConfigured):
-        source(ADJUST_SECRET=SECRET, ADJUST_KEY_MAP="nonsense").authenticate(get(f"secret={SECRET}"))
-    with pytest.raises(InvalidPayload, match="ADJUST_KEY_MAP"):  # on replay the request is kept
-        source(ADJUST_KEY_MAP="nonsense").translate(get(sample_query("install.query")))
+    for env in ({"ADJUST_KEY_MAP": "nonsense"}, {"ADJUST_ID_AS": "email"}, {"ADJUST_SECRET_PARAM": "a b"}):
+        with pytest.raises(ConfigurationError, match=next(iter(env)).split("_ID_AS")[0]) as caught:
+            source(**env)
+        assert next(iter(env.values())) not in str(caught.value)
 
 
 def test_session_callback_parameter_user_id_wins() -> None:
@@ -205,9 +239,13 @@ def test_message_id_ignores_the_secret_and_is_deterministic() -> None:
     ],
 )
 def test_untranslatable_callbacks(query: str, reason: str) -> None:
-    with pytest.raises(InvalidPayload, match=reason) as caught:
-        source().translate(get(query))
-    assert "yesterday" not in str(caught.value)
+    translation = source().translate(get(query)) if "activity_kind" in query else None
+    if translation is None:
+        with pytest.raises(InvalidPayload, match=reason):
+            source().translate(get(query))
+    else:
+        assert not translation.events and len(translation.failed) == 1 and reason in translation.failed[0]
+        assert "yesterday" not in translation.failed[0]
 
 
 # ---- authentication -------------------------------------------------------------------------------------
@@ -263,11 +301,11 @@ def test_allow_unsigned_lets_requests_in_loudly(caplog: pytest.LogCaptureFixture
 
 
 def test_the_secret_is_never_stored() -> None:
-    request = get(with_params("uninstall.query", adid="{adid}", k=SECRET))
+    request = get(urlencode({"adid": ADID, "k": SECRET}))
     outcome, delivered, dead = run_ingest(request, "adjust", ADJUST_SECRET=SECRET, ADJUST_SECRET_PARAM="k")
     assert outcome.status == 200 and not delivered and len(dead) == 1
     assert SECRET not in json.dumps(dead) and "k" not in dict(parse_qsl(dead[0]["request"]["query"]))
-    assert dead[0]["failure"]["error"] == "uninstall callback has no user id and no adid"
+    assert dead[0]["failure"]["error"] == "callback has no activity kind (query key 'activity_kind')"
 
 
 def test_through_ingest_only_get_is_taken() -> None:

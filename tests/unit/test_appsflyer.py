@@ -170,14 +170,67 @@ def test_is_lat_gives_ad_tracking_enabled() -> None:
         (post(b"not json"), "body is not JSON"),
         (post(b"[1, 2]"), "not an object"),
         (post({"appsflyer_id": DOCS_AF_ID}), "no event_name"),
-        (post(message(customer_user_id=None, appsflyer_id=None)), "no customer_user_id and no appsflyer_id"),
-        (post(message(event_time="yesterday")), "event_time"),
     ],
 )
 def test_untranslatable_messages(request_: WebhookRequest, reason: str) -> None:
     with pytest.raises(InvalidPayload, match=reason) as caught:
         source().translate(request_)
     assert "@" not in str(caught.value) and "yesterday" not in str(caught.value)
+
+
+NO_DEVICE = {"customer_user_id": None, "appsflyer_id": None, "idfv": None, "idfa": None}
+
+
+@pytest.mark.parametrize(
+    ("request_", "reason"),
+    [
+        (post(message(**NO_DEVICE)), "install message has no customer_user_id and no device id (appsflyer_id, idfv, android_id, advertising_id, idfa)"),
+        (post(message(event_time="yesterday")), "install message: event_time"),
+    ],
+)
+def test_a_message_that_cannot_be_translated_is_failed_and_kept(request_: WebhookRequest, reason: str) -> None:
+    translation = source().translate(request_)
+    assert not translation.events and len(translation.failed) == 1 and translation.failed[0].startswith(reason)
+    assert "@" not in translation.failed[0] and "yesterday" not in translation.failed[0]
+
+
+# ---- the message type comes from AppsFlyer's type fields (issue 13) ----------------------------------------
+#
+# AppsFlyer's "Available message types" table (Push API article) names each type by conversion_type,
+# campaign_type, event_name and event_type; event_name of an in-app event is the advertiser's own text.
+# The messages below are the published in-app-event.json with the type fields that table gives.
+
+
+def test_an_in_app_event_the_advertiser_named_reinstall_is_not_an_install() -> None:
+    organic_in_app = message("in-app-event.json", event_name="reinstall", conversion_type="install", campaign_type="organic")
+    assert translate(post(organic_in_app)) == ([], Counter({"install-in-app-event": 1}))
+
+
+def test_a_retargeting_in_app_event_named_install_is_not_an_install() -> None:
+    fields = {"event_name": "install", "conversion_type": "re-engagement", "campaign_type": "retargeting", "event_type": "re-engagement-in-app-event"}
+    assert translate(post(message("in-app-event.json", **fields))) == ([], Counter({"re-engagement-in-app-event": 1}))
+
+
+@pytest.mark.parametrize(
+    ("fields", "kind"),
+    [
+        ({"conversion_type": "install", "campaign_type": "organic", "event_name": "install"}, "install"),
+        ({"conversion_type": "reinstall", "campaign_type": "UA", "event_name": "reinstall"}, "reinstall"),
+        ({"conversion_type": "reinstall", "campaign_type": "retargeting", "event_name": "re-attribution", "event_type": "re-attribution"}, "re-attribution"),
+        ({"conversion_type": "re-engagement", "campaign_type": "retargeting", "event_name": "re-engagement", "event_type": "re-engagement"}, "re-engagement"),
+        ({"conversion_type": "reinstall", "campaign_type": "retargeting", "event_name": "af_purchase", "event_type": "re-attribution-in-app-event"}, "re-attribution-in-app-event"),
+        ({"conversion_type": "reinstall", "campaign_type": "retargeting", "event_name": "reinstall"}, "re-attribution-in-app-event"),
+    ],
+)
+def test_every_message_type_of_appsflyers_table(fields: dict[str, str], kind: str) -> None:
+    from ciohooks.sources.mobile.appsflyer import message_type
+
+    assert message_type(message(**fields)) == kind
+
+
+def test_an_undocumented_conversion_type_is_unknown_and_kept() -> None:
+    translation = source().translate(post(message(conversion_type="re-download", event_name="install")))
+    assert not translation.events and translation.unknown == Counter({"conversion_type re-download": 1})
 
 
 # ---- authentication ------------------------------------------------------------------------------------
@@ -233,11 +286,11 @@ def test_allow_unsigned_lets_requests_in_loudly(caplog: pytest.LogCaptureFixture
 
 def test_the_token_is_never_stored() -> None:
     # An authentic but untranslatable message is kept whole in the DLQ: without its token header.
-    request = post(message(customer_user_id=None, appsflyer_id=None), {"x-af-token": TOKEN})
+    request = post({"appsflyer_id": DOCS_AF_ID}, {"x-af-token": TOKEN})
     outcome, delivered, dead = run_ingest(request, "appsflyer", APPSFLYER_TOKEN=TOKEN, APPSFLYER_TOKEN_HEADER="X-AF-Token")
     assert outcome.status == 200 and not delivered and len(dead) == 1
     assert TOKEN not in json.dumps(dead) and "x-af-token" not in dead[0]["request"]["headers"]
-    assert dead[0]["failure"]["error"] == "install message has no customer_user_id and no appsflyer_id"
+    assert dead[0]["failure"]["error"] == "message has no event_name, event_type or conversion_type"
 
 
 def test_through_ingest_a_signed_sample_is_queued() -> None:

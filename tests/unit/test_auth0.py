@@ -6,6 +6,7 @@ Samples: events/samples/mobile/auth0 (credited in its README.md).
 from __future__ import annotations
 
 import json
+import re
 import logging
 from collections import Counter
 from pathlib import Path
@@ -163,10 +164,17 @@ def test_a_body_that_is_not_a_log_stream_post(body: bytes, reason: str) -> None:
         ([{"data": {**records("user-deleted.json")[0]["data"], "log_id": ""}}], r"record 1 \(sdu\): no log_id"),
     ],
 )
-def test_a_deletion_that_cannot_be_attributed_fails_the_whole_request(batch: list[dict[str, Any]], reason: str) -> None:
-    with pytest.raises(InvalidPayload, match=reason) as caught:
-        source().translate(post(records("signup-success.json") + batch))
-    assert "@" not in str(caught.value) and "yesterday" not in str(caught.value)
+def test_a_deletion_that_cannot_be_attributed_is_failed_and_the_batch_goes_on(batch: list[dict[str, Any]], reason: str) -> None:
+    translation = source().translate(post(records("signup-success.json") + batch + records("user-deleted.json")))
+    assert [event.to_cio() for event in translation.events] == [USER_DELETED]  # record 2 still sent
+    assert len(translation.failed) == 1 and re.match(reason, translation.failed[0])
+    assert "@" not in translation.failed[0] and "yesterday" not in translation.failed[0]
+
+
+def test_an_undocumented_log_type_is_unknown_and_kept() -> None:
+    record = {"log_id": "x1", "data": {**records("signup-success.json")[0]["data"], "type": "brand_new_type"}}
+    translation = source().translate(post([record]))
+    assert not translation.ignored and translation.unknown == Counter({"brand_new_type": 1})
 
 
 # ---- authentication ------------------------------------------------------------------------------
@@ -216,7 +224,7 @@ def test_the_token_is_never_stored_or_logged(caplog: pytest.LogCaptureFixture) -
     """An authentic but untranslatable request goes to the DLQ without its Authorization header."""
     ingest = Ingest("mobile", MemoryQueue(), MemoryQueue(), Settings({"CIOHOOKS_AUTH0_AUTHORIZATION": TOKEN}))
     with caplog.at_level(logging.DEBUG):
-        outcome = ingest.handle("auth0", post(sdu(user_id="")))
+        outcome = ingest.handle("auth0", post([{"log_id": "x", "data": {"user_id": ""}}]))
         refused = ingest.handle("auth0", post(sample("user-deleted.json"), "Bearer wrong"))
     assert outcome.status == 200 and outcome.result == "dead_lettered" and refused.status == 401
     (message,) = ingest.dead_letter_queue.receive()

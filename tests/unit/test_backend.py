@@ -39,7 +39,7 @@ from ciohooks.ingest import Ingest, Outcome
 from ciohooks.local import local_keys
 from ciohooks.queue import MemoryQueue
 from ciohooks.request import WebhookRequest
-from ciohooks.sources import NotConfigured, Unauthorized, load
+from ciohooks.sources import InvalidPayload, NotConfigured, Refused, Unauthorized, load
 from ciohooks.sources.mobile import backend
 from ciohooks.sources import _standard_webhooks as standard_webhooks
 from ciohooks.sources.mobile.backend import EVENT_TYPES, SOURCE, Backend, ContractViolation, parse_contract
@@ -663,7 +663,7 @@ def answer(outcome: Outcome) -> dict[str, Any]:
 def test_an_unknown_type_is_answered_400_with_the_accepted_types(caplog: pytest.LogCaptureFixture) -> None:
     pipeline = ingest()
     body = envelope(sample_event("app-backgrounded"), {**sample_event("app-opened"), "type": "app.launched"})
-    with caplog.at_level(logging.WARNING, logger="ciohooks.sources.mobile.backend"):
+    with caplog.at_level(logging.WARNING):
         outcome = pipeline.handle("backend", signed(body))
     assert (outcome.status, outcome.content_type) == (400, "application/json")
     report = answer(outcome)
@@ -706,6 +706,13 @@ def test_a_bug_in_the_check_falls_back_to_the_dead_letter_queue(monkeypatch: pyt
 def test_translate_alone_still_refuses_for_replays_and_the_cli() -> None:
     with pytest.raises(ContractViolation, match=r"/events/0/type"):
         source().translate(request(envelope({**sample_event("app-opened"), "type": "app.launched"})))
+
+
+def test_the_refusal_is_typed_and_the_source_no_longer_translates_twice() -> None:
+    """Style item 3: the 400 is a ``Refused`` raised by ``translate`` and answered by ingest;
+    ``Backend`` has no ``reply_after_accept`` of its own that translates just to decide it."""
+    assert issubclass(ContractViolation, Refused) and issubclass(ContractViolation, InvalidPayload)
+    assert "reply_after_accept" not in Backend.__dict__
 
 
 # ---- replays: same webhook-id, same messageIds ----------------------------------------------------
@@ -752,7 +759,6 @@ def test_a_signed_sample_round_trips_through_the_source_and_a_base64_function_ur
     arrived = WebhookRequest.from_function_url_event(event)
     backend_source = source(BACKEND_SIGNING_SECRET=LOCAL_SECRET)
     backend_source.authenticate(arrived)
-    assert backend_source.reply_after_accept(arrived) is None
     assert [e.name for e in backend_source.translate(arrived).events] == ["Application Opened"]
 
 

@@ -117,7 +117,14 @@ def test_install_and_reinstall_are_application_installed(event_name: str) -> Non
 
 @pytest.mark.parametrize("event_name", ["CLICK", "WEB_SESSION_START", "PURCHASE", "my_custom_event"])
 def test_other_events_are_counted_by_name(event_name: str) -> None:
-    assert translate(renamed("open.json", event_name)) == ([], Counter({event_name.upper(): 1}))
+    expected = "custom event" if event_name == "my_custom_event" else event_name  # the app's own text is not a type
+    assert translate(renamed("open.json", event_name)) == ([], Counter({expected: 1}))
+
+
+def test_an_all_zero_advertising_id_is_not_a_device_id() -> None:
+    """Mobile policy: iOS sends a zeroed IDFA when tracking is not authorised."""
+    body = b'{"name": "OPEN", "user_data": {"idfa": "00000000-0000-0000-0000-000000000000"}}'
+    assert source().translate(post(body)).failed == ["OPEN: no developer_identity and no device id"]
 
 
 def test_nothing_is_invented() -> None:
@@ -167,14 +174,24 @@ def test_user_id_keys_are_configurable() -> None:
         (b"not json", "body is not JSON"),
         (b"[]", "not an event object"),
         (b'{"user_data": {}}', "event has no name"),
-        (b'{"name": "OPEN", "user_data": "x"}', "user_data is a JSON str"),
-        (b'{"name": "OPEN", "user_data": {"os": "IOS"}}', "no developer_identity and no device id"),
-        (b'{"name": "OPEN", "user_data": {"idfv": "x"}, "timestamp": "soon"}', "timestamp"),
     ],
 )
 def test_untranslatable_bodies(body: bytes, reason: str) -> None:
     with pytest.raises(InvalidPayload, match=reason):
         source().translate(post(body))
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"name": "OPEN", "user_data": "x"}', "OPEN: user_data is a JSON str"),
+        (b'{"name": "OPEN", "user_data": {"os": "IOS"}}', "OPEN: no developer_identity and no device id"),
+        (b'{"name": "OPEN", "user_data": {"idfv": "x"}, "timestamp": "soon"}', "OPEN: timestamp"),
+    ],
+)
+def test_an_event_that_cannot_be_translated_is_failed_and_kept(body: bytes, reason: str) -> None:
+    translation = source().translate(post(body))
+    assert not translation.events and len(translation.failed) == 1 and translation.failed[0].startswith(reason)
 
 
 # ---- authentication -------------------------------------------------------------------------------------
@@ -234,12 +251,12 @@ def test_allow_unsigned_lets_requests_in_loudly(caplog: pytest.LogCaptureFixture
 
 
 def test_the_secret_is_never_stored() -> None:
-    request = post(b'{"name": "OPEN", "user_data": {"os": "IOS"}}', {"x-webhook-key": SECRET}, f"key={SECRET}")
+    request = post(b'{"user_data": {"os": "IOS"}}', {"x-webhook-key": SECRET}, f"key={SECRET}")
     env = {"BRANCH_SECRET": SECRET, "BRANCH_SECRET_HEADER": "X-Webhook-Key", "BRANCH_SECRET_PARAM": "key"}
     outcome, delivered, dead = run_ingest(request, "branch", **env)
     assert outcome.status == 200 and not delivered and len(dead) == 1
     assert SECRET not in json.dumps(dead)
-    assert dead[0]["failure"]["error"] == "OPEN: no developer_identity and no device id"
+    assert dead[0]["failure"]["error"] == "event has no name"
 
 
 def test_through_ingest_a_signed_sample_is_queued_and_get_is_refused() -> None:

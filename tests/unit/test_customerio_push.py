@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from ciohooks import ids
 from ciohooks.config import Settings
@@ -123,19 +122,39 @@ def test_the_documented_code_sample_is_counted() -> None:
         (b"not json", "body is not JSON"),
         (b"[]", "not an object"),
         ({"delivery_id": DELIVERY}, "none of /push/events"),
-        ({"delivery_id": DELIVERY, "metric": "read"}, "metric is not one"),
-        ({"delivery_id": DELIVERY, "event": "clicked"}, "not opened, converted or delivered"),
-        ({"metric": "opened"}, "no delivery_id"),
-        ({"delivery_id": "", "event": "opened"}, "no delivery_id"),
-        ({"delivery_id": 42, "metric": "opened"}, "no delivery_id"),
-        ({"delivery_id": DELIVERY, "metric": "opened", "timestamp": "later"}, "timestamp: timestamp is neither"),
-        ({"delivery_id": DELIVERY, "metric": "opened", "recipient": ["a"]}, "invalid recipient"),
     ],
 )
 def test_bodies_that_are_none_of_the_shapes(body: Any, reason: str) -> None:
-    with pytest.raises(InvalidPayload, match=reason) as caught:
+    with pytest.raises(InvalidPayload, match=reason):
         source().translate(post(body))
-    assert "later" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ({"delivery_id": DELIVERY, "metric": "read"}, "metric:read"),
+        ({"delivery_id": DELIVERY, "event": "clicked"}, "event:clicked"),
+    ],
+)
+def test_a_metric_the_shape_does_not_document_is_unknown_and_kept(body: Any, kind: str) -> None:
+    translation = source().translate(post(body))
+    assert not translation.events and not translation.ignored and translation.unknown == Counter({kind: 1})
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"metric": "opened"}, "metric:opened: no delivery id"),
+        ({"delivery_id": "", "event": "opened"}, "event:opened: no delivery id"),
+        ({"delivery_id": 42, "metric": "opened"}, "metric:opened: no delivery id"),
+        ({"delivery_id": DELIVERY, "metric": "opened", "timestamp": "later"}, "metric:opened: timestamp: timestamp is neither"),
+        ({"delivery_id": DELIVERY, "metric": "opened", "recipient": ["a"]}, "metric:opened: invalid recipient"),
+    ],
+)
+def test_an_item_that_cannot_be_translated_is_failed_with_a_safe_reason(body: Any, reason: str) -> None:
+    translation = source().translate(post(body))
+    assert not translation.events and len(translation.failed) == 1 and translation.failed[0].startswith(reason)
+    assert "later" not in translation.failed[0]
 
 
 # ---- pass-through --------------------------------------------------------------------------------
@@ -165,9 +184,9 @@ def test_a_pass_through_message_id_is_kept() -> None:
         {"type": "track", "event": "Report Delivery Event"},
     ],
 )
-def test_other_semantic_calls_are_refused(body: dict[str, Any]) -> None:
-    with pytest.raises((InvalidPayload, ValidationError)):
-        source().translate(post(body))
+def test_other_semantic_calls_are_not_reports(body: dict[str, Any]) -> None:
+    translation = source().translate(post(body))
+    assert not translation.events and not translation.ignored and translation.incomplete
 
 
 @pytest.mark.parametrize(
@@ -179,8 +198,48 @@ def test_other_semantic_calls_are_refused(body: dict[str, Any]) -> None:
     ],
 )
 def test_invalid_semantic_bodies_are_refused_by_the_model(change: dict[str, Any]) -> None:
-    with pytest.raises(ValidationError):
-        source().translate(post({**doc("report-delivery-event.json"), **change}))
+    translation = source().translate(post({**doc("report-delivery-event.json"), **change}))
+    assert not translation.events and len(translation.failed) == 1 and translation.failed[0].startswith("Report Delivery Event: ")
+
+
+# ---- shapes users forward (issue 13) -------------------------------------------------------------
+
+
+def test_the_ios_sdks_own_report_delivery_event_body_passes_through() -> None:
+    """customerio-ios ``RichPushHttpClient.trackMetric`` posts, from the notification service
+    extension, ``{"anonymousId": <delivery id>, "properties": {"recipient", "metric", "deliveryId"},
+    "event": "Report Delivery Event"}``: no ``type``. It used to be refused ("event is not opened,
+    converted or delivered")."""
+    body = doc("report-delivery-event-ios-sdk.json")
+    (out,), ignored = translate(body)
+    assert not ignored and out == {
+        "type": "track",
+        "event": "Report Delivery Event",
+        "anonymousId": DELIVERY,
+        "messageId": "02e83cd9-9904-5c33-ab99-f6bf9f89a388",
+        "properties": {"deliveryId": DELIVERY, "metric": "delivered", "recipient": DEVICE},
+    }
+
+
+def test_the_push_payload_an_ios_app_receives_becomes_delivered() -> None:
+    """The payload of Customer.io's "Test your push implementation" page (iOS, APNs) with the
+    CIO-Delivery-ID / CIO-Delivery-Token keys Customer.io adds to every push. It used to be refused."""
+    (out,), ignored = translate(doc("push-payload-ios.json"))
+    assert not ignored and out == {
+        "type": "track",
+        "event": "Report Delivery Event",
+        "messageId": "7b9ce513-6324-5c8b-b045-f032aa02396e",
+        "properties": {"deliveryId": DELIVERY, "metric": "delivered", "recipient": DEVICE},
+    }
+
+
+def test_the_android_data_message_form_and_a_named_metric() -> None:
+    ios = doc("push-payload-ios.json")
+    android = {"data": {"CIO-Delivery-ID": DELIVERY, "CIO-Delivery-Token": DEVICE, "title": "Hi", "body": "There"}}
+    assert translate(android)[0] == translate(ios)[0]  # one report, one messageId, whatever the wrapper
+    opened = translate({**ios, "metric": "opened"})[0][0]
+    assert opened["properties"]["metric"] == "opened" and opened["messageId"] != translate(ios)[0][0]["messageId"]
+    assert source().translate(post({**ios, "metric": "seen"})).unknown == Counter({"push payload:seen": 1})
 
 
 # ---- loops ---------------------------------------------------------------------------------------
@@ -255,8 +314,10 @@ def test_the_device_token_and_credentials_never_reach_the_dlq_or_logs(caplog: py
     ingest = Ingest("mobile", MemoryQueue(), MemoryQueue(), Settings({"CIOHOOKS_CUSTOMERIO_PUSH_TOKEN": TOKEN}))
     device = "f" * 64  # an APNs-like token
     with caplog.at_level(logging.DEBUG):
-        outcome = ingest.handle("customerio-push", post({"delivery_id": DELIVERY, "event": "opened", "device_id": device, "timestamp": "x"}))
+        outcome = ingest.handle("customerio-push", post({"delivery_id": DELIVERY, "device_id": device, "timestamp": "x"}))
     assert outcome.result == "dead_lettered"
+    failed = source().translate(post({"delivery_id": DELIVERY, "event": "opened", "device_id": device, "timestamp": "x"})).failed
+    assert failed and device not in failed[0]
     (message,) = ingest.dead_letter_queue.receive()
     reason = json.loads(message.body)["failure"]["error"]
     assert device not in reason and TOKEN not in message.body and device not in caplog.text and TOKEN not in caplog.text

@@ -7,6 +7,7 @@ forwarding body; credited in its README.md).
 from __future__ import annotations
 
 import json
+import re
 import logging
 from collections import Counter
 from pathlib import Path
@@ -142,8 +143,8 @@ def test_an_empty_forward() -> None:
     ("body", "reason"),
     [
         (b"nope", "body is not JSON"),
-        ([], "not {"),
-        ({"data": []}, "not {"),
+        ([], "body is neither"),
+        ({"data": "x"}, "data is a JSON str"),
         ({"tickets": {}}, "tickets is not a list"),
         ({"tickets": ["ok"]}, r"tickets\[0\] has no Expo ticket"),
         ({"receipts": [{"token": PUSH_TOKEN, "ticket": NOT_REGISTERED}]}, r"receipts\[0\] has no Expo receipt"),
@@ -166,9 +167,51 @@ def test_bodies_that_are_not_forwards(body: Any, reason: str) -> None:
     ],
 )
 def test_a_device_not_registered_that_cannot_be_attributed_fails(item: dict[str, Any], reason: str) -> None:
-    with pytest.raises(InvalidPayload, match=reason) as caught:
-        source().translate(post({"receipts": [item]}))
-    assert "ExponentPushToken" not in str(caught.value) and "whenever" not in str(caught.value)
+    translation = source().translate(post({"receipts": [item, receipt_item(receipt={"status": "ok"})]}))
+    assert not translation.events and len(translation.failed) == 1 and re.search(reason, translation.failed[0])
+    assert translation.ignored == Counter({"receipt:ok": 1})  # the other item of the batch went on
+    assert "ExponentPushToken" not in translation.failed[0] and "whenever" not in translation.failed[0]
+
+
+# ---- Expo's own responses, forwarded as returned (issue 13) ---------------------------------------
+# Bodies from Expo's docs (sending-notifications.mdx, credited in the samples README).
+
+
+def test_expos_send_response_with_an_error_ticket() -> None:
+    """The documented ticket error response: a DeviceNotRegistered ticket (its message quotes the
+    token) and an ok one. It used to be refused (not the {"tickets", "receipts"} wrapper); with a
+    userId added beside ``data`` by the forwarder, it becomes Device Deleted."""
+    response = doc("send-response-device-not-registered.json")
+    bare = source().translate(post(response))
+    assert not bare.events and bare.ignored == Counter({"ticket:ok": 1})
+    assert bare.failed == ["data[0]: DeviceNotRegistered without a user id (userId)"]
+    assert translate({**response, "userId": "42"}) == ([{
+        "type": "track",
+        "event": "Device Deleted",
+        "userId": "42",
+        "messageId": "8aae2519-f7ae-5367-b6f3-3f1a5470a5db",
+        "context": {"device": {"token": PUSH_TOKEN}},
+    }], Counter({"ticket:ok": 1}))
+
+
+def test_expos_receipts_response_is_counted() -> None:
+    response = doc("receipts-response-ok.json")
+    translation = source().translate(post(response))
+    assert not translation.events and not translation.incomplete and translation.ignored == Counter({"receipt:ok": 2})
+
+
+def test_a_receipt_error_response_names_its_token_in_details() -> None:
+    receipt = {"status": "error", "message": "...", "details": {"error": "DeviceNotRegistered", "expoPushToken": PUSH_TOKEN}}
+    (event,), _ = translate({"data": {"XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX": receipt}, "userId": "42"})
+    assert event["context"] == {"device": {"token": PUSH_TOKEN}} and event["userId"] == "42"
+
+
+def test_a_single_ticket_request_level_errors_and_unknown_codes() -> None:
+    assert source().translate(post({"data": {"status": "ok", "id": "XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX"}})).ignored == Counter({"ticket:ok": 1})
+    failed = source().translate(post({"errors": [{"code": "PUSH_TOO_MANY_NOTIFICATIONS", "message": "..."}]}))
+    assert failed.ignored == Counter({"errors:PUSH_TOO_MANY_NOTIFICATIONS": 1}) and not failed.incomplete
+    odd = source().translate(post({"data": [{"status": "error", "message": "...", "details": {"error": "ProviderOutage"}}]}))
+    assert odd.unknown == Counter({"ticket:ProviderOutage": 1})
 
 
 # ---- authentication ------------------------------------------------------------------------------
@@ -202,7 +245,7 @@ def test_sign_produces_what_authenticate_accepts() -> None:
 def test_tokens_never_reach_logs_or_the_dlq_reason(caplog: pytest.LogCaptureFixture) -> None:
     ingest = Ingest("mobile", MemoryQueue(), MemoryQueue(), Settings({"CIOHOOKS_EXPO_FORWARDER_TOKEN": TOKEN}))
     with caplog.at_level(logging.DEBUG):
-        outcome = ingest.handle("expo", post({"receipts": [receipt_item(userId=None)]}))
+        outcome = ingest.handle("expo", post({"receipts": [receipt_item(receipt={"status": "pending"})]}))
     assert outcome.result == "dead_lettered"
     (message,) = ingest.dead_letter_queue.receive()
     envelope = json.loads(message.body)

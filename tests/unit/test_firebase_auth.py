@@ -7,6 +7,7 @@ deletion variants derived from them; credited in its README.md).
 from __future__ import annotations
 
 import json
+import re
 import logging
 from collections import Counter
 from pathlib import Path
@@ -117,6 +118,12 @@ def test_v2_deletion_reads_the_old_value() -> None:
     assert translate_request(post(event)) == ([USER_DELETED], Counter())
 
 
+def test_a_v2_deletion_without_old_value_is_read_like_v1() -> None:
+    event = json.loads(sample("user-deleted-cloudevent.json"))
+    event["type"] = "google.firebase.auth.user.v2.deleted"
+    assert translate_request(post(event)) == ([USER_DELETED], Counter())
+
+
 def test_the_email_and_profile_are_not_copied() -> None:
     (body,), _ = translate_sample("user-deleted-cloudevent.json")
     assert "test@nowhere.com" not in json.dumps(body)
@@ -156,13 +163,26 @@ def changed(name: str, **changes: Any) -> dict[str, Any]:
         (changed("user-deleted-cloudevent.json", id=""), "no event id"),
         (changed("user-deleted-legacy.json", eventId=None), "no event id"),
         (changed("user-deleted-cloudevent.json", time="tomorrow"), "time: timestamp is neither"),
-        ({**changed("user-deleted-cloudevent.json", type="google.firebase.auth.user.v2.deleted")}, "no uid"),  # v1 data under a v2 type
     ],
 )
 def test_a_deletion_that_names_nobody_fails(event: dict[str, Any], reason: str) -> None:
-    with pytest.raises(InvalidPayload, match=reason) as caught:
-        source().translate(post(event))
-    assert "@" not in str(caught.value) and "tomorrow" not in str(caught.value)
+    translation = source().translate(post(event))
+    assert not translation.events and len(translation.failed) == 1 and re.search(reason, translation.failed[0])
+    assert "@" not in translation.failed[0] and "tomorrow" not in translation.failed[0]
+
+
+def test_one_bad_event_of_a_batch_does_not_hold_back_the_others() -> None:
+    good = json.loads(sample("user-deleted-cloudevent.json"))
+    bad = {**good, "id": "other", "data": {}}
+    translation = source().translate(post([bad, good]))
+    assert [e.userId for e in translation.events] == [good["data"]["uid"]]
+    assert translation.failed == ["event 0 (google.firebase.auth.user.v1.deleted): no uid"]
+
+
+def test_an_undocumented_type_is_unknown_and_kept() -> None:
+    event = {**json.loads(sample("user-deleted-cloudevent.json")), "type": "google.firebase.auth.user.v1.disabled"}
+    translation = source().translate(post(event))
+    assert not translation.ignored and translation.unknown == Counter({"google.firebase.auth.user.v1.disabled": 1})
 
 
 # ---- authentication ------------------------------------------------------------------------------

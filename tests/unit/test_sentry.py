@@ -111,6 +111,11 @@ def test_other_resources_are_answered_and_counted(resource: str) -> None:
     assert translate(post(body, resource)) == ([], Counter({resource: 1}))
 
 
+def test_an_undocumented_resource_is_unknown_and_kept() -> None:
+    translation = source().translate(post(b'{"action": "created", "data": {}}', "uptime_monitor"))
+    assert not translation.ignored and translation.unknown == Counter({"uptime_monitor": 1})
+
+
 def test_installation_webhook_through_ingest_is_answered_200() -> None:
     request = SOURCE.sign(post(sample("installation.json"), "installation"), SECRET)
     outcome, delivered, dead = run_ingest(request, "sentry", SENTRY_CLIENT_SECRET=SECRET)
@@ -219,8 +224,100 @@ def test_user_id_keys_are_configurable() -> None:
 
 
 def test_a_crash_that_names_nobody_is_kept() -> None:
-    with pytest.raises(InvalidPayload, match="no user id and no device id"):
-        source().translate(post(crash(user=None)))
+    translation = source().translate(post(crash(user=None)))
+    assert not translation.events and translation.incomplete
+    assert translation.failed == ["error: the crash names no user id and no device id"]
+
+
+# ---- the crash rule by SDK layer (issue 13) ----------------------------------------------------------------
+#
+# The client-side fields of getsentry/sentry fixtures/sdk_crash_detection/crash_event_react_native.py
+# (commit 0ffe326733b6b2ab7e5a19b0b08fbf7827dcaf8d, get_crash_event_with_frames): a React Native 5.15.2
+# event from Android, level fatal, exception mechanism {"type": "onerror", "handled": false}. Its
+# user (an email address and a geo block) is left out; the device context keeps its "id".
+
+RN_DEVICE_ID = "64b13018-2922-4938-92b1-3135861a69c8"
+RN_FATAL = {
+    "event_id": "150d5b0b4f3a4797a3cd1345374ac484",
+    "release": "com.samplenewarchitecture@1.0+1",
+    "dist": "1",
+    "platform": "javascript",
+    "level": "fatal",
+    "timestamp": 1704969029.281,
+    "exception": {"values": [{"type": "Error", "value": "Uncaught Thrown Error", "mechanism": {"type": "onerror", "handled": False}}]},
+    "contexts": {
+        "app": {"app_identifier": "com.samplenewarchitecture", "app_name": "sampleNewArchitecture", "app_version": "1.0", "app_build": "1", "type": "app"},
+        "device": {"family": "sdk_gphone64_arm64", "model": "sdk_gphone64_arm64", "manufacturer": "Google", "brand": "google", "id": RN_DEVICE_ID, "type": "device"},
+        "os": {"name": "Android", "version": "13", "type": "os"},
+    },
+    "sdk": {"name": "sentry.javascript.react-native", "version": "5.15.2"},
+    "type": "error",
+}
+
+
+def rn_event(**fields: Any) -> dict[str, Any]:
+    """The fixture's event inside Sentry's error webhook envelope (error-android-crash.json)."""
+    payload = crash()
+    payload["data"]["error"] = {**copy.deepcopy(RN_FATAL), **fields}
+    return payload
+
+
+def test_a_fatal_react_native_error_is_a_crash_exactly() -> None:
+    assert one(post(rn_event())) == {
+        "type": "track",
+        "event": "Application Crashed",
+        "anonymousId": RN_DEVICE_ID,
+        "messageId": "5ac98d47-406d-52c5-8297-03cdf8c3a0b9",
+        "timestamp": "2024-01-11T10:30:29.281000Z",
+        "properties": {"version": "1.0", "build": "1", "exception_type": "Error"},
+        "context": {
+            "app": {"name": "sampleNewArchitecture", "version": "1.0", "build": "1", "namespace": "com.samplenewarchitecture"},
+            "device": {"manufacturer": "Google", "model": "sdk_gphone64_arm64"},
+            "os": {"name": "Android", "version": "13"},
+        },
+    }
+
+
+def test_a_user_id_the_sdk_filled_with_the_installation_id_is_not_a_person() -> None:
+    """sentry-java sets ``user.id`` to its installation id when the app sets no user
+    (DefaultAndroidEventProcessor.mergeUser), the same value as ``contexts.device.id``
+    (DeviceInfoUtil.getDeviceId): a device, which used to become the userId."""
+    crashed = one(post(rn_event(user={"id": RN_DEVICE_ID})))
+    assert crashed["anonymousId"] == RN_DEVICE_ID and "userId" not in crashed
+    assert crashed["messageId"] == "5ac98d47-406d-52c5-8297-03cdf8c3a0b9"
+    assert one(post(rn_event(user={"id": "user-42"})))["userId"] == "user-42"  # an id the app set
+
+
+def test_an_unhandled_promise_rejection_in_react_native_is_not_a_crash() -> None:
+    """@sentry/react-native reports an unhandled promise rejection with mechanism
+    onunhandledrejection, handled false, at level error: the app goes on. It used to count as a
+    crash because of ``handled: false``."""
+    rejection = {"values": [{"type": "Error", "value": "Uncaught Thrown Error", "mechanism": {"type": "onunhandledrejection", "handled": False}}]}
+    assert translate(post(rn_event(level="error", exception=rejection))) == ([], Counter({"error:not_crash": 1}))
+
+
+@pytest.mark.parametrize(
+    ("sdk", "mechanism"),
+    [
+        # sentry-dart flutter_error_integration.dart: "FlutterError doesn't crash the App", level fatal
+        ("sentry.dart.flutter", {"type": "FlutterError", "handled": True}),
+        # sentry-dart run_zoned_guarded_integration.dart: "runZonedGuarded doesn't crash the App", level fatal
+        ("sentry.dart.flutter", {"type": "runZonedGuarded", "handled": False}),
+        # a script error in a Capacitor/Cordova WebView: the browser SDK's global handler
+        ("sentry.javascript.capacitor", {"type": "onerror", "handled": False}),
+        ("sentry.javascript.cordova", {"type": "onerror", "handled": False}),
+    ],
+)
+def test_dart_and_webview_errors_are_never_crashes(sdk: str, mechanism: dict[str, Any]) -> None:
+    exception = {"values": [{"type": "StateError", "value": "Bad state", "mechanism": mechanism}]}
+    payload = rn_event(sdk={"name": sdk, "version": "1"}, platform="other", level="fatal", exception=exception)
+    assert translate(post(payload)) == ([], Counter({"error:not_crash": 1}))
+
+
+def test_native_crashes_under_react_native_and_flutter_are_crashes() -> None:
+    for sdk in ("sentry.java.android.react-native", "sentry.cocoa.flutter"):
+        payload = rn_event(sdk={"name": sdk, "version": "1"}, platform="java", level="error")
+        assert one(post(payload), SENTRY_MOBILE_SDKS="sentry.java.android,sentry.cocoa")["event"] == "Application Crashed"
 
 
 def test_no_exception_message_is_passed_on() -> None:
@@ -329,3 +426,9 @@ def test_through_ingest() -> None:
 
 def test_catalog() -> None:
     assert load(NAME) is Sentry
+
+
+def test_the_react_native_fatal_sample_is_the_fixture_crash() -> None:
+    (crashed,) = translate(post(sample("error-react-native-fatal.json")))[0]
+    assert crashed["messageId"] == "5ac98d47-406d-52c5-8297-03cdf8c3a0b9" and crashed["anonymousId"] == RN_DEVICE_ID
+    assert crashed["properties"] == {"version": "1.0", "build": "1", "issue_id": "1170820242", "exception_type": "Error"}

@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 from pathlib import Path
 
-from .base import InvalidPayload, NotConfigured, Reply, Source, Translation, Unauthorized, Unavailable
+from .base import InvalidPayload, NotConfigured, Refused, Reply, Source, Translation, Unauthorized, Unavailable
 
 FAMILIES = ("email", "video", "mobile")
 
@@ -43,4 +43,4 @@ def load(full_name: str) -> type[Source]:
     return importlib.import_module(table[full_name]).SOURCE
 
 
-__all__ = ["FAMILIES", "InvalidPayload", "NotConfigured", "Reply", "Source", "Translation", "Unauthorized", "Unavailable", "catalog", "load", "names"]
+__all__ = ["FAMILIES", "InvalidPayload", "NotConfigured", "Refused", "Reply", "Source", "Translation", "Unauthorized", "Unavailable", "catalog", "load", "names"]

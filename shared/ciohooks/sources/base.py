@@ -38,6 +38,20 @@ class InvalidPayload(ValueError):
     """The payload is not what this source sends. Authentic requests like this go to the DLQ."""
 
 
+class Refused(InvalidPayload):
+    """An authentic request its sender can fix, answered at once with ``status`` and ``body()``
+    (e.g. our own backend breaking its contract) instead of a 2xx and a silent DLQ entry.
+
+    Raised by ``translate``: ingest answers it; on replay (deliver) it is an ``InvalidPayload``
+    like any other, so the request stays in the DLQ with the reason."""
+
+    status: int = 400
+
+    def body(self) -> dict[str, Any]:
+        """The answer's JSON body: what is wrong, never a value from the request."""
+        return {"error": "invalid_request", "message": str(self)}
+
+
 @dataclass(frozen=True)
 class Reply:
     """A response a source gives itself (a provider's probe or handshake) instead of the usual ack."""

@@ -14,15 +14,10 @@ from the callback." Session callback parameters the app sets in the Adjust SDK (
   https://help.adjust.com/en/article/global-callbacks
 - Custom parameters: https://help.adjust.com/en/article/custom-callback-parameters
 
-Mapping (``activity_kind`` -> Customer.io event):
-
-    install                  -> Application Installed   ("a user opens an app for the first time after install")
-    reinstall                -> Application Installed   (an install by a user who had uninstalled the app)
-    reattribution_reinstall  -> Application Installed   (a reinstall that was also reattributed)
-    session                  -> Application Opened
-    uninstall                -> Application Uninstalled
-    reattribution, event, click, impression, rejected_install, rejected_reattribution,
-    updated attribution, ad spend, anything else -> not translated, counted by activity_kind
+Mapping: ``EVENTS`` (``activity_kind`` -> Customer.io event: install, reinstall and
+reattribution_reinstall -> Application Installed, session -> Application Opened, uninstall ->
+Application Uninstalled) and ``IGNORED`` (every other documented kind, with its reason); the event
+table in docs/sources/adjust.md is checked against both. Any other kind is unknown and kept.
 
 Decisions (each written down because Adjust leaves it open):
 
@@ -48,8 +43,12 @@ Decisions (each written down because Adjust leaves it open):
   UNVERIFIED: whether Adjust also fires the session callback for the session that reattributes.
 - **Identity**: ``IdentityRules.from_settings(settings, "ADJUST", ("user_id",))``. The query keys
   in ADJUST_USER_ID_KEYS (default ``user_id``, a session callback parameter) give the userId;
-  otherwise the Adjust device id ``adid`` becomes ADJUST_ID_AS (default anonymousId). ``adid`` is
-  the only id an uninstall callback has (Uninstall callbacks article).
+  otherwise the first device id sent, in ``DEVICE_ID_ORDER`` (adid, idfv, android_id, gps_adid,
+  idfa; docs/sources/mobile-policy.md), becomes ADJUST_ID_AS (default anonymousId). ``adid`` is
+  the only id an uninstall callback has (Uninstall callbacks article), but Adjust's own session
+  callback example carries only ``gps_adid`` and ``idfa``: such a callback is attributed to its
+  advertising id rather than refused. An all-zero advertising id (tracking not authorised) counts
+  as not sent.
 - **messageId**: Adjust callbacks carry no event id, so it is the UUIDv5 of the canonical content of
   the query parameters (without the secret): the same callback retried has the same id.
 - **timestamp** is ``created_at`` ("the timestamp for when the data point occurred", unix seconds).
@@ -75,13 +74,14 @@ from typing import ClassVar, Mapping
 from urllib.parse import urlencode
 
 from ... import ids
-from ...identity import IdentityRules, NoIdentity
+from ...config import ConfigurationError, Settings
+from ...identity import NoIdentity
 from ...request import WebhookRequest
 from ...semantic.mobile import ApplicationInstalled, ApplicationOpened, ApplicationUninstalled, MobileEvent
 from .. import _credentials as credentials
 from .._translation import build, optional_timestamp, query_dict
-from ..base import InvalidPayload, NotConfigured, Source, Translation
-from ._context import compact
+from ..base import InvalidPayload, Source, Translation
+from ._context import compact, device_id, identity_rules, name_setting
 
 SECRET = "ADJUST_SECRET"
 SECRET_PARAM_SETTING = "ADJUST_SECRET_PARAM"
@@ -96,6 +96,24 @@ EVENTS: dict[str, type[MobileEvent]] = {
 }
 # Events whose spec properties include version/build.
 VERSIONED = (ApplicationInstalled, ApplicationOpened)
+# Every other activity_kind Adjust documents ("{activity_kind}" placeholder, Server callbacks and the
+# per-activity articles), and why it is not translated. Any other kind is unknown and kept.
+IGNORED: dict[str, str] = {
+    "reattribution": "a change of attribution source on a session; the session itself is reported as session",
+    "event": "an in-app event named by the advertiser (event_token); no semantic mobile event",
+    "click": "an ad click before any install: nothing happened in the app",
+    "impression": "an ad impression before any install: nothing happened in the app",
+    "rejected_install": "an install Adjust's fraud prevention rejected; the real install, if any, is reported as install",
+    "rejected_reattribution": "a reattribution Adjust's fraud prevention rejected",
+    "attribution_update": "an attribution change (self-attributing network claim, ATT consent): no app activity",
+    "cost_updated": "ad spend data for the campaign, not a device's activity",
+    "gdpr_forget_device": "an erasure request for a device (adid only); User Deleted needs a person's userId",
+}
+# Mobile policy, "Which device id wins": Adjust's own device id first (one per install, on every
+# activity), then the vendor ids, then the resettable advertising ids.
+VENDOR_IDS = ("idfv", "android_id")
+ADVERTISING_IDS = ("idfa", "gps_adid")
+DEVICE_ID_ORDER = ("adid", *VENDOR_IDS, "gps_adid", "idfa")
 
 # Our field -> the query key that carries it when the template names keys after the placeholders.
 DEFAULT_KEY_MAP: dict[str, str | None] = {
@@ -128,7 +146,7 @@ def parse_key_map(text: str | None) -> dict[str, str | None]:
             continue
         field, sep, key = (s.strip() for s in item.partition("="))
         if not sep or field not in key_map:
-            raise NotConfigured(f"ADJUST_KEY_MAP: {field!r} is not one of {', '.join(DEFAULT_KEY_MAP)}")
+            raise ConfigurationError(f"ADJUST_KEY_MAP: a field is not one of {', '.join(DEFAULT_KEY_MAP)}")
         key_map[field] = key or None
     return key_map
 
@@ -144,17 +162,20 @@ class Adjust(Source):
     docs_url: ClassVar[str] = "https://help.adjust.com/en/article/server-callbacks"
     methods: ClassVar[tuple[str, ...]] = ("GET",)
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = IGNORED
+    mapped_types: ClassVar[Mapping[str, str]] = {kind: event.name for kind, event in EVENTS.items()}
 
-    @property
-    def secret_param(self) -> str:
-        return (self.settings.get(SECRET_PARAM_SETTING) or DEFAULT_SECRET_PARAM).strip()
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.key_map = parse_key_map(self.settings.get("ADJUST_KEY_MAP"))
+        self.secret_param = name_setting(self.settings, SECRET_PARAM_SETTING, DEFAULT_SECRET_PARAM)
+        self.rules = identity_rules(self.settings, "ADJUST", ("user_id",))
 
     @property  # type: ignore[override]
     def secret_query_keys(self) -> frozenset[str]:  # the configured parameter carries the secret
         return frozenset({self.secret_param})
 
     def authenticate(self, request: WebhookRequest) -> None:
-        parse_key_map(self.settings.get("ADJUST_KEY_MAP"))  # a broken key map fails closed (503)
         if (secret := self.secret_or_open(SECRET)) is not None:
             presented = [value.strip() for value in credentials.query_values(request, self.secret_param)]
             credentials.require_every(presented, secret.strip(), f"Adjust secret parameter {self.secret_param}")
@@ -167,57 +188,48 @@ class Adjust(Source):
         return dataclasses.replace(request, raw_query=query)
 
     def translate(self, request: WebhookRequest) -> Translation:
-        try:
-            key_map = parse_key_map(self.settings.get("ADJUST_KEY_MAP"))
-        except NotConfigured as error:  # on replay: keep the request, say why
-            raise InvalidPayload(str(error)) from None
-        secret_param = self.secret_param
-        params = present({k: v for k, v in query_dict(request.raw_query).items() if k != secret_param})
+        params = present({k: v for k, v in query_dict(request.raw_query).items() if k != self.secret_param})
+        fields = {name: params[key] for name, key in self.key_map.items() if key and key in params}
         translation = Translation()
-
-        def field(name: str) -> str | None:
-            key = key_map.get(name)
-            return params.get(key) if key else None
-
-        kind = field("activity_kind")
+        kind = fields.get("activity_kind")
         if kind is None:
-            raise InvalidPayload(f"callback has no activity kind (query key {key_map['activity_kind']!r})")
+            raise InvalidPayload(f"callback has no activity kind (query key {self.key_map['activity_kind']!r})")
         semantic = EVENTS.get(kind)
         if semantic is None:
-            translation.ignored[kind[:64]] += 1
+            (translation.ignored if kind in IGNORED else translation.unknown)[kind[:64]] += 1
             return translation
+        with translation.item(f"{kind} callback"):
+            translation.events.append(self._event(kind, semantic, params, fields))
+        return translation
 
-        rules = IdentityRules.from_settings(self.settings, "ADJUST", ("user_id",))
+    def _event(self, kind: str, semantic: type[MobileEvent], params: dict[str, str], fields: dict[str, str]) -> MobileEvent:
         try:
-            identity = rules.resolve(params, field("adid"))
+            identity = self.rules.resolve(params, device_id(fields, DEVICE_ID_ORDER))
         except NoIdentity:
-            raise InvalidPayload(f"{kind} callback has no user id and no adid") from None
-        timestamp = optional_timestamp(field("created_at"), f"{kind} callback: created_at")
-
-        version, build_number = field("version"), field("build")
+            raise InvalidPayload(f"{kind} callback has no user id and no device id ({', '.join(DEVICE_ID_ORDER)})") from None
+        timestamp = optional_timestamp(fields.get("created_at"), f"{kind} callback: created_at")
+        version, build_number = fields.get("version"), fields.get("build")
         properties = compact({"version": version, "build": build_number}) if semantic in VERSIONED else {}
         context = compact({
-            "app": {"name": field("app_name"), "version": version, "build": build_number},
+            "app": {"name": fields.get("app_name"), "version": version, "build": build_number},
             "device": {
-                "id": field("idfv") or field("android_id"),
-                "advertisingId": field("idfa") or field("gps_adid"),
-                "manufacturer": field("device_manufacturer"),
-                "model": field("device_name"),
-                "type": field("device_type"),
+                "id": device_id(fields, VENDOR_IDS),
+                "advertisingId": device_id(fields, ADVERTISING_IDS),
+                "manufacturer": fields.get("device_manufacturer"),
+                "model": fields.get("device_name"),
+                "type": fields.get("device_type"),
             },
-            "os": {"name": field("os_name"), "version": field("os_version")},
-            "ip": field("ip_address"),
-            "location": {"country": field("country")},
+            "os": {"name": fields.get("os_name"), "version": fields.get("os_version")},
+            "ip": fields.get("ip_address"),
+            "location": {"country": fields.get("country")},
         })
-        fields = {
+        return build(semantic, {
             **identity,
             "messageId": ids.message_id_of_content(self.full_name(), params),
             "timestamp": timestamp,
             "properties": properties or None,
             "context": context or None,
-        }
-        translation.events.append(build(semantic, fields, f"{kind} callback"))
-        return translation
+        }, f"{kind} callback")
 
 
 SOURCE = Adjust

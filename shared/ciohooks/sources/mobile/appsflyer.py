@@ -10,14 +10,24 @@ endpoint in the dashboard). Blank and null fields are not sent.
   AppsFlyerKnowledge/devhub docs/apis/mos/pushapi_config_api.yaml
 - Field meanings: https://support.appsflyer.com/hc/en-us/articles/208387843-Raw-data-field-dictionary
 
-Mapping (``event_name`` -> Customer.io event):
+Mapping: ``EVENTS`` (message type -> Customer.io event: install, reinstall and re-attribution ->
+Application Installed) and ``IGNORED`` (re-engagement and the in-app event types, with the reason);
+docs/sources/appsflyer.md shows the table, checked against both. Any other type is unknown and kept.
 
-    install                  -> Application Installed   (organic and non-organic installs)
-    reinstall                -> Application Installed   (user acquisition reinstall)
-    re-attribution           -> Application Installed   (a reinstall attributed to retargeting)
-    re-engagement            -> not translated: the app was already installed; counted
-    anything else            -> not translated: an in-app event (advertiser-defined name); counted
-                                as "in-app-event" (its name is the advertiser's own text)
+**The message type comes from AppsFlyer's type fields, not from ``event_name`` alone.** An in-app
+event's ``event_name`` is the advertiser's own text, so an event the app calls ``install`` must not
+become an install. AppsFlyer's "Available message types" table (Push API article) names each type
+by ``conversion_type``, ``campaign_type``, ``event_name`` and, for retargeting, ``event_type``.
+``message_type`` reads them in this order:
+
+1. ``event_type`` when sent: ``re-engagement``, ``re-attribution``, ``re-engagement-in-app-event``,
+   ``re-attribution-in-app-event`` (Push API V2), ``install`` and ``in-app-event`` (V1);
+2. else ``conversion_type`` (+ ``campaign_type``): each conversion has one attribution message,
+   whose ``event_name`` is fixed by AppsFlyer (install -> ``install``; reinstall -> ``reinstall``,
+   or ``re-attribution`` when the campaign is retargeting; re-engagement -> ``re-engagement``);
+   any other ``event_name`` in that conversion is one of its in-app events;
+3. else (a message without either field, as older copies are) ``event_name`` as AppsFlyer names
+   the attribution messages, and anything else is an in-app event.
 
 Decisions (each written down because AppsFlyer leaves it open):
 
@@ -35,8 +45,9 @@ Decisions (each written down because AppsFlyer leaves it open):
   retargeting campaign, and Opened events would then count some opens and miss the others.
 - Identity: ``IdentityRules.from_settings(settings, "APPSFLYER", ("customer_user_id",))``. The
   keys named by APPSFLYER_USER_ID_KEYS (default ``customer_user_id``, the id the app set with
-  ``setCustomerUserId``) give the userId; otherwise ``appsflyer_id`` (AppsFlyer's per-install
-  device id) becomes APPSFLYER_ID_AS (default anonymousId).
+  ``setCustomerUserId``) give the userId; otherwise the first device id in ``DEVICE_ID_ORDER``
+  (``appsflyer_id``, AppsFlyer's per-install id, then idfv, android_id, advertising_id, idfa;
+  docs/sources/mobile-policy.md) becomes APPSFLYER_ID_AS (default anonymousId).
 - ``messageId``: AppsFlyer messages carry no event id, so it is the UUIDv5 of the message's
   canonical content (``ids.message_id_of_content``). A repeated delivery of one message gets the
   same id.
@@ -72,27 +83,36 @@ from __future__ import annotations
 from typing import Any, ClassVar, Mapping
 
 from ... import ids
-from ...identity import IdentityRules, NoIdentity
+from ...config import Settings
+from ...identity import NoIdentity
 from ...request import WebhookRequest
 from ...semantic.mobile import ApplicationInstalled, MobileEvent
 from .. import _credentials as credentials
 from .._translation import build, load_json, optional_timestamp, query_dict
 from ..base import InvalidPayload, Source, Translation
-from ._context import compact, flag, text
+from ._context import compact, device_id, flag, identity_rules, name_setting, text
 
 TOKEN_SECRET = "APPSFLYER_TOKEN"
 TOKEN_HEADER_SETTING = "APPSFLYER_TOKEN_HEADER"
 DEFAULT_TOKEN_HEADER = "authorization"
 
-# AppsFlyer event_name -> Customer.io event. Everything else is counted in Translation.ignored.
+# AppsFlyer message type (``message_type``) -> Customer.io event.
 EVENTS: dict[str, type[MobileEvent]] = {
     "install": ApplicationInstalled,
     "reinstall": ApplicationInstalled,
     "re-attribution": ApplicationInstalled,
 }
-# Attribution message types that are deliberately not translated (see the module docstring). Any
-# other event_name is an in-app event, whose name is the advertiser's text.
-ATTRIBUTION_IGNORED = frozenset({"re-engagement"})
+IN_APP = "an in-app event, named by the advertiser: no semantic mobile event"
+IGNORED: dict[str, str] = {
+    "re-engagement": "a retargeted user who already had the app opened it: no install, and only some opens",
+    "install-in-app-event": IN_APP,
+    "re-engagement-in-app-event": IN_APP,
+    "re-attribution-in-app-event": IN_APP,
+    "in-app-event": IN_APP + " (Push API V1 event_type, or a message without type fields)",
+}
+# conversion_type -> the event_name of its attribution message (AppsFlyer's "Available message types")
+ATTRIBUTION_NAME = {"install": "install", "reinstall": "reinstall", "re-engagement": "re-engagement"}
+DEVICE_ID_ORDER = ("appsflyer_id", "idfv", "android_id", "advertising_id", "idfa")
 
 
 # ---- payload -------------------------------------------------------------------------------------
@@ -109,6 +129,26 @@ def parse_message(request: WebhookRequest) -> dict[str, Any]:
     return message
 
 
+def message_type(message: Mapping[str, Any]) -> str:
+    """The AppsFlyer message type, read from its type fields (module docstring, steps 1 to 3)."""
+    name = text(message, "event_name")
+    if (event_type := text(message, "event_type")) is not None:
+        return event_type.lower()
+    if (conversion := text(message, "conversion_type")) is not None:
+        conversion = conversion.lower()
+        retargeting = (text(message, "campaign_type") or "").lower() == "retargeting"
+        if conversion not in ATTRIBUTION_NAME:
+            return f"conversion_type {conversion}"  # a conversion AppsFlyer does not document: unknown
+        attribution = "re-attribution" if conversion == "reinstall" and retargeting else ATTRIBUTION_NAME[conversion]
+        if name == attribution:
+            return attribution
+        in_app_of = {"re-engagement": "re-engagement", "re-attribution": "re-attribution"}.get(attribution, "install")
+        return f"{in_app_of}-in-app-event"
+    if name is None:
+        raise InvalidPayload("message has no event_name, event_type or conversion_type")
+    return name if name in (*EVENTS, "re-engagement") else "in-app-event"
+
+
 def context_of(message: Mapping[str, Any]) -> dict[str, Any]:
     """The device, app and network data AppsFlyer sent, named as Segment's mobile context names them."""
     platform = text(message, "platform")
@@ -120,8 +160,8 @@ def context_of(message: Mapping[str, Any]) -> dict[str, Any]:
             "namespace": text(message, "bundle_id"),
         },
         "device": {
-            "id": text(message, "idfv", "android_id"),
-            "advertisingId": text(message, "idfa", "advertising_id"),
+            "id": device_id(message, ("idfv", "android_id")),
+            "advertisingId": device_id(message, ("idfa", "advertising_id")),
             "adTrackingEnabled": None if lat is None else not lat,
             "model": text(message, "device_model", "device_type"),
             "type": platform,
@@ -144,10 +184,13 @@ class AppsFlyer(Source):
     docs_url: ClassVar[str] = "https://support.appsflyer.com/hc/en-us/articles/207034356-Push-API-streaming-raw-data"
     methods: ClassVar[tuple[str, ...]] = ("GET", "POST")
     secret_name: ClassVar[str | None] = TOKEN_SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = IGNORED
+    mapped_types: ClassVar[Mapping[str, str]] = {kind: event.name for kind, event in EVENTS.items()}
 
-    @property
-    def token_header(self) -> str:
-        return (self.settings.get(TOKEN_HEADER_SETTING) or DEFAULT_TOKEN_HEADER).strip().lower()
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.token_header = name_setting(self.settings, TOKEN_HEADER_SETTING, DEFAULT_TOKEN_HEADER).lower()
+        self.rules = identity_rules(self.settings, "APPSFLYER", ("customer_user_id",))
 
     @property  # type: ignore[override]
     def secret_headers(self) -> frozenset[str]:  # the configured header carries the token
@@ -167,28 +210,28 @@ class AppsFlyer(Source):
     def translate(self, request: WebhookRequest) -> Translation:
         message = parse_message(request)
         translation = Translation()
-        kind = text(message, "event_name")
-        if kind is None:
-            raise InvalidPayload("message has no event_name")
+        kind = message_type(message)
         if kind not in EVENTS:
-            translation.ignored[kind if kind in ATTRIBUTION_IGNORED else "in-app-event"] += 1
+            (translation.ignored if kind in IGNORED else translation.unknown)[kind[:64]] += 1
             return translation
-        rules = IdentityRules.from_settings(self.settings, "APPSFLYER", ("customer_user_id",))
+        with translation.item(f"{kind} message"):
+            translation.events.append(self._installed(kind, message))
+        return translation
+
+    def _installed(self, kind: str, message: dict[str, Any]) -> MobileEvent:
         try:
-            identity = rules.resolve(message, text(message, "appsflyer_id"))
+            identity = self.rules.resolve(message, device_id(message, DEVICE_ID_ORDER))
         except NoIdentity:
-            raise InvalidPayload(f"{kind} message has no customer_user_id and no appsflyer_id") from None
+            raise InvalidPayload(f"{kind} message has no customer_user_id and no device id ({', '.join(DEVICE_ID_ORDER)})") from None
         timestamp = optional_timestamp(text(message, "event_time"), f"{kind} message: event_time")
         version = text(message, "app_version")
-        fields = {
+        return build(EVENTS[kind], {
             **identity,
             "messageId": ids.message_id_of_content(self.full_name(), message),
             "timestamp": timestamp,
             "properties": {"version": version} if version else None,
             "context": context_of(message) or None,
-        }
-        translation.events.append(build(EVENTS[kind], fields, f"{kind} message"))
-        return translation
+        }, f"{kind} message")
 
 
 SOURCE = AppsFlyer

@@ -47,13 +47,13 @@ Decisions:
 - Strict contract, explicit refusals. Unknown types, unknown fields, nulls, wrong types, a bad
   timestamp, duplicate event ids in one request, duplicate JSON keys: the whole request is refused
   with ``400`` and a JSON body listing every problem by JSON Pointer (values are never echoed) plus
-  the accepted types and versions. This happens in ``reply_after_accept``: it runs after the
-  signature is verified, so only the authenticated backend learns anything, and a backend bug gets
-  an immediate answer instead of a ``2xx`` and a silent DLQ entry. Provider webhooks cannot act on
-  a ``400``; our own backend can, and its retries would only repeat the bug. ``translate`` applies
-  the same validation (it also runs on replay and in the CLI) and raises ``InvalidPayload``; an
-  unexpected exception in the 400 check does not answer ``400`` but falls through to the usual
-  path, where the request is kept whole in the DLQ.
+  the accepted types and versions. ``translate`` raises ``ContractViolation`` (a ``base.Refused``)
+  and ingest answers it: translation runs after the signature is verified, so only the
+  authenticated backend learns anything, and a backend bug gets an immediate answer instead of a
+  ``2xx`` and a silent DLQ entry. Provider webhooks cannot act on a ``400``; our own backend can,
+  and its retries would only repeat the bug. The request is parsed once. On replay and in the CLI
+  the same ``ContractViolation`` is an ``InvalidPayload`` like any other (kept in the DLQ). An
+  unexpected exception in the check is not a refusal: the request is kept whole in the DLQ.
 - Nothing is invented. A field that was not sent stays absent: no ``build``, ``from_background``,
   ``objectTypeId`` (Customer.io assumes 1) or ``type`` of a removed device unless sent.
 - Identity is explicit per type (table above), as the specs and ``semantic`` models require:
@@ -96,16 +96,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, Mapping, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from ... import ids, replay_store
-from ...redact import redact
+from ...config import Settings
 from ...request import WebhookRequest
 from ...semantic import SemanticEvent
 from ...semantic import actions as cio_actions
@@ -113,9 +112,7 @@ from ...semantic import mobile as cio_mobile
 from ...timestamps import BadTimestamp, parse_timestamp
 from .. import _standard_webhooks as standard_webhooks
 from .._customerio_loop import refuse_loop
-from ..base import InvalidPayload, Reply, Source, Translation
-
-log = logging.getLogger(__name__)
+from ..base import Refused, Reply, Source, Translation
 
 CONTRACT_VERSION = 1
 ACCEPTED_VERSIONS = (1,)
@@ -148,8 +145,9 @@ class Problem:
     message: str
 
 
-class ContractViolation(InvalidPayload):
-    """An authentic request that does not follow the contract. Answered 400 with every problem."""
+class ContractViolation(Refused):
+    """An authentic request that does not follow the contract. Answered 400 with every problem
+    (ingest answers a ``Refused`` at once); on replay it keeps the request in the DLQ."""
 
     def __init__(self, problems: list[Problem], code: str = "invalid_request") -> None:
         self.problems, self.code = problems[:MAX_PROBLEMS], code
@@ -541,30 +539,20 @@ class Backend(Source):
     name: ClassVar[str] = "backend"
     docs_url: ClassVar[str] = "https://www.standardwebhooks.com/"
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = {}  # our own contract: a type it does not know is refused (400)
+    mapped_types: ClassVar[Mapping[str, str]] = {kind: model.cio_event.name for kind, model in EVENT_TYPES.items()}
     ack_status: ClassVar[int] = 202
 
     def reply_before_auth(self, request: WebhookRequest) -> Reply | None:
         return refuse_loop(request, self.full_name())
 
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.tolerance = self.tolerance_seconds("BACKEND_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)
+
     def authenticate(self, request: WebhookRequest) -> None:
         if (secrets := self.secret_or_open(SECRET)) is not None:
-            tolerance = self.tolerance_seconds("BACKEND_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)
-            standard_webhooks.verify(request, secrets, secret_name=SECRET, tolerance_seconds=tolerance, replays=replay_store.guard(self))
-
-    def reply_after_accept(self, request: WebhookRequest) -> Reply | None:
-        """Answer 400 now when an authentic request breaks the contract (see the module docstring)."""
-        try:
-            self.translate(request)
-        except ContractViolation as violation:
-            first = violation.problems[0] if violation.problems else Problem("", "")
-            log.warning(
-                "refused a %s request that breaks the contract: %d problem(s), first at %s: %s",
-                self.full_name(), len(violation.problems), redact(first.path or "/"), redact(first.message),
-            )  # fmt: skip
-            return Reply(400, json.dumps(violation.body()), "application/json")
-        except Exception:  # noqa: BLE001 - a bug of ours, not the sender's: ingest keeps the request in the DLQ
-            log.exception("the %s contract check failed unexpectedly; the request goes the usual way", self.full_name())
-        return None
+            standard_webhooks.verify(request, secrets, secret_name=SECRET, tolerance_seconds=self.tolerance, replays=replay_store.guard(self))
 
     def translate(self, request: WebhookRequest) -> Translation:
         source = self.full_name()

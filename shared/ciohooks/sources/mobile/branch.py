@@ -10,13 +10,13 @@ appear in the POST body." ``timestamp`` is epoch milliseconds.
 - Event ontology (field names): https://help.branch.io/developers-hub/docs/branch-event-ontology
 
 Mapping (``name``, compared case-insensitively: the docs sample says ``open``, data exports say
-``OPEN``):
-
-    INSTALL     -> Application Installed  ("the first time a user ever launches your app on their device")
-    REINSTALL   -> Application Installed  ("a user deletes and reinstalls your app on their device")
-    OPEN        -> Application Opened     ("whenever the app is opened (and the open is neither an install or reinstall)")
-    CLICK, WEB_SESSION_START, PURCHASE and every other standard or custom event
-                -> not translated, counted by name
+``OPEN``): ``EVENTS`` (INSTALL "the first time a user ever launches your app on their device" and
+REINSTALL "a user deletes and reinstalls your app on their device" -> Application Installed; OPEN
+"whenever the app is opened (and the open is neither an install or reinstall)" -> Application
+Opened) and ``IGNORED`` (Branch's other standard events, with the reason);
+docs/sources/branch.md shows the table, checked against both. Any other name is a custom event the
+app defines (Branch's ontology allows any name): counted as ``custom event``, its name being the
+app's own text.
 
 Decisions (each written down because Branch leaves it open):
 
@@ -30,9 +30,10 @@ Decisions (each written down because Branch leaves it open):
 - **Identity**: ``IdentityRules.from_settings(settings, "BRANCH", ("developer_identity",))`` over
   ``user_data``. The keys in BRANCH_USER_ID_KEYS (default ``developer_identity``, the id the app set
   with ``setIdentity``; ``user_data_developer_identity`` in CSV exports) give the userId. Otherwise
-  the first device id in BRANCH_DEVICE_ID_KEYS (default ``idfv,android_id,aaid,idfa``, the stable
-  vendor/Android ids before the resettable advertising ids) becomes BRANCH_ID_AS (default
-  anonymousId).
+  the first device id in BRANCH_DEVICE_ID_KEYS (default ``idfv,android_id,aaid,idfa``: Branch sends
+  no per-install id of its own, so the mobile policy's order starts with the vendor ids, then the
+  resettable advertising ids; an all-zero advertising id counts as not sent) becomes BRANCH_ID_AS
+  (default anonymousId).
 - **messageId**: UUIDv5 of Branch's event ``id``; an event without one gets the UUIDv5 of its
   canonical content.
 - **context** (only what was sent, with Segment's mobile names): ``app.version`` <- app_version,
@@ -59,13 +60,14 @@ from __future__ import annotations
 from typing import Any, ClassVar, Mapping
 
 from ... import ids
-from ...identity import IdentityRules, NoIdentity
+from ...config import Settings
+from ...identity import NoIdentity
 from ...request import WebhookRequest
 from ...semantic.mobile import ApplicationInstalled, ApplicationOpened, MobileEvent
 from .. import _credentials as credentials
 from .._translation import build, load_json, optional_timestamp
 from ..base import InvalidPayload, Source, Translation
-from ._context import compact, flag, text
+from ._context import compact, device_id, flag, identity_rules, key_list, name_setting, text
 
 SECRET = "BRANCH_SECRET"
 DEFAULT_SECRET_HEADER = "authorization"
@@ -77,6 +79,19 @@ EVENTS: dict[str, type[MobileEvent]] = {
     "REINSTALL": ApplicationInstalled,
     "OPEN": ApplicationOpened,
 }
+CUSTOM = "custom event"
+_COMMERCE = "a commerce event (Branch event ontology): no semantic mobile event"
+_CONTENT = "a content event (Branch event ontology): no semantic mobile event"
+_LIFECYCLE = "a user lifecycle event (Branch event ontology): no semantic mobile event"
+IGNORED: dict[str, str] = {
+    "CLICK": "a click on a Branch link: it happened before the app, if any, opened",
+    "WEB_SESSION_START": "a session on the website, not in the app",
+    "WEB_TO_APP_AUTO_REDIRECT": "a web page redirected to the app; the app's own OPEN follows",
+    **dict.fromkeys(("ADD_TO_CART", "ADD_TO_WISHLIST", "VIEW_CART", "INITIATE_PURCHASE", "ADD_PAYMENT_INFO", "PURCHASE", "SPEND_CREDITS", "CLICK_AD", "VIEW_AD", "RESERVE"), _COMMERCE),
+    **dict.fromkeys(("SEARCH", "VIEW_ITEM", "VIEW_ITEMS", "RATE", "SHARE", "INITIATE_STREAM", "COMPLETE_STREAM"), _CONTENT),
+    **dict.fromkeys(("COMPLETE_REGISTRATION", "COMPLETE_TUTORIAL", "ACHIEVE_LEVEL", "UNLOCK_ACHIEVEMENT", "INVITE", "LOGIN", "START_TRIAL", "SUBSCRIBE"), _LIFECYCLE),
+    CUSTOM: "an event the app defines, named by the app: no semantic mobile event",
+}  # fmt: skip
 
 
 # ---- payload -------------------------------------------------------------------------------------
@@ -97,8 +112,8 @@ def context_of(user_data: Mapping[str, Any]) -> dict[str, Any]:
     return compact({
         "app": {"version": text(user_data, "app_version")},
         "device": {
-            "id": text(user_data, "idfv", "android_id"),
-            "advertisingId": text(user_data, "idfa", "aaid"),
+            "id": device_id(user_data, ("idfv", "android_id")),
+            "advertisingId": device_id(user_data, ("idfa", "aaid")),
             "adTrackingEnabled": None if lat is None else not lat,
             "manufacturer": text(user_data, "brand"),
             "model": text(user_data, "model"),
@@ -119,14 +134,15 @@ class Branch(Source):
     docs_url: ClassVar[str] = "https://help.branch.io/developers-hub/docs/webhooks-for-developers"
     methods: ClassVar[tuple[str, ...]] = ("POST",)
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = IGNORED
+    mapped_types: ClassVar[Mapping[str, str]] = {kind: event.name for kind, event in EVENTS.items()}
 
-    @property
-    def secret_header(self) -> str:
-        return (self.settings.get("BRANCH_SECRET_HEADER") or DEFAULT_SECRET_HEADER).strip().lower()
-
-    @property
-    def secret_param(self) -> str:
-        return (self.settings.get("BRANCH_SECRET_PARAM") or DEFAULT_SECRET_PARAM).strip()
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.secret_header = name_setting(self.settings, "BRANCH_SECRET_HEADER", DEFAULT_SECRET_HEADER).lower()
+        self.secret_param = name_setting(self.settings, "BRANCH_SECRET_PARAM", DEFAULT_SECRET_PARAM)
+        self.rules = identity_rules(self.settings, "BRANCH", ("developer_identity",))
+        self.device_keys = key_list(self.settings, "BRANCH_DEVICE_ID_KEYS", DEFAULT_DEVICE_ID_KEYS)
 
     @property  # type: ignore[override]
     def secret_headers(self) -> frozenset[str]:
@@ -155,31 +171,31 @@ class Branch(Source):
         kind = event["name"].strip().upper()
         semantic = EVENTS.get(kind)
         if semantic is None:
-            translation.ignored[kind[:64]] += 1
+            translation.ignored[kind if kind in IGNORED else CUSTOM] += 1
             return translation
+        with translation.item(kind):
+            translation.events.append(self._event(kind, semantic, event))
+        return translation
+
+    def _event(self, kind: str, semantic: type[MobileEvent], event: dict[str, Any]) -> MobileEvent:
         user_data = event.get("user_data") or {}
         if not isinstance(user_data, dict):
             raise InvalidPayload(f"{kind}: user_data is a JSON {type(user_data).__name__}, not an object")
-
-        rules = IdentityRules.from_settings(self.settings, "BRANCH", ("developer_identity",))
-        device_keys = tuple(self.settings.get_list("BRANCH_DEVICE_ID_KEYS") or DEFAULT_DEVICE_ID_KEYS)
         try:
-            identity = rules.resolve(user_data, text(user_data, *device_keys))
+            identity = self.rules.resolve(user_data, device_id(user_data, self.device_keys))
         except NoIdentity:
             raise InvalidPayload(f"{kind}: no developer_identity and no device id") from None
         timestamp = optional_timestamp(text(event, "timestamp"), f"{kind}: timestamp")
         event_id = text(event, "id")
         message_id = ids.message_id(self.full_name(), event_id) if event_id else ids.message_id_of_content(self.full_name(), event)
         version = text(user_data, "app_version")
-        fields = {
+        return build(semantic, {
             **identity,
             "messageId": message_id,
             "timestamp": timestamp,
             "properties": {"version": version} if version else None,
             "context": context_of(user_data) or None,
-        }
-        translation.events.append(build(semantic, fields, kind))
-        return translation
+        }, kind)
 
 
 SOURCE = Branch

@@ -15,10 +15,10 @@ scheme (HMAC-SHA256 of ``<id>.<timestamp>.<body>`` with the ``whsec_`` signing s
 - Retries: Svix retries non-2xx answers for about 27 h (https://docs.svix.com/retries) and keeps
   the same ``svix-id`` for every attempt.
 
-Mapping (``type`` -> Customer.io event):
-
-    user.deleted                          -> User Deleted   (userId <- data.id, see below)
-    user.created, user.updated, session.*, organization.*, email.*, ... -> not translated, counted
+Mapping: ``EVENTS`` (``user.deleted`` -> User Deleted, userId <- data.id, see below) and
+``IGNORED``: the other 44 event types of Clerk's webhook spec (clerk/openapi-specs
+webhooks/2025-04-15.yml ``x-webhooks``, commit 7987d1b), with the reason; docs/sources/clerk.md
+shows the table, checked against both. A type the spec does not list is unknown and kept.
 
 Decisions:
 
@@ -46,17 +46,52 @@ Decisions:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 from ... import ids, replay_store
-from ...identity import IdentityRules, NoIdentity
+from ...config import Settings
+from ...identity import NoIdentity
 from ...request import WebhookRequest
 from ...semantic.actions import UserDeleted
 from .. import _standard_webhooks as standard_webhooks
 from .._translation import build, load_json, optional_timestamp
 from ..base import InvalidPayload, Source, Translation
+from ._context import identity_rules
 
 SECRET = "CLERK_SIGNING_SECRET"
+USER_DELETED = "user.deleted"
+_REASONS = {
+    "user": "a profile change in Clerk: your app's identify calls tell Customer.io about people",
+    "session": "a sign-in session in Clerk: no Customer.io semantic event",
+    "email": "a message Clerk itself sends (verification, magic link): not one of yours",
+    "sms": "a message Clerk itself sends (verification code): not one of yours",
+    "organization": "Clerk organizations: no Customer.io semantic event",
+    "organizationDomain": "Clerk organizations: no Customer.io semantic event",
+    "organizationInvitation": "Clerk organizations: no Customer.io semantic event",
+    "organizationMembership": "Clerk organizations: no Customer.io semantic event",
+    "role": "Clerk access control: no Customer.io semantic event",
+    "permission": "Clerk access control: no Customer.io semantic event",
+    "waitlistEntry": "a Clerk waitlist entry: no Customer.io semantic event",
+    "subscription": "Clerk billing: no Customer.io semantic event",
+    "subscriptionItem": "Clerk billing: no Customer.io semantic event",
+    "paymentAttempt": "Clerk billing: no Customer.io semantic event",
+}
+# The event types of clerk/openapi-specs webhooks/2025-04-15.yml (x-webhooks) but user.deleted.
+DOCUMENTED_TYPES = (
+    "email.created", "organization.created", "organization.deleted", "organization.updated",
+    "organizationDomain.created", "organizationDomain.deleted", "organizationDomain.updated",
+    "organizationInvitation.accepted", "organizationInvitation.created", "organizationInvitation.revoked",
+    "organizationMembership.created", "organizationMembership.deleted", "organizationMembership.updated",
+    "paymentAttempt.created", "paymentAttempt.updated", "permission.created", "permission.deleted",
+    "permission.updated", "role.created", "role.deleted", "role.updated", "session.created", "session.ended",
+    "session.pending", "session.removed", "session.revoked", "sms.created", "subscription.active",
+    "subscription.created", "subscription.pastDue", "subscription.updated", "subscriptionItem.abandoned",
+    "subscriptionItem.active", "subscriptionItem.canceled", "subscriptionItem.ended",
+    "subscriptionItem.freeTrialEnding", "subscriptionItem.incomplete", "subscriptionItem.pastDue",
+    "subscriptionItem.upcoming", "subscriptionItem.updated", "user.created", "user.updated",
+    "waitlistEntry.created", "waitlistEntry.updated",
+)  # fmt: skip
+IGNORED: dict[str, str] = {kind: _REASONS[kind.partition(".")[0]] for kind in DOCUMENTED_TYPES}
 DEFAULT_TOLERANCE_SECONDS = 300
 ID_HEADERS = tuple(f"{prefix}-id" for prefix in standard_webhooks.SVIX)  # svix-id, webhook-id
 
@@ -73,11 +108,17 @@ class Clerk(Source):
     name: ClassVar[str] = "clerk"
     docs_url: ClassVar[str] = "https://clerk.com/docs/guides/development/webhooks/overview"
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = IGNORED
+    mapped_types: ClassVar[Mapping[str, str]] = {USER_DELETED: UserDeleted.name}
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.tolerance = self.tolerance_seconds("CLERK_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)
+        self.rules = identity_rules(self.settings, "CLERK", ("id",))
 
     def authenticate(self, request: WebhookRequest) -> None:
         if (secret := self.secret_or_open(SECRET)) is not None:
-            tolerance = self.tolerance_seconds("CLERK_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)
-            standard_webhooks.verify(request, secret, secret_name=SECRET, tolerance_seconds=tolerance, prefixes=standard_webhooks.SVIX, replays=replay_store.guard(self))
+            standard_webhooks.verify(request, secret, secret_name=SECRET, tolerance_seconds=self.tolerance, prefixes=standard_webhooks.SVIX, replays=replay_store.guard(self))
 
     @classmethod
     def sign(cls, request: WebhookRequest, key: str) -> WebhookRequest:
@@ -86,22 +127,26 @@ class Clerk(Source):
     def translate(self, request: WebhookRequest) -> Translation:
         translation = Translation()
         event = parse_event(request.body)
-        if event["type"] != "user.deleted":
-            translation.ignored[event["type"][:64]] += 1
+        kind = event["type"]
+        if kind != USER_DELETED:
+            (translation.ignored if kind in IGNORED else translation.unknown)[kind[:64]] += 1
             return translation
+        with translation.item(USER_DELETED):
+            translation.events.append(self._user_deleted(request, event))
+        return translation
+
+    def _user_deleted(self, request: WebhookRequest, event: dict[str, Any]) -> UserDeleted:
         data = event.get("data")
         if not isinstance(data, dict) or data.get("deleted") is not True:
             raise InvalidPayload("user.deleted: data is not a deleted object (deleted: true)")
-        rules = IdentityRules.from_settings(self.settings, "CLERK", default_keys=("id",))
         try:
-            identity = rules.resolve(data, None)
+            identity = self.rules.resolve(data, None)
         except NoIdentity:
-            raise InvalidPayload(f"user.deleted: no user id in {', '.join(rules.user_id_keys)}") from None
+            raise InvalidPayload(f"user.deleted: no user id in {', '.join(self.rules.user_id_keys)}") from None
         svix_id = next((request.header(name) for name in ID_HEADERS if request.header(name)), None)
         message_id = ids.message_id(self.full_name(), svix_id) if svix_id else ids.message_id_of_content(self.full_name(), event)
         timestamp = optional_timestamp(event.get("timestamp"), "user.deleted: timestamp")
-        translation.events.append(build(UserDeleted, {**identity, "messageId": message_id, "timestamp": timestamp}, "user.deleted"))
-        return translation
+        return build(UserDeleted, {**identity, "messageId": message_id, "timestamp": timestamp}, USER_DELETED)
 
 
 SOURCE = Clerk

@@ -9,7 +9,14 @@ here instead, unchanged: this route reads the bodies of
   recipient?, reason?, href?}``; for push, ``metric`` is ``converted | delivered | opened`` and
   ``recipient`` "the device ID that the message was sent to"; other channels add ``clicked``,
   ``bounced``, ``deferred``, ``dropped`` and ``spammed``;
-- an already-semantic ``{"type": "track", "event": "Report Delivery Event", ...}`` body.
+- an already-semantic ``Report Delivery Event`` body: ``{"type": "track", "event": "Report Delivery
+  Event", ...}``, or the same without ``type``, as Customer.io's iOS SDK posts it from its
+  notification service extension (customerio-ios ``RichPushHttpClient.trackMetric``: ``{"anonymousId":
+  <delivery id>, "event": "Report Delivery Event", "properties": {"recipient", "metric",
+  "deliveryId"}}``);
+- the push payload an app receives, forwarded as it arrived: the keys Customer.io adds to every
+  push, ``CIO-Delivery-ID`` and ``CIO-Delivery-Token`` (beside ``aps``/``CIO`` on iOS, in the data
+  message on Android; also read under ``data``), with an optional ``metric``.
 
 Sources: Customer.io Track API, "Report push metrics" and "Report metrics"
 (https://docs.customer.io/integrations/api/track/tag/track-events/pushmetrics/ and
@@ -18,16 +25,10 @@ copied verbatim in api-evangelist/customer-io openapi/_original/customer-io-trac
 Reporting webhooks: https://docs.customer.io/api/webhooks/ (spec copied in the same repository,
 openapi/_original/customer-io-reporting-webhooks-openapi.json).
 
-Mapping (-> ``Report Delivery Event``; properties.deliveryId <- delivery_id):
-
-    /push/events  event opened|converted|delivered   -> metric = event, recipient <- device_id
-    /v1/metrics   metric delivered|clicked|converted|opened
-                                                     -> metric, recipient, reason, href as sent
-    /v1/metrics   metric bounced|deferred|dropped|spammed
-                                                     -> not translated, counted (``metric:<name>``)
-    {"type": "track", "event": "Report Delivery Event", ...}
-                                                     -> passed through as sent (validated)
-    a Customer.io *reporting webhook* (loop)         -> 200, nothing queued (see below)
+Mapping (-> ``Report Delivery Event``, properties.deliveryId <- the delivery id): ``MAPPED`` and
+``IGNORED`` below, keyed by shape and metric; docs/sources/customerio-push.md shows the table,
+checked against both. A metric or event a shape does not document is unknown and kept; so is any
+other semantic event posted here.
 
 Decisions:
 
@@ -40,8 +41,11 @@ Decisions:
 - ``bounced``, ``deferred``, ``dropped`` and ``spammed`` are valid Customer.io metrics that the
   ``Report Delivery Event`` spec cannot carry (its metric is one of delivered, clicked, converted,
   opened). They are counted, not failed: no mapping fix could ever send them, so a DLQ entry would
-  only pile up. A metric Customer.io does not document at all fails the request
-  (``InvalidPayload``): that body is not one of these shapes.
+  only pile up. A metric Customer.io does not document is unknown (``metric:<name>``) and kept.
+- The push payload: an app that forwards the payload it received proves the push was delivered,
+  which is when Customer.io's SDKs report ``delivered``; so that is the metric unless the body
+  names another one in ``metric`` (e.g. ``opened`` when forwarded on a tap). ``recipient`` is the
+  ``CIO-Delivery-Token``. The rest of the payload (title, body, link, image) is not copied.
 - The recipient is passed on as sent (for push it is the device token: personal data, fine in the
   event, never in logs or error texts). The SMS variant documents ``recipient`` as an integer (a
   phone number); it is sent as its decimal string.
@@ -56,10 +60,14 @@ Decisions:
 - Pass-through: a semantic body is validated by the ``ReportDeliveryEvent`` model and sent as the
   model serialises it (fields and values unchanged; a ``timestamp`` comes out in ISO-8601 UTC).
   Only a missing ``messageId`` is added (the UUIDv5 of the canonical body), because every event
-  leaving this service carries a deterministic one. Other semantic events are refused
-  (``InvalidPayload``): this route reports deliveries, nothing else.
-- ``messageId``: these bodies carry no event id, so it is the UUIDv5 of the canonical body. The
-  same report sent twice is one event downstream, which is what a retry is.
+  leaving this service carries a deterministic one. Segment transport fields a library adds
+  (``sentAt``, ``receivedAt``, ``originalTimestamp``, ``_metadata``, ``writeKey``, ``channel``,
+  ``version``) are not part of the event and are left out. Other semantic events are unknown
+  (``track:<name>``) and kept: this route reports deliveries, nothing else.
+- ``messageId``: these bodies carry no event id, so it is the UUIDv5 of the canonical body (for a
+  push payload, of the report it becomes: delivery id, metric and token, so the iOS and Android
+  forms of one report agree). The same report sent twice is one event downstream, which is what a
+  retry is.
 - ``timestamp`` is the body's unix ``timestamp`` when sent; otherwise none (Customer.io then uses
   the time it received the event).
 """
@@ -67,7 +75,7 @@ Decisions:
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar, Mapping
 
 from pydantic import ValidationError
 
@@ -85,6 +93,23 @@ SECRET = "CUSTOMERIO_PUSH_TOKEN"
 PUSH_EVENTS = frozenset({"opened", "converted", "delivered"})  # /push/events "event"
 REPORTED_METRICS = frozenset({"delivered", "clicked", "converted", "opened"})  # Report Delivery Event's enum
 UNREPORTABLE_METRICS = frozenset({"bounced", "deferred", "dropped", "spammed"})  # documented, no semantic metric
+DELIVERY_ID_KEY, DELIVERY_TOKEN_KEY = "CIO-Delivery-ID", "CIO-Delivery-Token"
+SEMANTIC = ReportDeliveryEvent.name
+PUSH_PAYLOAD = "push payload"
+# Segment library transport fields: not part of an event (see the docstring, "Pass-through").
+TRANSPORT_FIELDS = ("type", "event", "sentAt", "receivedAt", "originalTimestamp", "_metadata", "writeKey", "channel", "version")
+
+# shape:metric -> Customer.io event; what is counted instead, with the reason.
+MAPPED: dict[str, str] = {
+    **{f"event:{event}": SEMANTIC for event in sorted(PUSH_EVENTS)},
+    **{f"metric:{metric}": SEMANTIC for metric in sorted(REPORTED_METRICS)},
+    SEMANTIC: SEMANTIC,
+    **{f"{PUSH_PAYLOAD}:{metric}": SEMANTIC for metric in sorted(REPORTED_METRICS)},
+}
+IGNORED: dict[str, str] = {
+    **{f"metric:{metric}": "a Customer.io metric Report Delivery Event cannot carry (its metric is delivered, clicked, converted or opened)" for metric in sorted(UNREPORTABLE_METRICS)},
+    "loop:reporting_webhook": "Customer.io's own reporting webhook: sending it back would report Customer.io's metrics to itself",
+}
 
 
 class CustomerioPush(Source):
@@ -92,6 +117,8 @@ class CustomerioPush(Source):
     name: ClassVar[str] = "customerio-push"
     docs_url: ClassVar[str] = "https://docs.customer.io/integrations/api/track/tag/track-events/metrics/"
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = IGNORED
+    mapped_types: ClassVar[Mapping[str, str]] = MAPPED
     secret_headers: ClassVar[frozenset[str]] = frozenset({"authorization"})
 
     def reply_before_auth(self, request: WebhookRequest) -> Reply | None:
@@ -115,51 +142,70 @@ class CustomerioPush(Source):
         if not isinstance(body, dict):
             raise InvalidPayload(f"body is a JSON {type(body).__name__}, not an object")
         translation = Translation()
-        if "type" in body:  # neither Track API body has one; a semantic call always does
-            translation.events.append(self._pass_through(body))
-        elif is_reporting_webhook_body(body):
-            log.warning("a Customer.io reporting webhook body reached %s without its headers; dropped (loop)", self.full_name())
-            translation.ignored["loop:reporting_webhook"] += 1
-        elif "metric" in body:
-            metric = body["metric"]
-            if metric in UNREPORTABLE_METRICS:
-                translation.ignored[f"metric:{metric}"] += 1
-            elif metric in REPORTED_METRICS:
-                recipient = body.get("recipient")
-                if isinstance(recipient, int) and not isinstance(recipient, bool):
-                    recipient = str(recipient)  # the SMS variant documents an integer phone number
-                translation.events.append(self._report(body, metric, recipient=recipient, reason=body.get("reason"), href=body.get("href")))
-            else:
-                raise InvalidPayload("metric is not one Customer.io's metrics endpoint documents")
-        elif "event" in body:
-            if body["event"] not in PUSH_EVENTS:
-                raise InvalidPayload("event is not opened, converted or delivered (the /push/events values)")
-            translation.events.append(self._report(body, body["event"], recipient=body.get("device_id")))
+        kind, build = self._classify(body)
+        if build is None:
+            (translation.ignored if kind in IGNORED else translation.unknown)[kind[:64]] += 1
+            if kind == "loop:reporting_webhook":
+                log.warning("a Customer.io reporting webhook body reached %s without its headers; dropped (loop)", self.full_name())
         else:
-            raise InvalidPayload("body is none of /push/events, /v1/metrics or a Report Delivery Event")
+            with translation.item(kind):
+                translation.events.append(build())
         return translation
 
-    def _report(self, body: dict[str, Any], metric: str, **optional: Any) -> ReportDeliveryEvent:
-        delivery_id = body.get("delivery_id")
+    def _classify(self, body: dict[str, Any]) -> tuple[str, Callable[[], ReportDeliveryEvent] | None]:
+        """The body's shape and metric (the event table's key) and how to build its event, if any."""
+        if "type" in body or body.get("event") == SEMANTIC:  # a semantic call, typed or as the iOS SDK posts it
+            if body.get("type", "track") != "track" or body.get("event") != SEMANTIC:
+                return f"{body.get('type')}:{str(body.get('event'))[:48]}", None
+            return SEMANTIC, lambda: self._pass_through(body)
+        if is_reporting_webhook_body(body):
+            return "loop:reporting_webhook", None
+        if (payload := push_payload(body)) is not None:
+            metric = body.get("metric", "delivered")
+            kind = f"{PUSH_PAYLOAD}:{str(metric)[:32]}"
+            return kind, (lambda: self._report(payload, metric, payload.get(DELIVERY_ID_KEY), recipient=payload.get(DELIVERY_TOKEN_KEY))) if kind in MAPPED else None
+        if "metric" in body:
+            kind = f"metric:{str(body['metric'])[:32]}"
+            return kind, (lambda: self._metric(body)) if kind in MAPPED else None
+        if "event" in body:
+            kind = f"event:{str(body['event'])[:32]}"
+            return kind, (lambda: self._report(body, body["event"], body.get("delivery_id"), recipient=body.get("device_id"))) if kind in MAPPED else None
+        raise InvalidPayload("body is none of /push/events, /v1/metrics, a Report Delivery Event or a push payload")
+
+    def _metric(self, body: dict[str, Any]) -> ReportDeliveryEvent:
+        recipient = body.get("recipient")
+        if isinstance(recipient, int) and not isinstance(recipient, bool):
+            recipient = str(recipient)  # the SMS variant documents an integer phone number
+        return self._report(body, body["metric"], body.get("delivery_id"), recipient=recipient, reason=body.get("reason"), href=body.get("href"))
+
+    def _report(self, body: dict[str, Any], metric: str, delivery_id: Any, **optional: Any) -> ReportDeliveryEvent:
         if not isinstance(delivery_id, str) or not delivery_id:
-            raise InvalidPayload("no delivery_id")
+            raise InvalidPayload("no delivery id")
         timestamp = optional_timestamp(body.get("timestamp"), "timestamp")
-        sent = {key: value for key, value in optional.items() if value is not None}
+        properties = {"deliveryId": delivery_id, "metric": metric, **{key: value for key, value in optional.items() if value is not None}}
+        # A push payload's other keys (title, body, image...) are no part of the report: its id follows the report.
+        content = properties if DELIVERY_ID_KEY in body else body
         try:
             return ReportDeliveryEvent.model_validate({
-                "messageId": ids.message_id_of_content(self.full_name(), body),
+                "messageId": ids.message_id_of_content(self.full_name(), content),
                 "timestamp": timestamp,
-                "properties": {"deliveryId": delivery_id, "metric": metric, **sent},
+                "properties": properties,
             })
         except ValidationError as error:
             raise InvalidPayload(f"invalid {', '.join(sorted({str(e['loc'][-1]) for e in error.errors()}))}") from None
 
     def _pass_through(self, body: dict[str, Any]) -> ReportDeliveryEvent:
-        if body.get("type") != "track" or body.get("event") != ReportDeliveryEvent.name:
-            raise InvalidPayload("only Report Delivery Event track calls pass through this route")
-        fields = {key: value for key, value in body.items() if key not in ("type", "event")}
+        fields = {key: value for key, value in body.items() if key not in TRANSPORT_FIELDS}
         fields.setdefault("messageId", ids.message_id_of_content(self.full_name(), body))
         return ReportDeliveryEvent.model_validate(fields)
+
+
+def push_payload(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The keys Customer.io adds to a push (``CIO-Delivery-ID``...), at the top or under ``data``."""
+    for candidate in (body, body.get("data")):
+        if isinstance(candidate, dict) and DELIVERY_ID_KEY in candidate:
+            return candidate
+    return None
 
 
 def presented_tokens(authorization: str | None) -> list[str]:

@@ -24,15 +24,24 @@ Sources: https://docs.expo.dev/push-notifications/sending-notifications/ ("Push 
 "Push receipts", "Individual errors", "Formats"; expo/expo docs/pages/push-notifications/
 sending-notifications.mdx) and the ticket/receipt types of expo/expo-server-sdk-node src/ExpoClient.ts.
 
-Mapping:
+Expo's own responses are taken as well, forwarded as Expo returned them:
 
-    ticket or receipt  status "error", details.error "DeviceNotRegistered"
-                                            -> Device Deleted  (context.device.token <- token,
-                                               context.device.type <- platform when ios/android,
-                                               userId <- userId)
-    status "ok"                             -> not translated, counted (``ticket:ok`` / ``receipt:ok``)
-    other errors (MessageTooBig, MessageRateExceeded, MismatchSenderId, InvalidCredentials, ...)
-                                            -> not translated, counted (``receipt:MessageTooBig``, ...)
+- the send response ``{"data": [<ticket>, ...]}`` (or one ticket object for a single message), with
+  ``errors`` when the whole request failed;
+- the receipts response ``{"data": {<receipt id>: <receipt>, ...}}``.
+
+Neither names a person, and a receipt names no token. The token of an error ticket is taken from
+``details.expoPushToken`` when Expo sends it, else from its ``message``, which quotes it (the docs'
+example: ``"\"ExponentPushToken[xxx]\" is not a registered push notification recipient"``). The
+user is the top-level ``userId`` a forwarder may add beside ``data`` (``EXPO_USER_ID_KEYS``). A
+``DeviceNotRegistered`` still lacking either is kept with the reason (``Translation.failed``):
+forward it in the wrapper above to have it sent.
+
+Mapping: ``MAPPED`` (``<ticket|receipt>:DeviceNotRegistered`` -> Device Deleted) and ``IGNORED``
+(``ok`` answers, the other documented errors, request-level errors, each with the reason);
+docs/sources/expo.md shows the table, checked against both. An error code Expo does not document
+is unknown and kept. ``context.device.token`` <- token, ``context.device.type`` <- platform when
+``ios``/``android``, ``userId`` <- userId.
 
 Decisions:
 
@@ -44,47 +53,135 @@ Decisions:
 - The device ``type`` is set only from a forwarded ``platform`` of ``ios`` or ``android``: an Expo
   push token does not say which platform it belongs to. Any other platform leaves it out.
 - ``messageId``: Expo gives error tickets no id, so it is the UUIDv5 of the canonical forwarded
-  item (which includes ``receiptId`` when sent). The same answer forwarded twice is one event.
+  item (which includes ``receiptId`` when sent; for Expo's own responses, of the item read from
+  it: answer, token, user and receipt id). The same answer forwarded twice is one event.
 - Tokens are personal data: they go into the event, never into logs or error texts.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
-from pydantic import ValidationError
+import dataclasses
+import re
+from typing import Any, ClassVar, Mapping
 
 from ... import ids
-from ...identity import IdentityRules, NoIdentity
+from ...config import Settings
+from ...identity import NoIdentity
 from ...request import WebhookRequest
 from ...semantic.actions import DeviceDeleted
 from .._credentials import BearerTokenSource
-from .._translation import load_json, optional_timestamp
+from .._translation import build, load_json, optional_timestamp
 from ..base import InvalidPayload, Translation
+from ._context import identity_rules
 
 SECRET = "EXPO_FORWARDER_TOKEN"
 DEVICE_NOT_REGISTERED = "DeviceNotRegistered"
 KINDS = (("tickets", "ticket"), ("receipts", "receipt"))
 PLATFORMS = frozenset({"ios", "android"})
+TOKEN_IN_MESSAGE = re.compile(r"Expo(?:nent)?PushToken\[[^\]]+\]")
+
+MAPPED: dict[str, str] = {f"{field}:{DEVICE_NOT_REGISTERED}": DeviceDeleted.name for _, field in KINDS}
+IGNORED: dict[str, str] = {
+    "ticket:ok": "Expo accepted the message: nothing to change",
+    "receipt:ok": "Apple or Google accepted the message: nothing to change",
+    "receipt:MessageTooBig": "the payload was too large: a sending bug, not a device change",
+    "receipt:MessageRateExceeded": "too many messages to one device: back off, the device is fine",
+    "receipt:MismatchSenderId": "FCM credentials do not match: a configuration fault, not a device change",
+    "receipt:InvalidCredentials": "the app's push credentials are invalid: a configuration fault",
+    "ticket:error": "an error ticket without an error code: nothing says the device is gone",
+    "receipt:error": "an error receipt without an error code: nothing says the device is gone",
+    **{f"errors:{code}": "the whole request to Expo failed: it names no device" for code in (
+        "TOO_MANY_REQUESTS", "PUSH_TOO_MANY_EXPERIENCE_IDS", "PUSH_TOO_MANY_NOTIFICATIONS", "PUSH_TOO_MANY_RECEIPTS", "UNAUTHORIZED",
+    )},
+}  # fmt: skip
 
 
-def parse_body(body: bytes) -> dict[str, list[dict[str, Any]]]:
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """One ticket or receipt and what is known about it (the forwarded item, or what was read)."""
+
+    field: str  # "ticket" | "receipt"
+    where: str  # e.g. "tickets[0]" or "data[0]", never a value
+    answer: dict[str, Any]
+    item: dict[str, Any]  # token, userId (or the configured keys), platform, receiptId, timestamp
+
+    @property
+    def kind(self) -> str:
+        """The event table's key: ``ticket:ok``, ``receipt:DeviceNotRegistered``, ``ticket:error``..."""
+        if self.answer["status"] == "ok":
+            return f"{self.field}:ok"
+        details = self.answer.get("details")
+        error = details.get("error") if isinstance(details, dict) else None
+        return f"{self.field}:{str(error)[:48] if error else 'error'}"
+
+
+def parse_body(body: bytes) -> tuple[list[Answer], list[str]]:
+    """The answers of a forward (``tickets``/``receipts``) or of an Expo response (``data``), and
+    the codes of request-level ``errors``; else ``InvalidPayload``."""
     parsed = load_json(body)
-    if not isinstance(parsed, dict) or not any(key in parsed for key, _ in KINDS):
-        raise InvalidPayload('body is not {"tickets": [...], "receipts": [...]}')
-    lists = {}
+    if isinstance(parsed, dict) and any(key in parsed for key, _ in KINDS):
+        return forwarded_answers(parsed), []
+    if isinstance(parsed, dict) and ("data" in parsed or "errors" in parsed):
+        return response_answers(parsed), request_errors(parsed.get("errors"))
+    raise InvalidPayload('body is neither {"tickets": [...], "receipts": [...]} nor an Expo push response {"data": ...}')
+
+
+def checked(field: str, where: str, answer: Any) -> dict[str, Any]:
+    if not isinstance(answer, dict) or answer.get("status") not in ("ok", "error"):
+        raise InvalidPayload(f"{where} has no Expo {field} with a status of ok or error")
+    return answer
+
+
+def forwarded_answers(parsed: dict[str, Any]) -> list[Answer]:
+    answers = []
     for key, field in KINDS:
         items = parsed.get(key)
-        if items is None:
-            items = []
+        items = [] if items is None else items
         if not isinstance(items, list):
             raise InvalidPayload(f"{key} is not a list")
         for index, item in enumerate(items):
-            answer = item.get(field) if isinstance(item, dict) else None
-            if not isinstance(answer, dict) or answer.get("status") not in ("ok", "error"):
-                raise InvalidPayload(f"{key}[{index}] has no Expo {field} with a status of ok or error")
-        lists[key] = items
-    return lists
+            where = f"{key}[{index}]"
+            answer = checked(field, where, item.get(field) if isinstance(item, dict) else None)
+            answers.append(Answer(field, where, answer, item))
+    return answers
+
+
+def response_answers(parsed: dict[str, Any]) -> list[Answer]:
+    """Expo's send response (a list of tickets, or one ticket) or receipts response (id -> receipt)."""
+    data, person = parsed.get("data"), {k: v for k, v in parsed.items() if k not in ("data", "errors")}
+    if data is None:
+        return []
+    if isinstance(data, dict) and "status" in data:
+        data = [data]  # "one push ticket object, if you send a single message to a single recipient"
+    if isinstance(data, list):
+        pairs = [("ticket", f"data[{i}]", ticket, None) for i, ticket in enumerate(data)]
+    elif isinstance(data, dict):
+        pairs = [("receipt", f"data[{i}]", receipt, receipt_id) for i, (receipt_id, receipt) in enumerate(data.items())]
+    else:
+        raise InvalidPayload(f"data is a JSON {type(data).__name__}, not tickets or receipts")
+    answers = []
+    for field, where, answer, receipt_id in pairs:
+        answer = checked(field, where, answer)
+        item = {**person, "token": token_of(answer), "receiptId": receipt_id, field: answer}
+        answers.append(Answer(field, where, answer, {k: v for k, v in item.items() if v is not None}))
+    return answers
+
+
+def token_of(answer: dict[str, Any]) -> str | None:
+    """The Expo push token an error answer names: ``details.expoPushToken``, else the one its message quotes."""
+    details = answer.get("details")
+    if isinstance(details, dict) and isinstance(details.get("expoPushToken"), str) and details["expoPushToken"]:
+        return str(details["expoPushToken"])
+    found = TOKEN_IN_MESSAGE.search(answer.get("message") or "") if isinstance(answer.get("message"), str) else None
+    return found.group(0) if found else None
+
+
+def request_errors(errors: Any) -> list[str]:
+    if errors is None:
+        return []
+    if not isinstance(errors, list):
+        raise InvalidPayload("errors is not a list")
+    return [f"errors:{str(e.get('code'))[:48]}" if isinstance(e, dict) else "errors:?" for e in errors]
 
 
 class Expo(BearerTokenSource):
@@ -92,44 +189,44 @@ class Expo(BearerTokenSource):
     name: ClassVar[str] = "expo"
     docs_url: ClassVar[str] = "https://docs.expo.dev/push-notifications/sending-notifications/"
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = IGNORED
+    mapped_types: ClassVar[Mapping[str, str]] = MAPPED
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.rules = identity_rules(self.settings, "EXPO", ("userId",))
 
     def translate(self, request: WebhookRequest) -> Translation:
-        rules = IdentityRules.from_settings(self.settings, "EXPO", default_keys=("userId",))
         translation = Translation()
-        lists = parse_body(request.body)
-        for key, field in KINDS:
-            for index, item in enumerate(lists[key]):
-                answer = item[field]
-                details = answer.get("details")
-                error = details.get("error") if isinstance(details, dict) else None
-                if answer["status"] == "ok":
-                    translation.ignored[f"{field}:ok"] += 1
-                elif error != DEVICE_NOT_REGISTERED:
-                    translation.ignored[f"{field}:{str(error)[:48] if error else 'error'}"] += 1
-                else:
-                    translation.events.append(self._device_deleted(f"{key}[{index}]", item, rules))
+        answers, errors = parse_body(request.body)
+        for code in errors:
+            (translation.ignored if code in IGNORED else translation.unknown)[code] += 1
+        for answer in answers:
+            kind = answer.kind
+            if kind in MAPPED:
+                with translation.item(answer.where):
+                    translation.events.append(self._device_deleted(answer.where, answer.item))
+            else:
+                (translation.ignored if kind in IGNORED else translation.unknown)[kind] += 1
         return translation
 
-    def _device_deleted(self, where: str, item: dict[str, Any], rules: IdentityRules) -> DeviceDeleted:
+    def _device_deleted(self, where: str, item: dict[str, Any]) -> DeviceDeleted:
         token = item.get("token")
         if not isinstance(token, str) or not token:
             raise InvalidPayload(f"{where}: DeviceNotRegistered without the token it refers to")
         try:
-            identity = rules.resolve(item, None)
+            identity = self.rules.resolve(item, None)
         except NoIdentity:
-            raise InvalidPayload(f"{where}: DeviceNotRegistered without a user id ({', '.join(rules.user_id_keys)})") from None
+            raise InvalidPayload(f"{where}: DeviceNotRegistered without a user id ({', '.join(self.rules.user_id_keys)})") from None
         platform = item.get("platform")
         device = {"token": token, "type": platform} if platform in PLATFORMS else {"token": token}
         timestamp = optional_timestamp(item.get("timestamp"), f"{where}: timestamp")
-        try:
-            return DeviceDeleted.model_validate({
-                **identity,
-                "messageId": ids.message_id_of_content(self.full_name(), item),
-                "timestamp": timestamp,
-                "context": {"device": device},
-            })
-        except ValidationError as error:
-            raise InvalidPayload(f"{where}: invalid {', '.join(sorted({str(e['loc'][-1]) for e in error.errors()}))}") from None
+        return build(DeviceDeleted, {
+            **identity,
+            "messageId": ids.message_id_of_content(self.full_name(), item),
+            "timestamp": timestamp,
+            "context": {"device": device},
+        }, where)
 
 
 SOURCE = Expo

@@ -23,12 +23,13 @@ Sources:
 - CloudEvents HTTP binding (structured/binary modes, ``ce-`` headers):
   https://github.com/cloudevents/spec/blob/main/cloudevents/bindings/http-protocol-binding.md
 
-Mapping:
-
-    google.firebase.auth.user.v1.deleted              -> User Deleted  (userId <- data.uid)
-    google.firebase.auth.user.v2.deleted              -> User Deleted  (userId <- data.oldValue.uid)
-    providers/firebase.auth/eventTypes/user.delete    -> User Deleted  (userId <- data.uid)
-    ...user.v1.created, ...user.v2.created/updated, .../user.create, anything else -> not translated, counted
+Mapping: ``DELETED_TYPES`` (``google.firebase.auth.user.v1.deleted`` and the legacy
+``providers/firebase.auth/eventTypes/user.delete`` -> User Deleted, userId <- data.uid;
+``google.firebase.auth.user.v2.deleted`` -> User Deleted, userId <- data.oldValue.uid) and
+``IGNORED`` (the creations, with the reason; Eventarc and firebase-tools' emulator
+(``src/emulator/auth/cloudFunctions.ts``) know only ``v2.created`` and ``v2.deleted``); docs/sources/firebase-auth.md shows the
+table, checked against both. Any other type is unknown and kept. Each event of a batch is
+translated on its own: one that cannot be is kept with its reason, the others go on.
 
 Decisions:
 
@@ -48,7 +49,7 @@ Decisions:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 from ... import ids
 from ...request import WebhookRequest
@@ -62,6 +63,12 @@ V1_DELETED = "google.firebase.auth.user.v1.deleted"
 V2_DELETED = "google.firebase.auth.user.v2.deleted"
 LEGACY_DELETED = "providers/firebase.auth/eventTypes/user.delete"
 DELETED_TYPES = frozenset({V1_DELETED, V2_DELETED, LEGACY_DELETED})
+_CREATED = "a new Firebase user: Customer.io learns of people from your app's identify calls"
+IGNORED: dict[str, str] = {
+    "google.firebase.auth.user.v1.created": _CREATED,
+    "google.firebase.auth.user.v2.created": _CREATED,
+    "providers/firebase.auth/eventTypes/user.create": _CREATED,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,9 +110,10 @@ def parse_events(request: WebhookRequest) -> list[AuthEvent]:
 
 
 def deleted_uid(event: AuthEvent) -> str | None:
-    """The ``uid`` of the deleted user, where the event type puts it."""
+    """The ``uid`` of the deleted user, where the event type puts it (v2: ``data.oldValue``, as
+    firebase-tools' emulator builds it; a v2 body without ``oldValue`` is read like v1)."""
     data = event.data if isinstance(event.data, dict) else {}
-    user = data.get("oldValue") if event.type == V2_DELETED else data
+    user = data["oldValue"] if event.type == V2_DELETED and isinstance(data.get("oldValue"), dict) else data
     uid = user.get("uid") if isinstance(user, dict) else None
     return uid if isinstance(uid, str) and uid else None
 
@@ -115,23 +123,29 @@ class FirebaseAuth(BearerTokenSource):
     name: ClassVar[str] = "firebase-auth"
     docs_url: ClassVar[str] = "https://firebase.google.com/docs/functions/auth-events"
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = IGNORED
+    mapped_types: ClassVar[Mapping[str, str]] = dict.fromkeys(sorted(DELETED_TYPES), UserDeleted.name)
 
     def translate(self, request: WebhookRequest) -> Translation:
         translation = Translation()
         for event in parse_events(request):
             if event.type not in DELETED_TYPES:
-                translation.ignored[event.type[:64]] += 1
+                (translation.ignored if event.type in IGNORED else translation.unknown)[event.type[:64]] += 1
                 continue
             where = f"event {event.raw}" if event.raw is not None else "event"
-            uid = deleted_uid(event)
-            if uid is None:
-                raise InvalidPayload(f"{where} ({event.type}): no uid")
-            if event.id is None:
-                raise InvalidPayload(f"{where} ({event.type}): no event id")
-            timestamp = optional_timestamp(event.time, f"{where}: time")
-            fields = {"userId": uid, "messageId": ids.message_id(self.full_name(), event.id), "timestamp": timestamp}
-            translation.events.append(build(UserDeleted, fields, f"{where} ({event.type})"))
+            with translation.item(f"{where} ({event.type})"):
+                translation.events.append(self._user_deleted(where, event))
         return translation
+
+    def _user_deleted(self, where: str, event: AuthEvent) -> UserDeleted:
+        uid = deleted_uid(event)
+        if uid is None:
+            raise InvalidPayload(f"{where} ({event.type}): no uid")
+        if event.id is None:
+            raise InvalidPayload(f"{where} ({event.type}): no event id")
+        timestamp = optional_timestamp(event.time, f"{where}: time")
+        fields = {"userId": uid, "messageId": ids.message_id(self.full_name(), event.id), "timestamp": timestamp}
+        return build(UserDeleted, fields, f"{where} ({event.type})")
 
 
 SOURCE = FirebaseAuth

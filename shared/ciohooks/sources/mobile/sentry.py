@@ -3,7 +3,8 @@
 A Sentry integration (internal or public) POSTs one JSON object per webhook:
 ``{"action", "installation": {"uuid"}, "data": {...}, "actor": {...}}``. The header
 ``Sentry-Hook-Resource`` names the resource: ``installation``, ``event_alert``, ``issue``,
-``metric_alert``, ``error``, ``comment`` (and newer ones such as ``seer``, ``preprod_artifact``).
+``metric_alert``, ``error``, ``comment``, ``seer``, ``preprod_artifact``, ``activity_alert``
+(getsentry/sentry ``SentryAppResourceType``).
 
 - Webhooks and signature: https://docs.sentry.io/organization/integrations/integration-platform/webhooks/
 - Error webhooks (``data.error``): https://docs.sentry.io/organization/integrations/integration-platform/webhooks/errors/
@@ -11,38 +12,58 @@ A Sentry integration (internal or public) POSTs one JSON object per webhook:
 - Installation webhooks: https://docs.sentry.io/organization/integrations/integration-platform/webhooks/installation/
 - Source of the headers: getsentry/sentry ``src/sentry/sentry_apps/api/serializers/app_platform_event.py``
 
-Mapping (``Sentry-Hook-Resource`` -> Customer.io event):
+Mapping: ``EVENT_RESOURCES`` (``error`` and ``event_alert`` -> Application Crashed when the event is
+a crash of a mobile app) and ``IGNORED`` (every other documented resource, and the error events
+that are not app crashes, with the reason); docs/sources/sentry.md shows the table, checked against
+both. Any other resource is unknown and kept.
 
-    error         (action created)   -> Application Crashed, when the event is a crash of a mobile app
-    event_alert   (action triggered) -> Application Crashed, same test (an alert rule fired for the event)
-    error / event_alert otherwise    -> not translated; counted as "<resource>:not_mobile" or
-                                        "<resource>:not_crash"
-    installation (created/deleted), issue, metric_alert, comment, anything else
-                                     -> not translated (answered 200), counted by resource
+Decisions (each written down because Sentry leaves it open; the crash rule is the mobile policy's,
+docs/sources/mobile-policy.md):
 
-Decisions (each written down because Sentry leaves it open):
+- **A crash ends the app.** Which events do depends on the layer that reported it, named by
+  ``sdk.name`` (``runtime_of``):
 
-- **A crash** is an event with ``level: fatal``, or one whose exception has a mechanism with
-  ``handled: false``. That is how Sentry's mobile SDKs report crashes: sentry-java's
-  UncaughtExceptionHandlerIntegration sets mechanism ``{type: UncaughtExceptionHandler, handled:
-  false}`` and level FATAL; Sentry's own iOS sample event (``src/sentry/data/samples/cocoa.json``)
-  is a Mach exception with level ``fatal`` and no ``handled`` flag. A handled error is not a crash.
+  - *native* SDKs (``sentry.cocoa``, ``sentry.java.android``, ``sentry.native``, and their
+    ``.react-native`` / ``.flutter`` builds that report native crashes under React Native and
+    Flutter): ``level: fatal``, or an exception whose mechanism has ``handled: false``.
+    sentry-java's UncaughtExceptionHandlerIntegration sets mechanism ``{type:
+    UncaughtExceptionHandler, handled: false}`` and level FATAL; Sentry's own iOS sample event
+    (``src/sentry/data/samples/cocoa.json``) is a Mach exception with level ``fatal``.
+  - *React Native* JavaScript (``sentry.javascript.react-native``): only ``level: fatal``. Its
+    global handler reports an error React Native calls fatal at level ``fatal`` (mechanism
+    ``onerror``, handled false; getsentry/sentry ``fixtures/sdk_crash_detection/
+    crash_event_react_native.py``), and React Native ends the app after a fatal JS error in a
+    release build. An unhandled promise rejection (mechanism ``onunhandledrejection``, handled
+    false, level ``error``) does not end the app.
+  - *Dart/Flutter* (``sentry.dart*``): never. sentry-dart reports FlutterError, runZonedGuarded
+    and isolate errors at level ``fatal`` with ``handled: true`` and says in its code that they
+    "don't crash the App"; an app-ending crash of a Flutter app is reported by the bundled native
+    SDK under its own name.
+  - *WebView JavaScript* (``sentry.javascript.capacitor``, ``sentry.javascript.cordova``): never. A
+    script error in a WebView leaves the app running, whatever its mechanism says; native crashes
+    come from the bundled native SDKs.
+
+  Events that are not crashes are counted as ``<resource>:not_crash``.
 - **A mobile app event** is one from a mobile SDK (``sdk.name`` starting with one of
   SENTRY_MOBILE_SDKS, default ``sentry.cocoa, sentry.java.android, sentry.native.android,
   sentry.javascript.react-native, sentry.dart.flutter, sentry.javascript.capacitor,
   sentry.javascript.cordova``) or, when no SDK is named, one whose ``contexts.os.name`` is a mobile
   OS (iOS, iPadOS, Android, tvOS, watchOS, visionOS) with no browser context and a platform other
   than ``javascript``. Browser errors (``platform: javascript`` from ``sentry.javascript.browser``,
-  like Sentry's documented samples) are never crashes of an app.
+  like Sentry's documented samples) are never crashes of an app (``<resource>:not_mobile``).
 - **version and build** come from ``contexts.app.app_version`` and ``app_build``; a value missing
   there is taken from the release when it has Sentry's mobile form ``package@version+build``
   (``com.example.app@1.2.3+45`` -> 1.2.3 and 45). They go to ``properties`` and ``context.app``.
   ``properties`` also carries Sentry's ``issue_id`` and the exception ``type`` (never its message,
   which may hold personal data).
 - **Identity**: ``IdentityRules.from_settings(settings, "SENTRY", ("id",))`` over the event's
-  ``user``. The keys in SENTRY_USER_ID_KEYS (default ``id``) give the userId. Otherwise a device id
-  Sentry sent (``contexts.device.device_unique_identifier``, then ``contexts.app.device_app_hash``)
-  becomes SENTRY_ID_AS (default anonymousId). Note: Sentry's Android sample event has
+  ``user``. The keys in SENTRY_USER_ID_KEYS (default ``id``) give the userId. Otherwise the first
+  device id Sentry sent, in ``DEVICE_ID_ORDER`` (``contexts.device.device_unique_identifier``, then
+  ``contexts.device.id``, the installation id sentry-java and React Native set, then
+  ``contexts.app.device_app_hash``), becomes SENTRY_ID_AS (default anonymousId). A ``user.id``
+  equal to the event's device id is not a person: sentry-java fills ``user.id`` with its
+  installation id when the app sets no user (``DefaultAndroidEventProcessor.mergeUser``), the same
+  value as ``contexts.device.id`` (``DeviceInfoUtil``); such an id goes to the anonymousId. Note: Sentry's Android sample event has
   ``user.id: "1761a9fcb6836d4c"``, which looks like the SDK's own installation id rather than an id
   the app set (UNVERIFIED when the SDK fills it). If your app sets no user of its own, set
   SENTRY_USER_ID_KEYS to a key it does set (for example ``username``).
@@ -66,15 +87,17 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+from enum import Enum
 from typing import Any, ClassVar, Mapping
 
 from ... import ids
-from ...identity import IdentityRules, NoIdentity
+from ...config import Settings
+from ...identity import NoIdentity
 from ...request import WebhookRequest
 from ...semantic.mobile import ApplicationCrashed
 from .._translation import build, load_json, object_or_empty, optional_timestamp
 from ..base import InvalidPayload, Source, Translation, Unauthorized
-from ._context import compact, text
+from ._context import compact, device_id, identity_rules, key_list, text
 
 SECRET = "SENTRY_CLIENT_SECRET"
 SIGNATURE_HEADER = "sentry-hook-signature"
@@ -82,6 +105,30 @@ TIMESTAMP_HEADER = "sentry-hook-timestamp"
 RESOURCE_HEADER = "sentry-hook-resource"
 # resource -> the key of ``data`` holding the event
 EVENT_RESOURCES = {"error": "error", "event_alert": "event"}
+EVENT_TYPES = {resource: ApplicationCrashed for resource in EVENT_RESOURCES}
+IGNORED: dict[str, str] = {
+    "installation": "the integration was installed or uninstalled in Sentry: nothing happened in the app",
+    "issue": "an issue changed state in Sentry (created, resolved, assigned, ...); crashes come as error events",
+    "metric_alert": "an alert on an aggregate metric: it names no device or person",
+    "comment": "a comment on an issue, written in Sentry",
+    "seer": "Seer (Sentry's AI) analysis of an issue",
+    "preprod_artifact": "a build artifact uploaded to Sentry, not an app event",
+    "activity_alert": "an alert on issue activity in Sentry; the crashes themselves come as error events",
+    **{f"{resource}:not_mobile": "an error from a browser or server SDK, not a mobile app" for resource in EVENT_RESOURCES},
+    **{f"{resource}:not_crash": "an error the app survived (mobile policy: what is a crash)" for resource in EVENT_RESOURCES},
+}
+DEVICE_ID_ORDER = ("device_unique_identifier", "id")  # in contexts.device; then contexts.app.device_app_hash
+
+
+class Runtime(Enum):
+    """The layer an event came from, which decides whether it can be a crash (``is_crash``)."""
+
+    NATIVE = "native"
+    REACT_NATIVE = "react-native"
+    DART = "dart"
+    WEBVIEW = "webview"
+
+
 DEFAULT_MOBILE_SDKS = (
     "sentry.cocoa",
     "sentry.java.android",
@@ -122,11 +169,29 @@ def exceptions_of(event: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
 
 
+def runtime_of(sdk_name: str | None) -> Runtime:
+    """``sentry.javascript.react-native`` -> React Native, ``sentry.dart*`` -> Dart, any other
+    ``sentry.javascript.*`` -> a WebView; everything else (cocoa, java, native, and their
+    ``.react-native``/``.flutter`` builds) reports from the native layer."""
+    name = (sdk_name or "").lower()
+    if name == "sentry.javascript.react-native" or name.startswith("sentry.javascript.react-native."):
+        return Runtime.REACT_NATIVE
+    if name.startswith("sentry.dart"):
+        return Runtime.DART
+    if name.startswith("sentry.javascript."):
+        return Runtime.WEBVIEW
+    return Runtime.NATIVE
+
+
 def is_crash(event: Mapping[str, Any]) -> bool:
-    """Level fatal, or an exception whose mechanism says it was not handled."""
-    if event.get("level") == "fatal":
-        return True
-    return any(object_or_empty(value.get("mechanism")).get("handled") is False for value in exceptions_of(event))
+    """Whether the event ended the app (module docstring, "A crash ends the app")."""
+    runtime = runtime_of(text(object_or_empty(event.get("sdk")), "name"))
+    fatal = event.get("level") == "fatal"
+    if runtime is Runtime.NATIVE:
+        return fatal or any(object_or_empty(value.get("mechanism")).get("handled") is False for value in exceptions_of(event))
+    if runtime is Runtime.REACT_NATIVE:
+        return fatal
+    return False  # Dart and WebView JavaScript errors leave the app running
 
 
 def is_mobile(event: Mapping[str, Any], mobile_sdks: tuple[str, ...]) -> bool:
@@ -136,6 +201,18 @@ def is_mobile(event: Mapping[str, Any], mobile_sdks: tuple[str, ...]) -> bool:
     contexts = object_or_empty(event.get("contexts"))
     os_name = (text(object_or_empty(contexts.get("os")), "name") or "").lower()
     return os_name in MOBILE_OS and "browser" not in contexts and event.get("platform") != "javascript"
+
+
+def without_sdk_user_id(user: Mapping[str, Any], device: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``user`` without an ``id`` the SDK filled in with the device's own id.
+
+    When the app sets no user, sentry-java (``DefaultAndroidEventProcessor.mergeUser``) sets
+    ``user.id`` to its installation id, the very value ``DeviceInfoUtil`` puts in
+    ``contexts.device.id``. That is a device, not a person: it must not become a ``userId``."""
+    device_ids = {text(device, key) for key in DEVICE_ID_ORDER} - {None}
+    if text(user, "id") in device_ids:
+        return {key: value for key, value in user.items() if key != "id"}
+    return user
 
 
 def release_version(release: str | None) -> tuple[str | None, str | None]:
@@ -154,6 +231,13 @@ class Sentry(Source):
     name: ClassVar[str] = "sentry"
     docs_url: ClassVar[str] = "https://docs.sentry.io/organization/integrations/integration-platform/webhooks/"
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = IGNORED
+    mapped_types: ClassVar[Mapping[str, str]] = {resource: event.name for resource, event in EVENT_TYPES.items()}
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.mobile_sdks = key_list(self.settings, "SENTRY_MOBILE_SDKS", DEFAULT_MOBILE_SDKS)
+        self.rules = identity_rules(self.settings, "SENTRY", ("id",))
 
     def authenticate(self, request: WebhookRequest) -> None:
         if (secret := self.secret_or_open(SECRET)) is not None:
@@ -175,20 +259,19 @@ class Sentry(Source):
         if not resource:
             raise InvalidPayload("no Sentry-Hook-Resource header")
         if resource not in EVENT_RESOURCES:
-            translation.ignored[resource[:64]] += 1
+            (translation.ignored if resource in IGNORED else translation.unknown)[resource[:64]] += 1
             return translation
         payload = load_json(request.body)
         event = object_or_empty(object_or_empty(payload).get("data")).get(EVENT_RESOURCES[resource])
         if not isinstance(event, dict):
             raise InvalidPayload(f"{resource} webhook has no data.{EVENT_RESOURCES[resource]} object")
-        mobile_sdks = tuple(self.settings.get_list("SENTRY_MOBILE_SDKS") or DEFAULT_MOBILE_SDKS)
-        if not is_mobile(event, mobile_sdks):
+        if not is_mobile(event, self.mobile_sdks):
             translation.ignored[f"{resource}:not_mobile"] += 1
-            return translation
-        if not is_crash(event):
+        elif not is_crash(event):
             translation.ignored[f"{resource}:not_crash"] += 1
-            return translation
-        translation.events.append(self._crash(resource, event))
+        else:
+            with translation.item(resource):
+                translation.events.append(self._crash(resource, event))
         return translation
 
     def _crash(self, resource: str, event: Mapping[str, Any]) -> ApplicationCrashed:
@@ -199,10 +282,8 @@ class Sentry(Source):
         version = text(app, "app_version") or release_v
         build_number = text(app, "app_build") or release_b
 
-        rules = IdentityRules.from_settings(self.settings, "SENTRY", ("id",))
-        device_id = text(device, "device_unique_identifier") or text(app, "device_app_hash")
         try:
-            identity = rules.resolve(user, device_id)
+            identity = self.rules.resolve(without_sdk_user_id(user, device), device_id(device, DEVICE_ID_ORDER) or device_id(app, ("device_app_hash",)))
         except NoIdentity:
             raise InvalidPayload(f"{resource}: the crash names no user id and no device id") from None
         timestamp = optional_timestamp(text(event, "timestamp") or text(event, "datetime"), f"{resource}: timestamp")
