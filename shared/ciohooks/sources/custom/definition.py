@@ -189,20 +189,6 @@ class Definition(Strict):
     identity: Identity
     mapping: dict[str, TypeMapping] = Field(min_length=1, description="Provider event type -> a semantic event, or `ignore` with the reason.")
 
-    @model_validator(mode="after")
-    def _events_of_the_family(self) -> Definition:
-        from ...semantic import SPEC_OF
-
-        for kind, rule in self.mapping.items():
-            if isinstance(rule, MappedType):
-                if rule.event not in SPEC_OF:
-                    raise ValueError(f"mapping {kind!r}: {rule.event!r} is not a semantic event")
-                if SPEC_OF[rule.event] != FAMILY_SPEC[self.family]:
-                    raise ValueError(f"mapping {kind!r}: {rule.event!r} is not an event of the {self.family} family")
-        if self.authentication.preset == "token" and self.authentication.bearer and self.authentication.location != "header":
-            raise ValueError("authentication: bearer applies to location: header only")
-        return self
-
     @property
     def prefix(self) -> str:
         return self.settings_prefix or self.name.upper().replace("-", "_")
@@ -248,6 +234,14 @@ def pointer_of(loc: tuple[Any, ...], document: Any) -> str:
     union member into a location (``hmac``, ``event``, ``str``...); such a step is not a key of the
     document and something follows it, so it is left out. A last step the document lacks is a
     missing member, and stays."""
+    steps = list(loc)
+    # The discriminated unions' tags sit at known places: after "authentication" (the preset)
+    # and after "mapping", <type> ("event" or "ignore").
+    if len(steps) > 1 and steps[0] == "authentication":
+        del steps[1]
+    if len(steps) > 2 and steps[0] == "mapping":
+        del steps[2]
+    loc = tuple(steps)
     parts: list[Any] = []
     node = document
     for index, step in enumerate(loc):
@@ -298,9 +292,29 @@ def validate(document: Any, origin: str) -> Definition:
     if not isinstance(document, dict):
         raise DefinitionError(f"{origin}: /: a definition is an object, not {type(document).__name__}")
     try:
-        return Definition.model_validate(document)
+        definition = Definition.model_validate(document)
     except ValidationError as error:
         raise DefinitionError(describe(error, document, origin)) from None
+    if (problem := _across_fields(definition)) is not None:
+        raise DefinitionError(f"{origin}: {problem}")
+    return definition
+
+
+def _across_fields(definition: Definition) -> str | None:
+    """What the schema alone cannot say: ``<pointer>: <why>``, or None."""
+    from ...semantic import SPEC_OF
+
+    for kind, rule in definition.mapping.items():
+        if isinstance(rule, MappedType):
+            pointer = f"/mapping/{escape(kind)}/event"
+            if rule.event not in SPEC_OF:
+                return f"{pointer}: {rule.event!r} is not a semantic event of the seed specs"
+            if SPEC_OF[rule.event] != FAMILY_SPEC[definition.family]:
+                return f"{pointer}: {rule.event!r} is not an event of the {definition.family} family ({FAMILY_SPEC[definition.family]})"
+    auth = definition.authentication
+    if isinstance(auth, TokenAuth) and auth.bearer and auth.location != "header":
+        return "/authentication/bearer: bearer applies to location: header only"
+    return None
 
 
 def read(path: Path) -> tuple[Definition, Any]:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
+from pydantic import ValidationError
+
 from ... import ids
 from ...identity import IdentityRules, NoIdentity
 from ...semantic import SemanticEvent
@@ -178,8 +180,6 @@ class Mapping:
         return translation
 
     def _event(self, rule: MappedEvent, item: dict[str, Any], bindings: dict[str, Any], rules: IdentityRules, where: str) -> SemanticEvent:
-        from .._translation import build
-
         try:
             fields: dict[str, Any] = {**self._identity(item, bindings, rules), "messageId": self._message_id(item, bindings)}
             when = (rule.timestamp or self.timestamp)
@@ -192,7 +192,10 @@ class Mapping:
                 fields["context"] = context
         except (InvalidPayload, NoIdentity) as error:
             raise InvalidPayload(f"{where}: {error}") from None
-        return build(rule.model, fields, where)
+        try:
+            return rule.model.model_validate(fields)
+        except ValidationError as error:
+            raise InvalidPayload(f"{where}: {_pointers(error)}") from None
 
     def _identity(self, item: dict[str, Any], bindings: dict[str, Any], rules: IdentityRules) -> dict[str, str]:
         metadata = self.metadata(item, bindings) if self.metadata is not None else None
@@ -209,6 +212,12 @@ class Mapping:
             if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
                 return ids.message_id(self.full_name, str(value))
         return ids.message_id_of_content(self.full_name, item)
+
+
+def _pointers(error: ValidationError) -> str:
+    """A model's verdict as JSON pointers and error kinds (pydantic's own messages quote values)."""
+    found = dict.fromkeys(f"/{'/'.join(d.escape(str(p)) for p in e['loc'])}: {e['type']}" for e in error.errors(include_input=False, include_url=False))
+    return "invalid " + ", ".join(found)
 
 
 def _compile_tree(tree: Any, base: str, origin: str) -> Any:
