@@ -131,8 +131,11 @@ def spec_problems(body: dict[str, Any]) -> list[str]:
         return []
     error = best_match(errors)
     # In a oneOf (known or anonymous user), the deepest error of the branch that fits best.
+    # A branch missing its identity member (userId in the anonymous case) is the wrong branch: its
+    # "required" error at the root says nothing about the event; the other branch's errors do.
     while error.context:
-        error = best_match(error.context)
+        telling = [e for e in error.context if not (e.validator == "required" and not e.absolute_path and {"userId", "anonymousId"} & set(e.validator_value) - set(body))]
+        error = best_match(telling or error.context)
     pointer = "/" + "/".join(d.escape(str(p)) for p in error.absolute_path)
     return [f"{pointer}: does not satisfy {error.validator} {json.dumps(error.validator_value)[:120]}"]
 
