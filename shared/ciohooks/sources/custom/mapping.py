@@ -34,6 +34,9 @@ PATH = re.compile(r"^(?:\$\.)?([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_
 STEP = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 RESERVED = frozenset({"and", "or", "in", "true", "false", "null"})
 STRING = re.compile(r"""^(?:"([^"\\]*)"|'([^'\\]*)')$""")
+OPERAND = r"""(?:'[^'\\?:]*'|"[^"\\?:]*"|[$A-Za-z_][A-Za-z0-9_.$]*)"""
+TERNARY = re.compile(rf"^\s*({OPERAND})\s*\?\s*({OPERAND})\s*:\s*({OPERAND})\s*$")
+CALL = re.compile(r"""^\$(string|lowercase|uppercase|substringBefore|substringAfter)\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(?:,\s*('[^'\\]*'|"[^"\\]*")\s*)?\)$""")
 MISSING = object()
 
 
@@ -42,16 +45,17 @@ class Expression:
 
     def __init__(self, text: str, pointer: str, origin: str) -> None:
         import jsonata
-        from jsonata.jexception import JException
+        from jsonata.jexception import JException as _JException
 
         self.text, self.pointer = text.strip(), pointer
         try:
             self._compiled = jsonata.Jsonata(self.text)
-        except JException as error:
+        except _JException as error:
             raise d.DefinitionError(f"{origin}: {pointer}: JSONata does not compile ({error.error}: {error.get_message() if hasattr(error, 'get_message') else error})") from None
         except Exception as error:  # the parser raises plain errors on some inputs
             raise d.DefinitionError(f"{origin}: {pointer}: JSONata does not compile ({error.__class__.__name__})") from None
         self._compiled.set_validate_input(False)  # the input is parsed JSON: nothing to validate
+        self._error = _JException
         self._fast = _fast_reader(self.text)
 
     def __call__(self, item: Any, bindings: dict[str, Any]) -> Any:
@@ -63,24 +67,63 @@ class Expression:
 
     def evaluate(self, item: Any, bindings: dict[str, Any]) -> Any:
         """Through the JSONata evaluator, always (the reference the direct reader is tested against)."""
-        from jsonata.jexception import JException
-
         try:
             return _plain(self._compiled.evaluate(item, bindings))
-        except JException as error:  # the code only: JSONata's messages quote values
-            raise InvalidPayload(f"{self.pointer}: JSONata error {error.error}") from None
+        except self._error as error:  # the code only: JSONata's messages quote values
+            raise InvalidPayload(f"{self.pointer}: JSONata error {getattr(error, 'error', '')}") from None
         except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as error:
             raise InvalidPayload(f"{self.pointer}: JSONata error ({error.__class__.__name__})") from None
 
 
 def _fast_reader(text: str) -> Callable[[Any], Any] | None:
-    """A direct reader for ``$``, a literal string, or a path of plain names; None otherwise.
-    It returns ``MISSING`` where JSONata's array semantics would apply (then JSONata runs)."""
+    """A direct reader for the common shapes, or None (JSONata runs):
+
+    - ``$``, a literal string, a path of plain names (``data.email.message.id``);
+    - ``$string(p)``, ``$lowercase(p)``, ``$uppercase(p)``, ``$substringBefore(p, 'x')``,
+      ``$substringAfter(p, 'x')`` of such a path, when the path gives a string;
+    - ``a ? b : c`` of such operands, when the condition is a string, a boolean or absent.
+
+    A reader returns ``MISSING`` wherever JSONata's own rules would differ from the plain reading
+    (an array on the way, a number to format, an object to cast): then JSONata runs."""
+    if (ternary := TERNARY.match(text)) is not None:
+        parts = [_fast_reader(part.strip()) for part in ternary.groups()]
+        if any(part is None for part in parts):
+            return None
+        condition, then, otherwise = parts  # type: ignore[misc]
+
+        def choose(item: Any) -> Any:
+            test = condition(item)
+            if test is None or test is False or test == "":
+                return otherwise(item)
+            if test is True or isinstance(test, str):
+                return then(item)
+            return MISSING
+
+        return choose
+    if (call := CALL.match(text)) is not None:
+        function, argument, literal = call.group(1), call.group(2), call.group(3)
+        read_argument = _fast_path(argument)
+        apply = _STRING_FUNCTIONS.get((function, literal is not None))
+        if read_argument is None or apply is None:
+            return None
+        chars = literal[1:-1] if literal is not None else ""
+
+        def call_(item: Any) -> Any:
+            value = read_argument(item)
+            if value is None:
+                return None  # undefined in, undefined out
+            return apply(value, chars) if isinstance(value, str) else MISSING
+
+        return call_
     if text == "$":
-        return lambda item: MISSING if isinstance(item, list) else item
+        return lambda item: item
     if literal := STRING.match(text):
         value = literal.group(1) if literal.group(1) is not None else literal.group(2)
         return lambda item: value
+    return _fast_path(text)
+
+
+def _fast_path(text: str) -> Callable[[Any], Any] | None:
     if not PATH.match(text):
         return None
     steps = tuple(STEP.findall(text.removeprefix("$.")))
@@ -101,6 +144,24 @@ def _fast_reader(text: str) -> Callable[[Any], Any] | None:
         return MISSING if isinstance(node, list) else node
 
     return read
+
+
+def _before(value: str, chars: str) -> str:
+    return value.split(chars, 1)[0] if chars else ""
+
+
+def _after(value: str, chars: str) -> str:
+    return value.split(chars, 1)[1] if chars in value else value
+
+
+# (function, has a second literal argument) -> what it does to a string
+_STRING_FUNCTIONS: dict[tuple[str, bool], Callable[[str, str], str]] = {
+    ("string", False): lambda value, _: value,
+    ("lowercase", False): lambda value, _: value.lower(),
+    ("uppercase", False): lambda value, _: value.upper(),
+    ("substringBefore", True): _before,
+    ("substringAfter", True): _after,
+}
 
 
 def _plain(value: Any) -> Any:
