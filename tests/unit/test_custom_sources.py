@@ -463,3 +463,27 @@ def test_definition_model_rejects_unknown_top_level_fields() -> None:
     with pytest.raises(DefinitionError, match=r"^x: /colour: unknown field"):
         validate({**BASE, "authentication": {"preset": "basic", "secret": "A"}, "colour": "red"}, "x")
     assert Definition.model_fields["mapping"].is_required()
+
+
+# ---- the command line and the template ----------------------------------------------------------
+
+
+def test_translate_and_sources_commands_know_custom_sources(catalogue, capsys) -> None:
+    assert cli(["sources"]) == 0
+    assert {"email/mailersend", "mobile/singular"} <= set(capsys.readouterr().out.split())
+    assert cli(["translate", "email/mailersend", str(MAILERSEND_SAMPLES / "v2-opened.json")]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["body"]["messageId"] == "e1765fdf-bfca-5c32-8572-be85dcbd9f24"
+
+
+def test_template_outputs_list_custom_sources(catalogue) -> None:
+    import runpy
+
+    generator = runpy.run_path(str(ROOT / "scripts" / "template_outputs.py"))
+    (entry,) = [e for e in generator["entries"]() if e.full_name == "mobile/singular"]
+    assert (entry.output, entry.module_path, entry.secrets) == ("SingularWebhookUrl", "examples/custom-sources/singular.yaml", ["SINGULAR_POSTBACK_TOKEN"])
+    assert generator["render_outputs"]([entry]) == (
+        "  SingularWebhookUrl:\n"
+        '    Description: "mobile/singular (Singular postbacks): the webhook URL of this source; secret <SecretsPrefix>singular-postback-token"\n'
+        "    Value: !Sub ${MobileIngestFunctionUrl.FunctionUrl}singular\n"
+    )
