@@ -115,8 +115,9 @@ def _query(text: str) -> dict[str, str]:
 from ...request import CREDENTIAL_HEADERS as _CREDENTIAL_HEADERS  # noqa: E402
 
 
-def build(definition: Any, origin: str) -> type[CustomSource]:
-    """The source class of one validated definition (expressions compiled here, once)."""
+def build(definition: Any, origin: str, *, eager: bool = True) -> type[CustomSource]:
+    """The source class of one validated definition (expressions compiled here, once; with
+    ``eager=False``, as at cold start, those the direct reader covers only when first needed)."""
     from .mapping import Mapping
     from .presets import preset_of
 
@@ -139,7 +140,7 @@ def build(definition: Any, origin: str) -> type[CustomSource]:
         "origin": origin,
         "title": definition.title,
         "_preset": preset,
-        "_mapping": Mapping(definition, full_name, origin),
+        "_mapping": Mapping(definition, full_name, origin, eager=eager),
     }
     return type(_class_name(definition.name), (CustomSource,), attributes)
 
@@ -208,7 +209,7 @@ def load_all(settings: Settings, taken: set[str] = frozenset()) -> dict[str, typ
     found: dict[str, type[Source]] = {}
     for document, origin in documents:
         try:
-            klass: type[Source] | None = build(validate(document, origin), origin)
+            klass: type[Source] | None = build(validate(document, origin), origin, eager=False)
         except DefinitionError as error:
             logger.error("custom source %s is refused: %s", origin, error)
             klass = _broken(document, origin, str(error))
