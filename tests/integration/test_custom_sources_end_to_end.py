@@ -140,3 +140,28 @@ def test_layer_build_ships_checked_definitions_as_json(tmp_path):
 
     loaded = load_all(Settings({"CIOHOOKS_CUSTOM_SOURCES_DIR": str(tmp_path / "custom-sources")}))
     assert sorted(loaded) == ["email/mailersend", "mobile/singular"]
+
+
+def test_definitions_from_an_ssm_parameter(sqs_emulator, monkeypatch):
+    """CUSTOM_SOURCES_PARAMETER: a JSON array of definitions in SSM (moto's server, over HTTP)."""
+    import json
+
+    import boto3
+    from aws_lambda_powertools.utilities.parameters import base as parameters_base
+
+    from ciohooks.sources.custom import load_all
+    from ciohooks.sources.custom.definition import read
+    from tests.support.sqs_emulator import SANDBOX_ENV
+
+    for name, value in SANDBOX_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", sqs_emulator.url)
+    monkeypatch.setattr(parameters_base, "DEFAULT_PROVIDERS", {})  # a fresh client for this endpoint
+    documents = [read(EXAMPLES / "singular.yaml")[1], {**read(EXAMPLES / "mailersend.yaml")[1], "authentication": {"preset": "none"}}]
+    boto3.client("ssm", endpoint_url=sqs_emulator.url).put_parameter(Name="/cio-hooks/custom-sources", Value=json.dumps(documents), Type="String", Overwrite=True)
+
+    found = load_all(Settings({"CIOHOOKS_CUSTOM_SOURCES_DIR": str(ROOT / "no-such-folder"), "CIOHOOKS_CUSTOM_SOURCES_PARAMETER": "/cio-hooks/custom-sources"}))
+    assert sorted(found) == ["email/mailersend", "mobile/singular"]
+    assert found["mobile/singular"].origin == "ssm:/cio-hooks/custom-sources#0"
+    broken = found["email/mailersend"]  # refused (none without the flag): its route fails closed
+    assert broken.reason == "ssm:/cio-hooks/custom-sources#1: /authentication: preset none is refused unless accept_unauthenticated_requests_from_anyone: true (anyone who knows the URL could post events)"

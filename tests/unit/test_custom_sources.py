@@ -425,11 +425,14 @@ def test_custom_sources_join_the_catalogue(catalogue) -> None:
     assert sources.catalog()["email/mailersend"] == f"ciohooks.sources.custom:{EXAMPLES / 'mailersend.yaml'}"
 
 
-def test_a_definition_cannot_take_a_built_in_name(catalogue) -> None:
+def test_a_definition_cannot_take_a_built_in_name(catalogue, caplog) -> None:
     document = {**BASE, "name": "sendgrid", "authentication": {"preset": "basic", "secret": "X_AUTH"}}
     (catalogue / "sendgrid.json").write_text(json.dumps(document))
+    (catalogue / "adjust.json").write_text(json.dumps({**document, "name": "adjust"}))  # mobile/adjust's route, in email
     sources.refresh()
     assert sources.load("email/sendgrid").__module__ == "ciohooks.sources.email.sendgrid"
+    assert "email/adjust" not in sources.names() and sources.load("adjust").full_name() == "mobile/adjust"
+    assert "the route adjust already names a source" in caplog.text
 
 
 def test_a_broken_definition_fails_closed_on_its_own_route(catalogue) -> None:

@@ -216,8 +216,11 @@ def load_all(settings: Settings, taken: set[str] = frozenset()) -> dict[str, typ
         if klass is None:
             continue
         full = klass.full_name()
-        if full in taken or full in found:
-            logger.error("custom source %s is not loaded: %s already names a source", origin, full)
+        # A route is unique across families too: bare names (`ciohooks send acme`, EnabledSources)
+        # must stay unambiguous, and a built-in keeps its name.
+        routes = {name.split("/", 1)[1] for name in (*taken, *found)}
+        if klass.name in routes:
+            logger.error("custom source %s is not loaded: the route %s already names a source", origin, klass.name)
             continue
         found[full] = klass
     return found
