@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"   {name:30} ${c['total_per_million_webhooks']:.3f} per million webhooks (ingest ${c['ingest']:.3f}, deliver ${c['deliver']:.3f}, SQS ${c['sqs']:.3f}); ${c['per_million_events']:.3f} per million events")
     if "custom" in parts:
         report["custom_sources"] = c = custom_ratio(0.5 if args.quick else 3.0)
-        print(f"\n5. Custom source vs hand-written, one 1,000-event SendGrid POST (goal: custom <= 3x)")
+        print("\n5. Custom source vs hand-written, one 1,000-event SendGrid POST (goal: custom <= 3x)")
         print(f"   email/sendgrid (module)      {c['builtin_s'] * 1000:7.1f} ms  {c['builtin_events']} events")
         print(f"   same mapping as a definition {c['custom_s'] * 1000:7.1f} ms  {c['custom_events']} events  ratio {c['ratio']:.2f}x")
     if args.json:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ...config import Settings
-from ...request import WebhookRequest
+from ...request import CREDENTIAL_HEADERS, WebhookRequest
 from ..base import InvalidPayload, NotConfigured, Source, Translation
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class CustomSource(Source):
     def translate(self, request: WebhookRequest) -> Translation:
         document = self.document(request)
         query = {k: v for k, v in _query(request.raw_query).items() if k not in self.secret_query_keys}
-        headers = {k: v for k, v in request.headers.items() if k not in self.secret_headers and k not in _CREDENTIAL_HEADERS}
+        headers = {k: v for k, v in request.headers.items() if k not in self.secret_headers and k not in CREDENTIAL_HEADERS}
         return self._mapping.translate(document, {"payload": document, "headers": headers, "query": query}, self.rules)
 
     def document(self, request: WebhookRequest) -> Any:
@@ -110,9 +110,6 @@ def _query(text: str) -> dict[str, str]:
     from .._translation import query_dict
 
     return query_dict(text)
-
-
-from ...request import CREDENTIAL_HEADERS as _CREDENTIAL_HEADERS  # noqa: E402
 
 
 def build(definition: Any, origin: str, *, eager: bool = True) -> type[CustomSource]:

@@ -117,15 +117,14 @@ def _validator(stem: str, component: str) -> Any:
 
 def spec_problems(body: dict[str, Any]) -> list[str]:
     """Why ``body`` is not a valid event of the seed specs: ``<pointer>: <expectation>`` lines."""
-    try:
-        import jsonschema  # noqa: F401  (dev dependency: check-source runs where the project is built)
+    try:  # a dev dependency: check-source runs where the project is built, not in Lambda
+        from jsonschema.exceptions import best_match
     except ImportError:  # pragma: no cover
         return ["the spec check needs jsonschema (pip install -r requirements-dev.txt)"]
-    from jsonschema.exceptions import best_match
 
     found = _components().get(body.get("event"))  # type: ignore[arg-type]
     if found is None:
-        return [f"/event: not one of the semantic events of the seed specs"]
+        return ["/event: not one of the semantic events of the seed specs"]
     errors = list(_validator(*found).iter_errors(body))
     if not errors:
         return []

@@ -15,7 +15,6 @@ envelope), ``$headers`` the request's headers (lower-case names, credentials rem
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -316,7 +315,3 @@ def _timestamp(value: Any, pointer: str) -> datetime:
         return parse_timestamp(value)
     except BadTimestamp as error:
         raise InvalidPayload(f"{pointer}: {error}") from None
-
-
-def canonical(value: Any) -> str:  # pragma: no cover - debugging aid for definitions
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)

@@ -27,7 +27,6 @@ import base64
 import binascii
 import dataclasses
 import functools
-import hashlib
 import hmac
 import logging
 import re
@@ -129,10 +128,6 @@ def _encode(raw: bytes, encoding: str) -> str:
 
 class Hmac(Preset):
     config: d.HmacAuth
-
-    @property
-    def secret_headers(self) -> frozenset[str]:  # type: ignore[override]
-        return frozenset()
 
     def _keys(self, value: str) -> list[bytes]:
         keys = []
@@ -348,7 +343,3 @@ PRESETS: dict[str, type[Preset]] = {
 
 def preset_of(config: Any) -> Preset:
     return PRESETS[config.preset](config)
-
-
-def hash_name(algorithm: str) -> str:  # pragma: no cover - documentation aid
-    return hashlib.new(algorithm).name
