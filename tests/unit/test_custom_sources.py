@@ -513,3 +513,17 @@ def test_fuzzed_requests_never_break_a_custom_route(catalogue) -> None:
         mutated = query[:cut] + rng.choice(["", "%", "&&", "=", "kind=", "timestamp=x", "%ff", "\u00e9"]) + query[cut:]
         statuses.add(mobile.handle("singular", SINGULAR.sign(WebhookRequest("GET", "/singular", b"", {}, mutated, received_at=NOW), "t")).status)
     assert statuses <= {200, 400, 401} and 200 in statuses
+
+
+def test_every_preset_snippet_in_the_guide_is_valid() -> None:
+    """docs/CUSTOM-SOURCES.md restates the presets' fields: each snippet must fit the model."""
+    import re
+
+    import yaml
+
+    guide = (ROOT / "docs" / "CUSTOM-SOURCES.md").read_text(encoding="utf-8")
+    snippets = [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", guide, re.S)]
+    presets = [s["authentication"] for s in snippets if isinstance(s, dict) and isinstance(s.get("authentication"), dict) and "preset" in s["authentication"]]
+    assert sorted(p["preset"] for p in presets) == ["basic", "hmac", "none", "public-key", "standard-webhooks", "token"]
+    for authentication in presets:
+        custom(authentication)  # raises DefinitionError naming the field if the guide drifted

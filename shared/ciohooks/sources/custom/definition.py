@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 from ...config import ConfigurationError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "custom-source.schema.json"
-SCHEMA_ID = "https://cio-hooks.dev/schemas/custom-source.schema.json"
+SCHEMA_ID = "urn:ciohooks:schema:custom-source"
 
 # The spec a family's events come from (DESIGN.md, "The contract we translate into").
 FAMILY_SPEC = {"email": "email-events", "mobile": "mobile-app-events", "video": "video-events"}
