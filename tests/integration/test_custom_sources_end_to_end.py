@@ -68,7 +68,15 @@ def sample_request(full_name: str, sample: str) -> WebhookRequest:
     else:
         request = WebhookRequest("POST", f"/{name}", path.read_bytes(), {"content-type": "application/json"}, received_at=datetime.now(UTC))
     key = SECRETS["CIOHOOKS_MAILERSEND_SIGNING_SECRET" if name == "mailersend" else "CIOHOOKS_SINGULAR_POSTBACK_TOKEN"]
-    return sources.load(full_name).sign(request, key)
+    return example_source(name).sign(request, key)
+
+
+def example_source(name: str):
+    """The example's source class, built from its file (whatever the catalogue holds now)."""
+    from ciohooks.sources.custom import build
+    from ciohooks.sources.custom.definition import read
+
+    return build(read(EXAMPLES / f"{name}.yaml")[0], str(EXAMPLES / f"{name}.yaml"))
 
 
 def send(pipeline, request: WebhookRequest) -> requests.Response:
@@ -165,3 +173,42 @@ def test_definitions_from_an_ssm_parameter(sqs_emulator, monkeypatch):
     assert found["mobile/singular"].origin == "ssm:/cio-hooks/custom-sources#0"
     broken = found["email/mailersend"]  # refused (none without the flag): its route fails closed
     assert broken.reason == "ssm:/cio-hooks/custom-sources#1: /authentication: preset none is refused unless accept_unauthenticated_requests_from_anyone: true (anyone who knows the URL could post events)"
+
+
+def test_a_custom_source_in_the_lambda_runtime(lambda_rie, sqs_queues, cio_standin, tmp_path):
+    """The real handlers under the Runtime Interface Emulator, with only the layer on their path
+    (so jsonata-python must be in requirements.txt) and the definitions as the layer build ships them."""
+    import json
+
+    from tests.support.layer import build_layer_dir
+
+    built = subprocess.run(["make", "-s", "build-custom-sources", f"CUSTOM_SOURCES_DIR={EXAMPLES}", f"ARTIFACTS_DIR={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
+    layer = build_layer_dir()
+    env = {
+        **sqs_queues.env(),
+        "CIOHOOKS_DELIVERY_QUEUE_URL": sqs_queues.delivery_url,
+        "CIOHOOKS_DEAD_LETTER_QUEUE_URL": sqs_queues.dlq_url,
+        "CIOHOOKS_CUSTOM_SOURCES_DIR": str(tmp_path / "custom-sources"),
+        "POWERTOOLS_SERVICE_NAME": "cio-hooks",
+        "POWERTOOLS_METRICS_NAMESPACE": "CioHooks",
+    }
+    ingest = lambda_rie("app.lambda_handler", ROOT / "functions" / "ingest", [layer], {**env, "CIOHOOKS_FAMILY": "mobile", **SECRETS}, isolated=True, function_name="MobileIngestFunction")
+    postback = sample_request("mobile/singular", "install-known-user.query")
+    response, _ = ingest.invoke(postback.to_function_url_event())
+    assert (response["statusCode"], json.loads(response["body"])) == (200, {"accepted": 1, "ignored": 0})
+
+    (message,) = sqs_queues.receive("delivery")
+    deliver = lambda_rie(
+        "app.lambda_handler", ROOT / "functions" / "deliver", [layer],
+        {**env, "CIOHOOKS_CUSTOMERIO_API_KEY": cio_standin.api_key, "CIOHOOKS_CUSTOMERIO_BASE_URL": cio_standin.base_url},
+        isolated=True, function_name="DeliverFunction", timeout=30,
+    )
+    records = {"Records": [{
+        "messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
+        "attributes": message.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs", "eventSourceARN": sqs_queues.delivery_arn, "awsRegion": "us-east-1",
+    }]}
+    result, _ = deliver.invoke(records)
+    assert result == {"batchItemFailures": []}, result
+    assert [e["messageId"] for e in cio_standin.events] == ["ca0ead5f-5d30-5744-b041-14a79e33792a"]
