@@ -173,16 +173,21 @@ def definition_files(settings: Settings) -> list[Path]:
 
 
 def _documents(settings: Settings) -> list[tuple[Any, str]]:
-    """Every definition document with its origin; an unreadable file is logged and left out."""
+    """Every definition document with its origin; an unreadable file is logged and left out.
+    Without any (the common case) nothing more is imported: cold starts pay nothing for this."""
+    files = definition_files(settings)
+    parameter = settings.get("CUSTOM_SOURCES_PARAMETER")
+    if not files and parameter is None:
+        return []
     from .definition import DefinitionError, parse_text
 
     documents: list[tuple[Any, str]] = []
-    for path in definition_files(settings):
+    for path in files:
         try:
             documents.append((parse_text(path.read_text(encoding="utf-8"), str(path)), str(path)))
         except (DefinitionError, OSError, UnicodeDecodeError) as error:
             logger.error("custom source %s is not loaded: %s", path, error)
-    if (parameter := settings.get("CUSTOM_SOURCES_PARAMETER")) is not None:
+    if parameter is not None:
         from aws_lambda_powertools.utilities import parameters
 
         origin = f"ssm:{parameter}"
