@@ -130,14 +130,46 @@ def test_a_replayed_request_is_translated_by_deliver_with_the_definition(pipelin
     assert sqs_queues.count("dlq") == 0
 
 
-def test_layer_build_refuses_an_invalid_definition(tmp_path):
-    text = (EXAMPLES / "mailersend.yaml").read_text()
-    start, end = text.index("authentication:"), text.index("# One activity")
-    (tmp_path / "open.yaml").write_text(text[:start] + "authentication:\n  preset: none\n\n" + text[end:])
+NO_AUTH = "authentication:\n  preset: none\n\n"
+INVALID = {
+    "none without the flag": (
+        lambda text: text[:text.index("authentication:")] + NO_AUTH + text[text.index("# One activity"):],
+        "/authentication: preset none is refused unless accept_unauthenticated_requests_from_anyone: true (anyone who knows the URL could post events)",
+    ),
+    "bad JSONata": (
+        lambda text: text.replace('link_url: "data.meta.url ? data.meta.url : data.morph.url"', 'link_url: "data.meta.url ? : data.morph.url"'),
+        "/mapping/activity.clicked/properties/link_url: JSONata does not compile (S0211: The symbol : cannot be used as a unary operator)",
+    ),
+    "a field the spec forbids": (
+        lambda text: text.replace("    event: Email Delivered\n", "    event: Email Delivered\n    anonymousId: data.recipient\n", 1),
+        "/mapping/activity.delivered/anonymousId: unknown field (the schema forbids it)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(INVALID))
+def test_layer_build_refuses_an_invalid_definition(case, tmp_path):
+    """What `sam build` runs (build-CioHooksLayer depends on build-custom-sources) stops at the
+    first invalid definition, with its one-line reason, and ships nothing for it."""
+    change, reason = INVALID[case]
+    definition = tmp_path / "mailersend.yaml"
+    definition.write_text(change((EXAMPLES / "mailersend.yaml").read_text()))
     result = subprocess.run(["make", "-s", "build-custom-sources", f"CUSTOM_SOURCES_DIR={tmp_path}", f"ARTIFACTS_DIR={tmp_path / 'out'}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
-    assert result.stderr.splitlines()[0] == f"{tmp_path / 'open.yaml'}: /authentication: preset none is refused unless accept_unauthenticated_requests_from_anyone: true (anyone who knows the URL could post events)"
-    assert not (tmp_path / "out" / "custom-sources" / "open.json").exists()
+    assert result.stderr.splitlines()[0] == f"{definition}: {reason}"
+    assert not (tmp_path / "out" / "custom-sources" / "mailersend.json").exists()
+
+
+def test_layer_build_runs_the_samples_beside_a_definition(tmp_path):
+    """<name>.samples/ is run too: a sample whose event the seed specs reject fails the build."""
+    definition = tmp_path / "mailersend.yaml"
+    definition.write_text((EXAMPLES / "mailersend.yaml").read_text().replace('link_url: "data.meta.url ? data.meta.url : data.morph.url"', 'link_url: "$count(data.meta)"'))
+    (tmp_path / "mailersend.samples").mkdir()
+    sample = tmp_path / "mailersend.samples" / "v2-clicked.json"
+    sample.write_bytes((EXAMPLES / "mailersend.samples" / "v2-clicked.json").read_bytes())
+    result = subprocess.run(["make", "-s", "build-custom-sources", f"CUSTOM_SOURCES_DIR={tmp_path}", f"ARTIFACTS_DIR={tmp_path / 'out'}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[0] == f"{sample}: event 0 (activity.clicked): invalid /properties/link_url: string_type"
 
 
 def test_layer_build_ships_checked_definitions_as_json(tmp_path):
