@@ -82,14 +82,15 @@ build-CioHooksLayer: build-custom-sources
 # Every definition in CUSTOM_SOURCES_DIR (custom-sources/ at the project root) goes through
 # `ciohooks check-source` with its samples (the files in <name>.samples/, if any), run by the
 # project's own venv (the layer's wheels are aarch64), and is shipped as plain JSON, so the
-# function needs no YAML parser. docs/CUSTOM-SOURCES.md, "Deploy".
+# function needs no YAML parser. Without ARTIFACTS_DIR (`make build-custom-sources` by hand) it
+# only checks. docs/CUSTOM-SOURCES.md, "Deploy".
 CUSTOM_SOURCES_DIR ?= $(SAM_ROOT)/custom-sources
 CHECK_PY ?= $(SAM_ROOT)/$(VENV)/bin/python
 .PHONY: build-custom-sources
 build-custom-sources:
 	@shopt -s nullglob; for definition in "$(CUSTOM_SOURCES_DIR)"/*.yaml "$(CUSTOM_SOURCES_DIR)"/*.yml "$(CUSTOM_SOURCES_DIR)"/*.json; do \
 		samples=(); [ -d "$${definition%.*}.samples" ] && samples=("$${definition%.*}.samples"/*.json "$${definition%.*}.samples"/*.query); \
-		PYTHONPATH="$(SAM_ROOT)/shared" "$(CHECK_PY)" -m ciohooks.cli check-source "$$definition" "$${samples[@]}" --emit-json "$(ARTIFACTS_DIR)/custom-sources" \
+		PYTHONPATH="$(SAM_ROOT)/shared" "$(CHECK_PY)" -m ciohooks.cli check-source "$$definition" "$${samples[@]}" $(if $(ARTIFACTS_DIR),--emit-json "$(ARTIFACTS_DIR)/custom-sources") \
 			|| { echo "sam build: custom source $$definition is invalid (see the line above)" >&2; exit 1; }; \
 	done
 
