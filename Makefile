@@ -79,11 +79,27 @@ ship = mkdir -p "$(3)" && tar -C "$(1)" --exclude=__pycache__ --exclude='*.pyc' 
 
 .PHONY: build-CioHooksLayer build-EmailIngestFunction build-VideoIngestFunction build-MobileIngestFunction build-DeliverFunction template-outputs
 
-# The layer: python/<deps> and python/ciohooks (-> /opt/python on Lambda).
-build-CioHooksLayer:
+# The layer: python/<deps> and python/ciohooks (-> /opt/python on Lambda), and the custom source
+# definitions (-> /opt/custom-sources), checked first: an invalid one fails the build.
+build-CioHooksLayer: build-custom-sources
 	$(PIP_LAMBDA) --target "$(ARTIFACTS_DIR)/python" -r "$(SAM_ROOT)/requirements.txt"
 	rm -rf "$(ARTIFACTS_DIR)/python/bin"  # console scripts of the deps, useless on Lambda
 	$(call ship,$(SAM_ROOT)/shared,ciohooks,$(ARTIFACTS_DIR)/python)
+
+# Every definition in CUSTOM_SOURCES_DIR (custom-sources/ at the project root) goes through
+# `ciohooks check-source` with its samples (the files in <name>.samples/, if any), run by the
+# project's own venv (the layer's wheels are aarch64), and is shipped as plain JSON, so the
+# function needs no YAML parser. Without ARTIFACTS_DIR (`make build-custom-sources` by hand) it
+# only checks. docs/CUSTOM-SOURCES.md, "Deploy".
+CUSTOM_SOURCES_DIR ?= $(SAM_ROOT)/custom-sources
+CHECK_PY ?= $(SAM_ROOT)/$(VENV)/bin/python
+.PHONY: build-custom-sources
+build-custom-sources:
+	@shopt -s nullglob; for definition in "$(CUSTOM_SOURCES_DIR)"/*.yaml "$(CUSTOM_SOURCES_DIR)"/*.yml "$(CUSTOM_SOURCES_DIR)"/*.json; do \
+		samples=(); [ -d "$${definition%.*}.samples" ] && samples=("$${definition%.*}.samples"/*.json "$${definition%.*}.samples"/*.query); \
+		PYTHONPATH="$(SAM_ROOT)/shared" "$(CHECK_PY)" -m ciohooks.cli check-source "$$definition" "$${samples[@]}" $(if $(ARTIFACTS_DIR),--emit-json "$(ARTIFACTS_DIR)/custom-sources") \
+			|| { echo "sam build: custom source $$definition is invalid (see the line above)" >&2; exit 1; }; \
+	done
 
 # A function: only its own folder's files (handler app.lambda_handler); everything else is in the layer.
 # The three ingest functions share functions/ingest; CIOHOOKS_FAMILY (template.yaml) tells them apart.

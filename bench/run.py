@@ -12,6 +12,9 @@
 3. Delivery efficiency: events per Customer.io request and events/s through the deliver path to
    the stand-in at rising load, against one request per event (goal: >= 100 events per request).
 4. Cost per million webhooks from the measured durations (see docs/PERFORMANCE.md for the model).
+5. Custom sources: a definition-only source (JSONata mapping, docs/CUSTOM-SOURCES.md) against the
+   hand-written SendGrid module on the same 1,000-event POST, mapping the same types to the same
+   events (goal: custom <= 3x the hand-written time).
 """
 
 from __future__ import annotations
@@ -205,6 +208,63 @@ def delivery(quick: bool) -> dict:
     return out
 
 
+# ---- 5. custom sources -----------------------------------------------------------------------------
+
+# SendGrid's event webhook written as a custom source definition: the same types, events and fields
+# as ciohooks/sources/email/sendgrid.py gives for the batch (its policy defaults), so both sides do
+# comparable work. Plain paths take the direct reader; $substringBefore and the conditionals run
+# through JSONata.
+CUSTOM_SENDGRID = {
+    "name": "sendgrid-declarative",
+    "family": "email",
+    "title": "SendGrid as a custom source (bench)",
+    "authentication": {"preset": "none", "accept_unauthenticated_requests_from_anyone": True},
+    "type": "event",
+    "id": "sg_event_id",
+    "timestamp": "timestamp",
+    "identity": {"fallback": "email"},
+    "mapping": {
+        "delivered": {"event": "Email Delivered", "properties": {"email_id": "$substringBefore(sg_message_id, '.filter')"}, "context": {"traits": {"email": "email"}}},
+        "bounce": {"event": "Email Bounced", "properties": {"email_id": "$substringBefore(sg_message_id, '.filter')", "reason": "reason", "status": "status", "type": "type"}, "context": {"traits": {"email": "email"}}},
+        "open": {"event": "Email Opened", "properties": {"email_id": "$substringBefore(sg_message_id, '.filter')"}, "context": {"traits": {"email": "email", "ip": "ip", "user_agent": "useragent"}}},
+        "click": {"event": "Email Link Clicked", "properties": {"email_id": "$substringBefore(sg_message_id, '.filter')", "link_url": "url"}, "context": {"traits": {"email": "email", "ip": "ip", "user_agent": "useragent"}}},
+        "spamreport": {"event": "Email Marked as Spam", "properties": {"email_id": "$substringBefore(sg_message_id, '.filter')"}, "context": {"traits": {"email": "email"}}},
+        "unsubscribe": {"event": "Email Unsubscribed", "properties": {"email_id": "$substringBefore(sg_message_id, '.filter')"}, "context": {"traits": {"email": "email"}}},
+        "group_unsubscribe": {"event": "Email Unsubscribed", "properties": {"email_id": "$substringBefore(sg_message_id, '.filter')", "list_id": "$string(asm_group_id)"}, "context": {"traits": {"email": "email", "ip": "ip", "user_agent": "useragent"}}},
+        "processed": {"ignore": "accepted, not yet delivered"},
+        "dropped": {"ignore": "as the built-in source's default policy"},
+        "deferred": {"ignore": "a transient delay"},
+        "group_resubscribe": {"ignore": "a resubscription"},
+    },
+}
+
+
+def custom_ratio(seconds: float) -> dict:
+    """Seconds per 1,000-event request, built-in SendGrid vs the same mapping as a definition."""
+    from ciohooks.config import Settings
+    from ciohooks.ingest import translate
+    from ciohooks.request import WebhookRequest
+    from ciohooks.sources.custom import build
+    from ciohooks.sources.custom.definition import validate
+    from ciohooks.sources.email.sendgrid import SendGrid
+
+    request = WebhookRequest("POST", "/sendgrid", sendgrid_batch(1000), {"content-type": "application/json"})
+    custom = build(validate(CUSTOM_SENDGRID, "bench"), "bench")(Settings({}))
+    builtin = SendGrid(Settings({}))
+
+    def per_request(source) -> tuple[float, int]:
+        events = len(translate(source, request).events)
+        loops, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            [e.to_cio() for e in translate(source, request).events]
+            loops += 1
+        return (time.perf_counter() - start) / loops, events
+
+    builtin_s, builtin_events = per_request(builtin)
+    custom_s, custom_events = per_request(custom)
+    return {"builtin_s": builtin_s, "custom_s": custom_s, "builtin_events": builtin_events, "custom_events": custom_events, "ratio": custom_s / builtin_s}
+
+
 # ---- 4. cost model ---------------------------------------------------------------------------------
 
 PRICES = {  # us-east-1, list prices, 2026-11 (see docs/PERFORMANCE.md for sources and assumptions)
@@ -232,7 +292,7 @@ def cost_model(ingest_ms: float, deliver_ms_per_batch: float, memory_mb: int = 5
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="cold,rie,throughput,delivery,cost")
+    parser.add_argument("--only", default="cold,rie,throughput,delivery,cost,custom")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
     parser.add_argument("--json", help="also write the raw figures to this file")
     args = parser.parse_args(argv)
@@ -272,6 +332,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n4. Cost per million webhooks, arm64 512 MB (ingest {ingest_ms:.0f} ms warm, deliver {deliver_ms:.0f} ms per 100-message batch; goal <= $1 for single-event webhooks)")
         for name, c in report["cost"].items():
             print(f"   {name:30} ${c['total_per_million_webhooks']:.3f} per million webhooks (ingest ${c['ingest']:.3f}, deliver ${c['deliver']:.3f}, SQS ${c['sqs']:.3f}); ${c['per_million_events']:.3f} per million events")
+    if "custom" in parts:
+        report["custom_sources"] = c = custom_ratio(0.5 if args.quick else 3.0)
+        print("\n5. Custom source vs hand-written, one 1,000-event SendGrid POST (goal: custom <= 3x)")
+        print(f"   email/sendgrid (module)      {c['builtin_s'] * 1000:7.1f} ms  {c['builtin_events']} events")
+        print(f"   same mapping as a definition {c['custom_s'] * 1000:7.1f} ms  {c['custom_events']} events  ratio {c['ratio']:.2f}x")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=str))
     return 0

@@ -5,7 +5,8 @@
     .venv/bin/python scripts/template_outputs.py --check   # exit 1, saying what differs, if stale
 
 Sources are discovered by file name (``ciohooks.sources.catalog()``), so adding a module is all it
-takes to get a route; this script adds what the deployment needs to show for it:
+takes to get a route; custom sources (definitions in ``custom-sources/``, docs/CUSTOM-SOURCES.md)
+are in the same catalogue. This script adds what the deployment needs to show for them:
 
 - template.yaml, between the two "per-source webhook URLs" marker comments in Outputs: one
   ``<Source>WebhookUrl`` output per source, ``!Sub ${<Family>IngestFunctionUrl.FunctionUrl}<route>``;
@@ -104,17 +105,27 @@ def title_of(module) -> str:
 def entries() -> list[Entry]:
     found: list[Entry] = []
     for full_name, module_name in sorted(sources.catalog().items()):
-        module = importlib.import_module(module_name)
-        source = module.SOURCE
         family, route = full_name.split("/", 1)
+        if module_name.startswith(sources.CUSTOM + ":"):  # a custom source: its definition file
+            source = sources.load(full_name)
+            origin = Path(getattr(source, "origin", ""))
+            module_path = str(origin.resolve().relative_to(ROOT)) if origin.resolve().is_relative_to(ROOT) else str(origin)
+            title = getattr(source, "title", "") or route
+            secrets = list(source.secret_names)
+        else:
+            module = importlib.import_module(module_name)
+            source = module.SOURCE
+            module_path = str(Path(module.__file__).resolve().relative_to(ROOT))
+            title = title_of(module)
+            secrets = secret_settings_of(source)
         found.append(Entry(
             full_name=full_name,
             family=family,
             route=route,
-            module_path=str(Path(module.__file__).resolve().relative_to(ROOT)),
-            title=title_of(module),
+            module_path=module_path,
+            title=title,
             output=re.sub(r"[^A-Za-z0-9]", "", source.__name__) + "WebhookUrl",
-            secrets=secret_settings_of(source),
+            secrets=secrets,
         ))
     # Two families may hold sources of the same class name: the family tells their outputs apart.
     counts: dict[str, int] = {}

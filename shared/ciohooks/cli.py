@@ -6,6 +6,7 @@
     ciohooks send SOURCE FILE --url URL         post a sample, signed where the source signs
     ciohooks dlq list|show|replay|purge         inspect, replay or empty the dead-letter queue
     ciohooks doctor [--stack NAME]              check configuration and connectivity, print what is missing
+    ciohooks check-source FILE [SAMPLES...]     check a custom source definition before it deploys
 """
 
 from __future__ import annotations
@@ -63,7 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     doctor.add_argument("--no-probe", dest="probe", action="store_false", help="do not send the empty batch that checks the Customer.io key")
     doctor.add_argument("--json", dest="as_json", action="store_true", help="one JSON object per check")
 
+    add_check_source_command(commands)
+
     args = parser.parse_args(argv)
+    if args.command == "check-source":
+        return _check_source(args)
     if args.command == "serve":
         import os
 
@@ -85,6 +90,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_doctor(DoctorOptions(stack=args.stack, region=args.region, endpoint_url=args.endpoint_url, probe=args.probe, as_json=args.as_json))
     return _dlq(args)
+
+
+def add_check_source_command(commands: Any) -> None:
+    check = commands.add_parser("check-source", help="validate a custom source definition, compile its JSONata, run samples and check their events against the seed specs")
+    check.add_argument("file", help="the definition (YAML or JSON; docs/CUSTOM-SOURCES.md)")
+    check.add_argument("samples", nargs="*", help="request bodies (a .query file: a GET postback's query string)")
+    check.add_argument("--emit-json", metavar="DIR", help="when valid, write the definition as DIR/<name>.json (the layer build ships it)")
+
+
+def _check_source(args: argparse.Namespace) -> int:
+    from .sources.custom.check import main as check_source
+
+    return check_source(args.file, args.samples, args.emit_json)
 
 
 def _parse_headers(lines: list[str]) -> dict[str, str]:

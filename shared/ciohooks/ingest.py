@@ -191,6 +191,8 @@ class Ingest:
     def _set_up_here(self, source: type[Source]) -> bool:
         """Whether the deployment holds any of the source's configuration (one of its secrets, one of
         its required settings): then a fault is a wrong value to fix, never a reason to vanish."""
+        if source.installed_by_definition:
+            return True
         try:
             return any(self.settings.secret(n) for n in source.secret_names) or any(self.settings.get(n) for n in source.required_settings)
         except Exception:  # noqa: BLE001 (the store cannot say: fail closed, answer the retry status)

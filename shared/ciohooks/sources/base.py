@@ -128,6 +128,10 @@ class Source:
     # Plain settings without which the source refuses every request (``NotConfigured``), e.g.
     # SES_TOPIC_ARNS; ``ciohooks doctor`` lists the missing ones. Secrets go in ``secret_names``.
     required_settings: ClassVar[tuple[str, ...]] = ()
+    # Whether the source exists only because the deployment asked for it (a custom source's
+    # definition file): then it is always "set up here", and a missing secret fails closed (503)
+    # instead of answering 404 like an unconfigured built-in.
+    installed_by_definition: ClassVar[bool] = False
     # Provider event types deliberately not translated, each with the reason (the guide's event
     # table shows them). A type that is neither mapped nor listed here is unknown: it is kept.
     ignored_types: ClassVar[Mapping[str, str]] = {}
