@@ -1,12 +1,16 @@
-"""Email policy choices a user may want to change, the same for every email provider.
+"""The email policy: one rule per concept, the same for every email provider.
 
-Each is a setting, read per provider first (``<NAME>_<SETTING>``) and then for all email sources
-(``EMAIL_<SETTING>``), with the default below:
+The rules themselves, with each provider's event names, are in docs/sources/email-policy.md.
+This module holds what a user may change and the helpers every email source applies them with.
+
+Each choice is a setting, read per provider first (``<NAME>_<SETTING>``) and then for all email
+sources (``EMAIL_<SETTING>``), with the default below. Read once, when the source is built; a
+value not listed raises ``ConfigurationError`` naming the setting.
 
 | setting            | values                 | default  | meaning |
 |--------------------|------------------------|----------|---------|
 | SOFT_BOUNCES       | ignore, bounce         | ignore   | a transient/soft bounce or deferral is not yet a bounce: the provider retries it |
-| BLOCKS             | bounce, ignore         | bounce   | a block (receiver refused the sender, e.g. SendGrid "blocked") counts as Email Bounced |
+| BLOCKS             | ignore, bounce         | ignore   | a block (the receiver refused the sender or content, not the address) is not a bounce: providers do not suppress the address after it |
 | GROUP_UNSUBSCRIBES | unsubscribed, ignore   | unsubscribed | unsubscribing from one group/topic/list is an Email Unsubscribed (with list_id) |
 | OPENS              | all, first             | all      | "first": only a provider's first/unique open of a message becomes Email Opened |
 | MACHINE_OPENS      | keep, drop             | keep     | opens the provider flags as machine/privacy-proxy (Apple MPP) opens; kept, flagged in properties |
@@ -14,33 +18,48 @@ Each is a setting, read per provider first (``<NAME>_<SETTING>``) and then for a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ...config import ConfigurationError
+from ..base import Translation
+
 CHOICES = {
     "SOFT_BOUNCES": ("ignore", "bounce"),
-    "BLOCKS": ("bounce", "ignore"),
+    "BLOCKS": ("ignore", "bounce"),
     "GROUP_UNSUBSCRIBES": ("unsubscribed", "ignore"),
     "OPENS": ("all", "first"),
     "MACHINE_OPENS": ("keep", "drop"),
 }
 
+# Reasons shared by every email source's ``ignored_types`` (one wording per concept).
+NEVER_SENT = "never sent (suppressed, rejected or dropped before delivery was tried): not a bounce, the address is not at fault"
+NOT_YET_SENT = "accepted or queued by the provider: nothing has reached the recipient yet (Email Delivered follows)"
+DELAYED = "a delivery delay or soft bounce the provider keeps retrying: not a bounce (EMAIL_SOFT_BOUNCES=bounce to count soft bounces)"
+BLOCKED = "a block: the receiver refused the sender or content, not the address; providers do not suppress after it (EMAIL_BLOCKS=bounce to count it)"
+RESUBSCRIBED = "a resubscription: Customer.io has no semantic event for it"
+PROVIDER_ERROR = "a failure inside the provider (rendering, template, API): the recipient never got a message"
+MACHINE_OPEN_PROPERTY = "machine_open"  # the one property that flags a machine or proxy open
+
 
 @dataclass(frozen=True)
 class EmailPolicy:
     soft_bounces: str = "ignore"
-    blocks: str = "bounce"
+    blocks: str = "ignore"
     group_unsubscribes: str = "unsubscribed"
     opens: str = "all"
     machine_opens: str = "keep"
 
     @classmethod
     def from_settings(cls, settings: Any, prefix: str) -> EmailPolicy:
+        """The policy for provider ``prefix`` (e.g. "SENDGRID"); ``ConfigurationError`` on a bad value."""
         values = {}
         for setting, allowed in CHOICES.items():
-            value = (settings.get(f"{prefix}_{setting}") or settings.get(f"EMAIL_{setting}") or allowed[0]).strip().lower()
+            name = f"{prefix}_{setting}" if settings.get(f"{prefix}_{setting}") else f"EMAIL_{setting}"
+            value = (settings.get(name) or allowed[0]).strip().lower()
             if value not in allowed:
-                raise ValueError(f"{prefix}_{setting} must be one of {', '.join(allowed)}")
+                raise ConfigurationError(f"CIOHOOKS_{name} must be one of {', '.join(allowed)}")
             values[setting.lower()] = value
         return cls(**values)
 
@@ -63,3 +82,13 @@ class EmailPolicy:
     @property
     def drop_machine_opens(self) -> bool:
         return self.machine_opens == "drop"
+
+
+def not_mapped(translation: Translation, kind: str, ignored_types: Mapping[str, str]) -> None:
+    """Count an event type the source does not map: ``ignored`` when it is one of the source's
+    ``ignored_types`` (deliberately not sent), else ``unknown`` (kept: the request goes to the DLQ
+    so a later version can replay it)."""
+    if kind in ignored_types:
+        translation.ignored[kind] += 1
+    else:
+        translation.unknown[kind[:64]] += 1
