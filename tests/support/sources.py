@@ -37,6 +37,8 @@ class Harness:
     env: dict[str, str] = field(default_factory=dict)  # settings every source() gets (without CIOHOOKS_)
     received: datetime | float | None = None  # received_at of every post() (default: now)
     build: Callable[[Settings], Source] | None = None  # how to build the source (default: its class)
+    headers: dict[str, str] = field(default_factory=dict)  # headers every post() sends (e.g. host)
+    domain: str | None = None  # the host the request was sent to (signatures over the URL)
 
     @property
     def source_class(self) -> type[Source]:
@@ -59,8 +61,11 @@ class Harness:
         """The request posting ``body`` (bytes as is; anything else as JSON) to this source's route."""
         raw = body if isinstance(body, bytes) else body.encode() if isinstance(body, str) else json.dumps(body).encode()
         at = received if received is not None else self.received
-        kwargs = {"received_at": at if isinstance(at, datetime) else datetime.fromtimestamp(at, UTC)} if at is not None else {}
-        return WebhookRequest(method, f"/{self.source_class.name}", raw, {"content-type": self.content_type, **(headers or {})}, query, **kwargs)
+        kwargs: dict[str, Any] = {"received_at": at if isinstance(at, datetime) else datetime.fromtimestamp(at, UTC)} if at is not None else {}
+        if self.domain is not None:
+            kwargs["domain"] = self.domain
+        all_headers = {"content-type": self.content_type, **self.headers, **(headers or {})}
+        return WebhookRequest(method, f"/{self.source_class.name}", raw, all_headers, query, **kwargs)
 
     def translation(self, body: Body, **env: str) -> Translation:
         """The whole translation of ``body``; every event is checked against the seed specs."""
