@@ -40,7 +40,10 @@ DELAYED = "a delivery delay or soft bounce the provider keeps retrying: not a bo
 BLOCKED = "a block: the receiver refused the sender or content, not the address; providers do not suppress after it (EMAIL_BLOCKS=bounce to count it)"
 RESUBSCRIBED = "a resubscription: Customer.io has no semantic event for it"
 PROVIDER_ERROR = "a failure inside the provider (rendering, template, API): the recipient never got a message"
-MACHINE_OPEN_PROPERTY = "machine_open"  # the one property that flags a machine or proxy open
+MACHINE_OPEN_PROPERTY = "machine_open"
+# Bounce sub-types (Amazon SES, and Resend which reports SES's) of mail that was never sent: the
+# address was on a suppression list. Never-sent is not a bounce, whatever the ``bounceType``.
+SUPPRESSED_BOUNCE_SUBTYPES = frozenset({"Suppressed", "OnAccountSuppressionList"})  # the one property that flags a machine or proxy open
 
 
 @dataclass(frozen=True)
