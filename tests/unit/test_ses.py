@@ -340,8 +340,6 @@ def test_a_non_ses_notification_goes_to_the_dlq() -> None:
         (lambda r: r["mail"].pop("messageId"), "mail.messageId is missing"),
         (lambda r: r.pop("bounce"), "no bounce object"),
         (lambda r: r["bounce"].update(bouncedRecipients=[]), "not a list of recipients"),
-        (lambda r: r["bounce"].update(timestamp="yesterday"), "neither epoch time nor ISO"),
-        (lambda r: r["bounce"]["bouncedRecipients"][0].pop("emailAddress"), "no emailAddress"),
         (lambda r: r.pop("eventType"), "no eventType"),
     ],
 )
@@ -349,6 +347,52 @@ def test_records_that_cannot_be_translated(change, reason: str) -> None:
     with pytest.raises(InvalidPayload, match=reason) as caught:
         source().translate(post(with_record("event-bounce.txt", change)))
     assert "@" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda r: r["bounce"].update(timestamp="yesterday"), "Bounce recipient 0: Bounce record: timestamp is neither epoch time nor ISO-8601"),
+        (lambda r: r["bounce"]["bouncedRecipients"][0].pop("emailAddress"), "Bounce recipient 0: no emailAddress"),
+        (lambda r: r["bounce"]["bouncedRecipients"][0].update(emailAddress="two@example.com, three@example.com"), "Bounce recipient 0: not one email address"),
+    ],
+)
+def test_a_recipient_that_cannot_be_translated_is_recorded(change, reason: str) -> None:
+    translation = source().translate(post(with_record("event-bounce.txt", change)))
+    assert not translation.events and translation.failed == [reason]
+    assert "@" not in translation.failed[0]
+
+
+def test_one_bad_recipient_does_not_hold_back_the_others() -> None:
+    def two_recipients(record: dict[str, Any]) -> None:
+        good = record["bounce"]["bouncedRecipients"][0]
+        record["bounce"]["bouncedRecipients"] = [{"status": "5.1.1"}, good]
+
+    translation = source().translate(post(with_record("event-bounce.txt", two_recipients)))
+    assert [e.to_cio()["event"] for e in translation.events] == ["Email Bounced"]
+    assert translation.failed == ["Bounce recipient 0: no emailAddress"]
+
+
+@pytest.mark.parametrize("sub_type", ["Suppressed", "OnAccountSuppressionList"])
+def test_a_bounce_of_mail_never_sent_is_not_a_bounce(sub_type: str) -> None:
+    # SES's bounce types: "Permanent/Suppressed: Amazon SES has suppressed sending to this address
+    # because it has a recent history of bouncing"; OnAccountSuppressionList: "Amazon SES has
+    # suppressed sending to this address because it is on the account-level suppression list".
+    # Both are never sent: the email policy's never-sent rule (as SendGrid dropped).
+    record = with_record("event-bounce.txt", lambda r: r["bounce"].update(bounceType="Permanent", bounceSubType=sub_type))
+    assert translate(record) == ([], Counter({f"Bounce:{sub_type}": 1}))
+
+
+def test_a_recipient_with_a_display_name_is_identified_by_the_address() -> None:
+    # SES documents mail.destination as the recipients "as given" in the send (RFC 5322 form allowed).
+    record = with_record("event-open.txt", lambda r: r["mail"].update(destination=["Recipient <Recipient@Example.com>"]))
+    body = one(record)
+    assert body["anonymousId"] == "recipient@example.com" and body["context"]["traits"]["email"] == "recipient@example.com"
+
+
+def test_an_unknown_event_type_is_kept() -> None:
+    translation = source().translate(post(with_record("event-send.txt", lambda r: r.update(eventType="Archive"))))
+    assert translation.unknown == Counter({"Archive": 1}) and not translation.ignored
 
 
 def test_amazon_ses_setup_notification_is_counted() -> None:
