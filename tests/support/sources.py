@@ -57,14 +57,14 @@ class Harness:
         settings = Settings({f"CIOHOOKS_{k}": v for k, v in {**self.env, **env}.items()})
         return self.build(settings) if self.build else self.source_class(settings)
 
-    def post(self, body: Body, headers: dict[str, str] | None = None, *, received: datetime | float | None = None, method: str = "POST", query: str = "") -> WebhookRequest:
+    def post(self, body: Body, headers: dict[str, str] | None = None, *, received: datetime | float | None = None, method: str = "POST", query: str = "", content_type: str | None = None) -> WebhookRequest:
         """The request posting ``body`` (bytes as is; anything else as JSON) to this source's route."""
         raw = body if isinstance(body, bytes) else body.encode() if isinstance(body, str) else json.dumps(body).encode()
         at = received if received is not None else self.received
         kwargs: dict[str, Any] = {"received_at": at if isinstance(at, datetime) else datetime.fromtimestamp(at, UTC)} if at is not None else {}
         if self.domain is not None:
             kwargs["domain"] = self.domain
-        all_headers = {"content-type": self.content_type, **self.headers, **(headers or {})}
+        all_headers = {"content-type": content_type or self.content_type, **self.headers, **(headers or {})}
         return WebhookRequest(method, f"/{self.source_class.name}", raw, all_headers, query, **kwargs)
 
     def translation(self, body: Body, **env: str) -> Translation:

@@ -20,7 +20,7 @@ from ciohooks.queue import MemoryQueue
 from ciohooks.request import WebhookRequest
 from ciohooks.sources import InvalidPayload, NotConfigured, Unauthorized, load
 from ciohooks.sources.email.mailgun import SOURCE, Mailgun, expected_signature
-from tests.support.spec import assert_valid_event
+from tests.support.sources import Harness
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "samples" / "email" / "mailgun"
 SOURCE_NAME = "email/mailgun"
@@ -31,8 +31,8 @@ EMAIL = "alice@example.com"
 VARIABLES_USER_KEY = "my_var_1"  # a user-variable of the samples, used as the user id key
 
 
-def sample(name: str) -> bytes:
-    return (SAMPLES / name).read_bytes()
+harness = Harness("email/mailgun")
+source, post, translate, one, sample = harness.source, harness.post, harness.translate, harness.one, harness.sample
 
 
 def document(name: str) -> dict[str, Any]:
@@ -44,29 +44,6 @@ def changed(name: str, **fields: Any) -> bytes:
     doc = document(name)
     doc["event-data"].update(fields)
     return json.dumps(doc).encode()
-
-
-def source(**env: str) -> Mailgun:
-    return Mailgun(Settings({f"CIOHOOKS_{k}": v for k, v in env.items()}))
-
-
-def post(body: bytes, received: float | None = None, content_type: str = "application/json") -> WebhookRequest:
-    kwargs = {"received_at": datetime.fromtimestamp(received, UTC)} if received is not None else {}
-    return WebhookRequest("POST", "/mailgun", body, {"content-type": content_type}, **kwargs)
-
-
-def translate(body: bytes, **env: str) -> tuple[list[dict[str, Any]], Counter[str]]:
-    translation = source(**env).translate(post(body))
-    bodies = [event.to_cio() for event in translation.events]
-    for cio in bodies:
-        assert_valid_event(cio)
-    return bodies, translation.ignored
-
-
-def one(body: bytes, **env: str) -> dict[str, Any]:
-    bodies, ignored = translate(body, **env)
-    assert len(bodies) == 1 and not ignored, (bodies, ignored)
-    return bodies[0]
 
 
 def stamp(name: str) -> int:
@@ -170,9 +147,25 @@ def test_suppressed_recipients_are_not_new_bounces(reason: str) -> None:
 
 
 def test_esp_block_follows_the_block_policy() -> None:
+    # Email policy: a block is not a bounce unless EMAIL_BLOCKS / MAILGUN_BLOCKS says bounce.
     block = changed("permanent_failure.json", reason="espblock")
-    assert one(block)["event"] == "Email Bounced"
-    assert translate(block, MAILGUN_BLOCKS="ignore") == ([], Counter({"failed:espblock": 1}))
+    assert translate(block) == ([], Counter({"failed:espblock": 1}))
+    assert one(block, MAILGUN_BLOCKS="bounce")["event"] == "Email Bounced"
+
+
+@pytest.mark.parametrize("kind", ["accepted", "rejected", "stored", "list_member_uploaded", "list_member_upload_error", "list_uploaded"])
+def test_documented_types_not_mapped_are_ignored_on_purpose(kind: str) -> None:
+    assert translate(changed("accepted.json", event=kind)) == ([], Counter({kind: 1}))
+
+
+def test_an_unknown_type_is_kept() -> None:
+    translation = harness.translation(changed("delivered.json", event="archived"))
+    assert translation.unknown == Counter({"archived": 1}) and not translation.events
+
+
+def test_a_recipient_with_a_display_name_is_identified_by_the_address() -> None:
+    body = one(changed("delivered.json", recipient="Alice <Alice@Example.com>"))
+    assert body["anonymousId"] == "alice@example.com" and body["context"]["traits"]["email"] == "alice@example.com"
 
 
 @pytest.mark.parametrize("bot", ["apple", "gmail", "generic"])
@@ -180,7 +173,7 @@ def test_bot_opens_are_flagged_and_can_be_dropped(bot: str) -> None:
     doc = document("opens.json")
     doc["event-data"]["client-info"]["bot"] = bot
     body = json.dumps(doc).encode()
-    assert one(body)["properties"]["bot"] == bot
+    assert one(body)["properties"]["bot"] == bot and one(body)["properties"]["machine_open"] is True
     assert translate(body, MAILGUN_MACHINE_OPENS="drop") == ([], Counter({"opened:bot": 1}))
 
 
@@ -204,7 +197,7 @@ def test_first_opens_setting_cannot_filter_mailgun_opens() -> None:
         (b"not json", "not JSON"),
         (b"[]", "no event-data"),
         (b'{"event-data": {"id": "x"}}', "no event type"),
-        (changed("delivered.json", recipient=""), "no recipient"),
+        (changed("delivered.json", recipient=""), "no address in recipient"),
         (changed("delivered.json", timestamp="yesterday"), "timestamp"),
         (changed("permanent_failure.json", severity="fatal"), "severity"),
         (changed("delivered.json", message={"headers": {}}), "no message.headers.message-id"),
