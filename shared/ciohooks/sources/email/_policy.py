@@ -34,9 +34,9 @@ CHOICES = {
 }
 
 # Reasons shared by every email source's ``ignored_types`` (one wording per concept).
-NEVER_SENT = "never sent (suppressed, rejected or dropped before delivery was tried): not a bounce, the address is not at fault"
+NEVER_SENT = "never sent (suppressed, rejected or dropped before delivery was tried): not a bounce"
 NOT_YET_SENT = "accepted or queued by the provider: nothing has reached the recipient yet (Email Delivered follows)"
-DELAYED = "a delivery delay or soft bounce the provider keeps retrying: not a bounce (EMAIL_SOFT_BOUNCES=bounce to count soft bounces)"
+DELAYED = "a delivery delay the provider keeps retrying: not a bounce (the provider reports a bounce if it gives up)"
 BLOCKED = "a block: the receiver refused the sender or content, not the address; providers do not suppress after it (EMAIL_BLOCKS=bounce to count it)"
 RESUBSCRIBED = "a resubscription: Customer.io has no semantic event for it"
 PROVIDER_ERROR = "a failure inside the provider (rendering, template, API): the recipient never got a message"

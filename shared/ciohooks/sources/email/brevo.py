@@ -189,7 +189,7 @@ class Brevo(Source):
         "deferred": DELAYED,
         "error": PROVIDER_ERROR,
         "blocked": NEVER_SENT,
-        "invalid_email": NEVER_SENT,
+        "invalid_email": "the address was refused as invalid before sending: " + NEVER_SENT,
     }
     # Brevo retries on 429 only; every other 4xx and all 5xx discard the webhook (see docstring).
     retry_status: ClassVar[int] = 429
