@@ -15,11 +15,9 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
-from ciohooks import ids
 from ciohooks.config import Settings
 from ciohooks.ingest import Ingest
 from ciohooks.queue import MemoryQueue
-from ciohooks.request import WebhookRequest
 from ciohooks.sources import InvalidPayload, NotConfigured, Unauthorized, load
 from ciohooks.sources.email.mandrill import SOURCE, Mandrill, form_body, signature
 from tests.support.sources import Harness
