@@ -154,6 +154,14 @@ def test_blocked_is_never_a_bounce_whatever_the_blocks_policy() -> None:
     assert translate(sample("blocked.json"), EMAIL_BLOCKS="bounce") == ([], Counter({"blocked": 1}))
 
 
+def test_unsubscribe_under_either_name() -> None:
+    # Brevo's docs example says "unsubscribed"; django-anymail (anymail/webhooks/brevo.py, from live
+    # captures) maps "unsubscribe".
+    body = one(event("unsubscribed.json", event="unsubscribe"))
+    assert (body["event"], body["anonymousId"]) == ("Email Unsubscribed", DOCS_EMAIL)
+    assert body["context"]["traits"]["user_agent"] == one(sample("unsubscribed.json"))["context"]["traits"]["user_agent"]
+
+
 def test_complaint_is_marked_as_spam() -> None:
     # Brevo's transactional webhook page files its spam reports under "complaint" (#complaint); the
     # same fields as its "Spam" example (spam.json).

@@ -17,7 +17,8 @@ Mapping (Brevo ``event`` -> Customer.io event):
     hard_bounce        -> Email Bounced          (+ bounce_type "hard", reason)
     soft_bounce        -> Email Bounced          only if BREVO_SOFT_BOUNCES / EMAIL_SOFT_BOUNCES is "bounce"
     spam, complaint    -> Email Marked as Spam   (Brevo's webhook page files "Spam" under #complaint)
-    unsubscribed       -> Email Unsubscribed
+    unsubscribed, unsubscribe -> Email Unsubscribed  (the docs' example says "unsubscribed";
+                          django-anymail, from live captures, maps "unsubscribe": both are read)
     request (sent), deferred, error, blocked, invalid_email -> ignored (``ignored_types``): blocked
                           and invalid_email were never sent (a blocklisted contact, an address refused
                           before sending), so by the email policy they are not bounces
@@ -65,6 +66,9 @@ Decisions:
 - ``email_subject`` <- ``subject``; ``template_id`` and ``tags`` are passed on. ``user_agent`` (and
   ``ip`` when present) go to ``context.traits`` for opens, clicks and unsubscribes. ``sending_ip`` is
   Brevo's own, never a trait.
+- Time zone caveat (django-anymail, from live tests): ``ts``, ``ts_event`` and ``date`` seemed to
+  follow the account's time zone, ``ts_epoch`` (ms) is always UTC. ``ts_epoch`` is therefore read
+  first; an account set to another zone than UTC should keep ``ts_epoch`` in its webhook events.
 """
 
 from __future__ import annotations
@@ -105,11 +109,13 @@ EVENTS: dict[str, type[EmailEvent]] = {
     "spam": EmailMarkedAsSpam,
     "complaint": EmailMarkedAsSpam,
     "unsubscribed": EmailUnsubscribed,
+    "unsubscribe": EmailUnsubscribed,
 }
 OPENS = frozenset({"opened", "unique_opened", "proxy_open", "unique_proxy_open"})
+UNSUBSCRIBES = frozenset({"unsubscribed", "unsubscribe"})
 FIRST_OPENS = frozenset({"unique_opened", "unique_proxy_open"})
 MACHINE_OPENS = frozenset({"proxy_open", "unique_proxy_open"})
-ENGAGEMENT = OPENS | {"click", "unsubscribed"}
+ENGAGEMENT = OPENS | UNSUBSCRIBES | {"click"}
 BOUNCE_TYPES = {"hard_bounce": "hard", "soft_bounce": "soft"}
 
 
@@ -190,6 +196,7 @@ class Brevo(Source):
         "error": PROVIDER_ERROR,
         "blocked": NEVER_SENT,
         "invalid_email": "the address was refused as invalid before sending: " + NEVER_SENT,
+        "list_addition": "a contact added to a list (a marketing event): about no message",
     }
     # Brevo retries on 429 only; every other 4xx and all 5xx discard the webhook (see docstring).
     retry_status: ClassVar[int] = 429

@@ -40,8 +40,8 @@ Mapping (``RecordType`` -> Customer.io event):
                                 bounce or complaint caused: that event was reported by its own webhook),
                                 "SubscriptionChange:ManualSuppression:Customer" (you or Postmark
                                 suppressed the address, not the recipient).
+    Inbound                  -> ignored: inbound mail (Postmark's inbound webhook aimed at this route)
     anything else            -> unknown: kept (the request goes to the DLQ for a later replay).
-                                Postmark documents no other RecordType for outbound webhooks.
 
 The table in docs/sources/postmark.md is checked against ``EVENTS`` and ``ignored_types``.
 
@@ -125,7 +125,9 @@ class Postmark(Source):
     docs_url: ClassVar[str] = "https://postmarkapp.com/developer/webhooks/webhooks-overview"
     secret_name: ClassVar[str | None] = BASIC_SECRET
     secret_names: ClassVar[tuple[str, ...]] = (BASIC_SECRET, HEADER_SECRET)
-    ignored_types: ClassVar[Mapping[str, str]] = {}  # every documented RecordType is mapped
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "Inbound": "an inbound message (Postmark's inbound webhook pointed at this route), not mail you sent",
+    }
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
