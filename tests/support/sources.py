@@ -7,14 +7,17 @@ bind the five names to it (provider-specific builders such as ``signed`` stay in
     harness = Harness("email/brevo")
     source, post, translate, one, sample = harness.source, harness.post, harness.translate, harness.one, harness.sample
 
-Every emitted event is checked against Customer.io's seed specs (tests/support/spec.py).
+Every emitted event is checked against Customer.io's seed specs (tests/support/spec.py), and every
+type a translation counts as ignored must be declared in the source's ``ignored_types`` (ingest
+turns an undeclared one into unknown).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +31,11 @@ from tests.support.spec import assert_valid_event
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "samples"
 Body = bytes | str | dict[str, Any] | list[Any]
+
+
+def declared(key: str, ignored_types: Mapping[str, str]) -> bool:
+    """``key`` is in ``ignored_types``, where ``*`` in a declared key matches any text (as ingest reads it)."""
+    return key in ignored_types or any("*" in glob and re.fullmatch(".*".join(map(re.escape, glob.split("*"))), key) for glob in ignored_types)
 
 
 @dataclass
@@ -69,9 +77,12 @@ class Harness:
 
     def translation(self, body: Body, **env: str) -> Translation:
         """The whole translation of ``body``; every event is checked against the seed specs."""
-        translation = self.source(**env).translate(self.post(body))
+        source = self.source(**env)
+        translation = source.translate(self.post(body))
         for event in translation.events:
             assert_valid_event(event.to_cio())
+        undeclared = [key for key in translation.ignored if not declared(key, source.ignored_types)]
+        assert not undeclared, f"ignored but not in {type(source).__name__}.ignored_types: {undeclared}"
         return translation
 
     def translate(self, body: Body, **env: str) -> tuple[list[dict[str, Any]], Counter[str]]:

@@ -78,7 +78,7 @@ def test_documented_samples(name: str) -> None:
 @pytest.mark.parametrize(
     ("name", "kind"),
     [
-        ("request.json", "request"), ("deferred.json", "deferred"), ("error.json", "error"), ("soft_bounce.json", "soft_bounce"),
+        ("request.json", "request"), ("deferred.json", "deferred"), ("error.json", "error"), ("soft_bounce.json", "soft_bounce:soft"),
         # never sent (a blocklisted contact; an address refused before sending): not bounces (email policy)
         ("blocked.json", "blocked"), ("invalid_email.json", "invalid_email"),
     ],

@@ -40,6 +40,13 @@ DELAYED = "a delivery delay the provider keeps retrying: not a bounce (the provi
 BLOCKED = "a block: the receiver refused the sender or content, not the address; providers do not suppress after it (EMAIL_BLOCKS=bounce to count it)"
 RESUBSCRIBED = "a resubscription: Customer.io has no semantic event for it"
 PROVIDER_ERROR = "a failure inside the provider (rendering, template, API): the recipient never got a message"
+# Reasons for what the user's policy settings leave out (keys "<type>:<why>" in Translation.ignored).
+SOFT_BOUNCE = "a soft bounce: not a bounce unless EMAIL_SOFT_BOUNCES (or <NAME>_SOFT_BOUNCES) is bounce"
+NOT_FIRST_OPEN = "not a first open, and EMAIL_OPENS (or <NAME>_OPENS) is first"
+MACHINE_OPEN_DROPPED = "a machine or proxy open, and EMAIL_MACHINE_OPENS (or <NAME>_MACHINE_OPENS) is drop"
+GROUP_UNSUBSCRIBE_OFF = "a group, topic or list unsubscribe, and EMAIL_GROUP_UNSUBSCRIBES (or <NAME>_GROUP_UNSUBSCRIBES) is ignore"
+SEVERAL_RECIPIENTS = "the provider does not say which of the message's several recipients acted: not attributed to a guess"
+NO_RECIPIENT = "names nobody: no recipient address and no user id in its metadata"
 MACHINE_OPEN_PROPERTY = "machine_open"
 # Bounce sub-types (Amazon SES, and Resend which reports SES's) of mail that was never sent: the
 # address was on a suppression list. Never-sent is not a bounce, whatever the ``bounceType``.

@@ -93,7 +93,18 @@ from ...semantic.email import (
 from .. import _credentials as credentials
 from .._translation import email_event, event_objects, timestamp_of
 from ..base import InvalidPayload, Source, Translation, Unauthorized
-from ._policy import DELAYED, NEVER_SENT, NOT_YET_SENT, PROVIDER_ERROR, EmailPolicy, not_mapped
+from ._policy import (
+    DELAYED,
+    MACHINE_OPEN_DROPPED,
+    NEVER_SENT,
+    NO_RECIPIENT,
+    NOT_FIRST_OPEN,
+    NOT_YET_SENT,
+    PROVIDER_ERROR,
+    SOFT_BOUNCE,
+    EmailPolicy,
+    not_mapped,
+)
 
 BASIC_SECRET = "BREVO_BASIC_AUTH"
 TOKEN_SECRET = "BREVO_TOKEN"
@@ -197,6 +208,10 @@ class Brevo(Source):
         "blocked": NEVER_SENT,
         "invalid_email": "the address was refused as invalid before sending: " + NEVER_SENT,
         "list_addition": "a contact added to a list (a marketing event): about no message",
+        "soft_bounce:soft": SOFT_BOUNCE,
+        **{f"{kind}:not_first": NOT_FIRST_OPEN for kind in sorted(OPENS - FIRST_OPENS)},
+        **{f"{kind}:machine": MACHINE_OPEN_DROPPED for kind in sorted(MACHINE_OPENS)},
+        **{f"{kind}:no_email": NO_RECIPIENT + " (Brevo's own unique_proxy_open sample has an empty email)" for kind in EVENTS},
     }
     # Brevo retries on 429 only; every other 4xx and all 5xx discard the webhook (see docstring).
     retry_status: ClassVar[int] = 429
@@ -243,7 +258,7 @@ class Brevo(Source):
         if kind in MACHINE_OPENS and policy.drop_machine_opens:
             return f"{kind}:machine"
         if kind == "soft_bounce" and not policy.soft_bounces_are_bounces:
-            return kind
+            return "soft_bounce:soft"
         return None
 
     def _event(self, index: int, kind: str, raw: Mapping[str, Any], received_at: datetime) -> EmailEvent | None:

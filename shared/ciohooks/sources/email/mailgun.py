@@ -114,7 +114,7 @@ from ...semantic.email import (
 from .. import _credentials as credentials
 from .._translation import email_event, load_json, object_or_empty, text_or_none, timestamp_of
 from ..base import InvalidPayload, Reply, Source, Translation, Unauthorized
-from ._policy import MACHINE_OPEN_PROPERTY, NEVER_SENT, NOT_YET_SENT, EmailPolicy, not_mapped
+from ._policy import BLOCKED, MACHINE_OPEN_DROPPED, MACHINE_OPEN_PROPERTY, NEVER_SENT, NOT_YET_SENT, SOFT_BOUNCE, EmailPolicy, not_mapped
 
 KEY_SECRET = "MAILGUN_SIGNING_KEY"
 DEFAULT_TOLERANCE_SECONDS = 9 * 3600  # Mailgun's 8 h retry schedule, and some slack
@@ -243,6 +243,10 @@ class Mailgun(Source):
         "list_member_uploaded": "a mailing-list upload, about no message",
         "list_member_upload_error": "a mailing-list upload, about no message",
         "list_uploaded": "a mailing-list upload, about no message",
+        "failed:temporary": SOFT_BOUNCE + " (Mailgun retries it for up to 8 h)",
+        "failed:espblock": BLOCKED,
+        **{f"failed:{reason}": "Mailgun did not send it: the address was suppressed by an earlier event, reported then; " + NEVER_SENT for reason in sorted(SUPPRESSED_REASONS)},
+        "opened:bot": MACHINE_OPEN_DROPPED,
     }
 
     def __init__(self, settings: Any = None) -> None:

@@ -77,7 +77,7 @@ from ...semantic.email import (
 from .. import _credentials as credentials
 from .._translation import email_event, event_objects, timestamp_of
 from ..base import InvalidPayload, Source, Translation
-from ._policy import NEVER_SENT, EmailPolicy, not_mapped
+from ._policy import NEVER_SENT, SOFT_BOUNCE, EmailPolicy, not_mapped
 
 SECRET = "MAILJET_BASIC_AUTH"
 EVENTS: dict[str, type[EmailEvent]] = {
@@ -143,7 +143,7 @@ class Mailjet(Source):
     name: ClassVar[str] = "mailjet"
     docs_url: ClassVar[str] = "https://dev.mailjet.com/email/guides/webhooks/"
     secret_name: ClassVar[str | None] = SECRET
-    ignored_types: ClassVar[Mapping[str, str]] = {"blocked": NEVER_SENT}
+    ignored_types: ClassVar[Mapping[str, str]] = {"blocked": NEVER_SENT, "bounce:soft": SOFT_BOUNCE}
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)

@@ -20,7 +20,7 @@ Mapping (``event`` -> Customer.io event):
                      Mandrill; the email policy keeps Email Delivered for the receiving server's
                      answer (``delivered``), so a message is never delivered twice
     hard_bounce   -> Email Bounced (bounce_description, diag when sent)
-    soft_bounce   -> soft: ignored "soft_bounce" unless MANDRILL_SOFT_BOUNCES=bounce
+    soft_bounce   -> soft: ignored "soft_bounce:soft" unless MANDRILL_SOFT_BOUNCES=bounce
     open          -> Email Opened
     click         -> Email Link Clicked (link_url <- url)
     spam          -> Email Marked as Spam
@@ -83,7 +83,7 @@ from ...semantic.email import (
 from .. import _credentials as credentials
 from .._translation import email_event, text_or_none, timestamp_of
 from ..base import InvalidPayload, Reply, Source, Translation, Unauthorized
-from ._policy import DELAYED, NEVER_SENT, NOT_YET_SENT, EmailPolicy, not_mapped
+from ._policy import DELAYED, NEVER_SENT, NOT_YET_SENT, SOFT_BOUNCE, EmailPolicy, not_mapped
 
 KEY_SECRET = "MANDRILL_WEBHOOK_KEY"
 SIGNATURE_HEADER = "x-mandrill-signature"
@@ -124,6 +124,7 @@ class Mandrill(Source):
         "reject": NEVER_SENT,
         "inbound": "an inbound message (mail received, not mail you sent)",
         **{f"sync:{kind}": "a sync event: the account's allow/deny list changed, about no message" for kind in ("whitelist", "blacklist", "allowlist", "denylist")},
+        "soft_bounce:soft": SOFT_BOUNCE,
     }
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -173,7 +174,7 @@ class Mandrill(Source):
                 if kind not in EVENTS:
                     not_mapped(translation, kind, self.ignored_types)
                 elif kind == "soft_bounce" and not self.policy.soft_bounces_are_bounces:
-                    translation.ignored[kind] += 1
+                    translation.ignored["soft_bounce:soft"] += 1
                 else:
                     translation.events.append(self._event(index, kind, event, self.rules))
         return translation

@@ -98,7 +98,7 @@ from ...semantic.email import (
 from .. import _credentials as credentials
 from .._translation import email_event, load_json, text_or_none, timestamp_of
 from ..base import InvalidPayload, NotConfigured, Source, Translation
-from ._policy import EmailPolicy, not_mapped
+from ._policy import BLOCKED, NOT_FIRST_OPEN, RESUBSCRIBED, SOFT_BOUNCE, EmailPolicy, not_mapped
 
 BASIC_SECRET = "POSTMARK_BASIC_AUTH"
 HEADER_SETTING = "POSTMARK_SECRET_HEADER"
@@ -107,6 +107,11 @@ HEADER_SECRET = "POSTMARK_SECRET"
 HARD_BOUNCES = frozenset({"HardBounce", "BadEmailAddress"})
 SOFT_BOUNCES = frozenset({"SoftBounce", "Transient", "DnsError"})
 BLOCKS = frozenset({"Blocked", "DMARCPolicy"})
+# Postmark's other bounce types: not a failed delivery of this message to this address.
+NOT_BOUNCES = (
+    "AutoResponder", "AddressChange", "Subscribe", "Unsubscribe", "SpamNotification", "ChallengeVerification", "VirusNotification",
+    "OpenRelayTest", "Unknown", "ManuallyDeactivated", "Unconfirmed", "SMTPApiError", "InboundError", "TemplateRenderingFailed", "SpamComplaint",
+)  # fmt: skip
 # record type -> (semantic event, recipient field, time field)
 RECORDS: dict[str, tuple[type[EmailEvent], str, str]] = {
     "Delivery": (EmailDelivered, "Recipient", "DeliveredAt"),
@@ -127,6 +132,14 @@ class Postmark(Source):
     secret_names: ClassVar[tuple[str, ...]] = (BASIC_SECRET, HEADER_SECRET)
     ignored_types: ClassVar[Mapping[str, str]] = {
         "Inbound": "an inbound message (Postmark's inbound webhook pointed at this route), not mail you sent",
+        **{f"Bounce:{kind}": SOFT_BOUNCE for kind in sorted(SOFT_BOUNCES)},
+        **{f"Bounce:{kind}": BLOCKED for kind in sorted(BLOCKS)},
+        **{f"Bounce:{kind}": "not a failed delivery of this message to this address (Postmark's bounce types)" for kind in NOT_BOUNCES},
+        "Open:not_first": NOT_FIRST_OPEN,
+        "SubscriptionChange:resubscribe": RESUBSCRIBED,
+        "SubscriptionChange:HardBounce": "the suppression a hard bounce caused: the bounce was reported by its own webhook",
+        "SubscriptionChange:SpamComplaint": "the suppression a spam complaint caused: the complaint was reported by its own webhook",
+        **{f"SubscriptionChange:ManualSuppression:{origin}": "suppressed by you or Postmark, not by the recipient" for origin in ("Customer", "Admin")},
     }
 
     def __init__(self, settings: Settings | None = None) -> None:

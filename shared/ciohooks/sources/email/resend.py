@@ -88,7 +88,17 @@ from ...semantic.email import (
 from .. import _standard_webhooks as standard_webhooks
 from .._translation import email_event, load_json, timestamp_of
 from ..base import InvalidPayload, Source, Translation
-from ._policy import DELAYED, NEVER_SENT, NOT_YET_SENT, PROVIDER_ERROR, SUPPRESSED_BOUNCE_SUBTYPES, EmailPolicy, not_mapped
+from ._policy import (
+    DELAYED,
+    NEVER_SENT,
+    NOT_YET_SENT,
+    PROVIDER_ERROR,
+    SEVERAL_RECIPIENTS,
+    SOFT_BOUNCE,
+    SUPPRESSED_BOUNCE_SUBTYPES,
+    EmailPolicy,
+    not_mapped,
+)
 
 SECRET = "RESEND_WEBHOOK_SECRET"
 DEFAULT_TOLERANCE_SECONDS = 300
@@ -141,6 +151,10 @@ class Resend(Source):
         "email.received": "an inbound email (received, not sent by you)",
         **{f"contact.{change}": "a change to an audience contact, not an email event" for change in ("created", "updated", "deleted")},
         **{f"domain.{change}": "a change to a sending domain, about no recipient" for change in ("created", "updated", "deleted")},
+        **{f"email.bounced:{kind}": SOFT_BOUNCE for kind in sorted(SOFT_BOUNCE_TYPES)},
+        **{f"email.bounced:{sub_type}": "a bounce of mail never sent (the address was on a suppression list): " + NEVER_SENT for sub_type in sorted(SUPPRESSED_BOUNCE_SUBTYPES)},
+        "email.opened:several_recipients": SEVERAL_RECIPIENTS,
+        "email.clicked:several_recipients": SEVERAL_RECIPIENTS,
     }
 
     def __init__(self, settings: Settings | None = None) -> None:

@@ -28,7 +28,7 @@ Policy (``EmailPolicy.from_settings(settings, "SENDGRID")``, see docs/sources/em
   added to a suppression list", SendGrid's bounce docs); it is counted as ``bounce:blocked``.
   SENDGRID_BLOCKS=bounce makes it Email Bounced. ``type: bounce`` is always Email Bounced.
 - GROUP_UNSUBSCRIBES: ``group_unsubscribe`` is Email Unsubscribed (with list_id) by default;
-  SENDGRID_GROUP_UNSUBSCRIBES=ignore counts it as ``group_unsubscribe``.
+  SENDGRID_GROUP_UNSUBSCRIBES=ignore counts it as ``group_unsubscribe:not_counted``.
 - MACHINE_OPENS: an open with ``sg_machine_open: true`` (Apple Mail Privacy Protection) is kept and
   flagged by default; SENDGRID_MACHINE_OPENS=drop counts it as ``open:machine``.
 - SOFT_BOUNCES has nothing to act on: SendGrid's only soft-bounce-like event is ``deferred``, a
@@ -113,7 +113,18 @@ from ...semantic.email import (
 )
 from .._translation import describe, email_event, event_objects, setting_keys
 from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
-from ._policy import DELAYED, MACHINE_OPEN_PROPERTY, NEVER_SENT, NOT_YET_SENT, RESUBSCRIBED, EmailPolicy, not_mapped
+from ._policy import (
+    BLOCKED,
+    DELAYED,
+    GROUP_UNSUBSCRIBE_OFF,
+    MACHINE_OPEN_DROPPED,
+    MACHINE_OPEN_PROPERTY,
+    NEVER_SENT,
+    NOT_YET_SENT,
+    RESUBSCRIBED,
+    EmailPolicy,
+    not_mapped,
+)
 
 SIGNATURE_HEADER = "x-twilio-email-event-webhook-signature"
 TIMESTAMP_HEADER = "x-twilio-email-event-webhook-timestamp"
@@ -344,6 +355,10 @@ class SendGrid(Source):
         "dropped": NEVER_SENT,
         "group_resubscribe": RESUBSCRIBED,
         "account_status_change": "a compliance action on the sending account: about no recipient",
+        "bounce:blocked": BLOCKED,
+        "bounce:no_sg_message_id": "an asynchronous bounce: SendGrid sends no message id, so there is no email_id",
+        "group_unsubscribe:not_counted": GROUP_UNSUBSCRIBE_OFF,
+        "open:machine": MACHINE_OPEN_DROPPED,
     }
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -443,7 +458,7 @@ def _skipped_by_policy(kind: str, raw: Mapping[str, Any], policy: EmailPolicy) -
     if kind == "bounce" and raw.get("type") == "blocked" and not policy.blocks_are_bounces:
         return "bounce:blocked"
     if kind == "group_unsubscribe" and not policy.group_unsubscribes_count:
-        return "group_unsubscribe"
+        return "group_unsubscribe:not_counted"
     if kind == "open" and raw.get("sg_machine_open") is True and policy.drop_machine_opens:
         return "open:machine"
     return None

@@ -128,7 +128,18 @@ from ...semantic.email import (
 from ...timestamps import BadTimestamp, parse_timestamp
 from .._translation import email_event, setting_keys, text_or_none, timestamp_of
 from ..base import InvalidPayload, NotConfigured, Reply, Source, Translation, Unauthorized
-from ._policy import DELAYED, NEVER_SENT, NOT_YET_SENT, PROVIDER_ERROR, SUPPRESSED_BOUNCE_SUBTYPES, EmailPolicy, not_mapped
+from ._policy import (
+    DELAYED,
+    GROUP_UNSUBSCRIBE_OFF,
+    NEVER_SENT,
+    NOT_YET_SENT,
+    PROVIDER_ERROR,
+    SEVERAL_RECIPIENTS,
+    SOFT_BOUNCE,
+    SUPPRESSED_BOUNCE_SUBTYPES,
+    EmailPolicy,
+    not_mapped,
+)
 
 log = logging.getLogger(__name__)
 
@@ -329,6 +340,13 @@ class Ses(Source):
         "AmazonSnsSubscriptionSucceeded": "SES's test notification that the topic is set up: about no message",
         "SubscriptionConfirmation": "the SNS subscription handshake (answered by reply_after_accept), not an SES record",
         "UnsubscribeConfirmation": "the SNS unsubscribe handshake, not an SES record",
+        "Bounce:Transient": SOFT_BOUNCE,
+        **{f"Bounce:{sub_type}": "a bounce of mail SES never sent (the address was on a suppression list): " + NEVER_SENT for sub_type in sorted(SUPPRESSED_BOUNCE_SUBTYPES)},
+        "Complaint:not-spam": "the recipient's mailbox provider reports it as not spam",
+        "Complaint:OnAccountSuppressionList": "SES did not send it: the address complained before, reported then",
+        **{f"{kind}:several_recipients": SEVERAL_RECIPIENTS for kind in ("Open", "Click", "Subscription")},
+        "Subscription:no_opt_out": "a preference change that unsubscribes from nothing (an opt-in)",
+        "Subscription:topic_opt_out": GROUP_UNSUBSCRIBE_OFF,
     }
 
     def __init__(self, settings=None, *, http_get: HttpGet | None = None) -> None:

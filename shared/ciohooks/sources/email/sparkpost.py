@@ -98,7 +98,19 @@ from ...semantic.email import (
 from .. import _credentials as credentials
 from .._translation import email_event, load_json, text_or_none, timestamp_of
 from ..base import InvalidPayload, Reply, Source, Translation, Unauthorized
-from ._policy import DELAYED, MACHINE_OPEN_PROPERTY, NEVER_SENT, NOT_YET_SENT, PROVIDER_ERROR, EmailPolicy, not_mapped
+from ._policy import (
+    BLOCKED,
+    DELAYED,
+    MACHINE_OPEN_DROPPED,
+    MACHINE_OPEN_PROPERTY,
+    NEVER_SENT,
+    NO_RECIPIENT,
+    NOT_YET_SENT,
+    PROVIDER_ERROR,
+    SOFT_BOUNCE,
+    EmailPolicy,
+    not_mapped,
+)
 
 BASIC_SECRET = "SPARKPOST_BASIC_AUTH"
 TOKEN_SECRET = "SPARKPOST_WEBHOOK_TOKEN"
@@ -163,6 +175,12 @@ class SparkPost(Source):
         **{kind: "relayed inbound mail (relay webhooks), not mail you sent" for kind in ("relay_injection", "relay_rejection", "relay_delivery", "relay_tempfail", "relay_permfail")},
         **{kind: "an A/B test's outcome, about no recipient" for kind in ("ab_test_completed", "ab_test_cancelled")},
         **{kind: "a report on events uploaded through the Ingest API, about no recipient" for kind in ("success", "error")},
+        **{f"{kind}:soft": SOFT_BOUNCE + " (SparkPost classes soft and undetermined)" for kind in sorted(BOUNCES)},
+        **{f"{kind}:block": BLOCKED + " (SparkPost classes 50-54)" for kind in sorted(BOUNCES)},
+        **{f"{kind}:admin": "SparkPost's own policy refused the message (classes 25, 80): " + NEVER_SENT for kind in sorted(BOUNCES)},
+        **{f"{kind}:not_counted": "an open pixel not named in SPARKPOST_OPEN_TYPES (default open,amp_open): one view loads two pixels" for kind in sorted(OPENS)},
+        **{f"{kind}:prefetched": MACHINE_OPEN_DROPPED for kind in sorted(OPENS)},
+        **{f"{kind}:no_rcpt_to": NO_RECIPIENT + " (AMP events may come without rcpt_to)" for kind in sorted(AMP)},
     }
     secret_headers: ClassVar[frozenset[str]] = frozenset({TOKEN_HEADER})
 
@@ -239,7 +257,7 @@ class SparkPost(Source):
             return f"{kind}:admin"
         if kind in OPENS:
             if kind not in open_types:
-                return kind
+                return f"{kind}:not_counted"
             if _prefetched(event) and policy.drop_machine_opens:
                 return f"{kind}:prefetched"
         return None
