@@ -29,3 +29,13 @@ def test_every_golden_file_has_its_sample():
 
 def test_golden_files_are_not_taken_for_samples():
     assert all(not p.name.endswith(SUFFIX) for _, p in CASES)
+
+
+@pytest.mark.parametrize("sample", ["email/sendgrid/batch.json", "email/mailjet/grouped.json", "email/postmark/open.json"])
+def test_golden_calls_are_what_ciohooks_translate_prints(sample: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from ciohooks.cli import main
+
+    path = SAMPLES / sample
+    assert main(["translate", sample.rsplit("/", 1)[0], str(path)]) == 0
+    calls = [line for line in golden_path(path).read_text().splitlines(keepends=True) if not line.startswith('{"not_sent"')]
+    assert capsys.readouterr().out == "".join(calls)
