@@ -40,7 +40,7 @@ from ciohooks.sources.email.ses import (
     sign_envelope,
     string_to_sign,
 )
-from tests.support.spec import assert_valid_event
+from tests.support.sources import Harness
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "events" / "samples" / "email" / "ses"
@@ -99,9 +99,12 @@ def https(cert) -> FakeHttps:
     return FakeHttps(pem(cert))
 
 
+harness = Harness("email/ses", content_type="text/plain; charset=UTF-8", env={"SES_TOPIC_ARNS": TOPIC}, received=NOW)
+
+
 def source(https: FakeHttps | None = None, **env: str) -> Ses:
-    env = {"SES_TOPIC_ARNS": TOPIC, **env}
-    return Ses(Settings({f"CIOHOOKS_{k}": v for k, v in env.items()}), http_get=https)
+    """The source, fetching certificates through ``https`` (a fake: no test reaches AWS)."""
+    return dataclasses.replace(harness, build=lambda settings: Ses(settings, http_get=https)).source(**env)
 
 
 def envelope(name: str) -> dict[str, Any]:
@@ -122,8 +125,8 @@ def with_record(name: str, change) -> dict[str, Any]:
 
 
 def post(env: dict[str, Any] | bytes, received: datetime = NOW, headers: dict[str, str] | None = None) -> WebhookRequest:
-    body = env if isinstance(env, bytes) else json.dumps(env, indent=2).encode()
-    return WebhookRequest("POST", "/ses", body, {"content-type": "text/plain; charset=UTF-8", **(headers or {})}, received_at=received)
+    """An SNS envelope POSTed as SNS does (JSON as text/plain, indented as SNS writes it)."""
+    return harness.post(env if isinstance(env, bytes) else json.dumps(env, indent=2).encode(), headers, received=received)
 
 
 def signed(env: dict[str, Any], key, *, at: datetime = NOW, version: str = "2") -> WebhookRequest:
@@ -131,18 +134,12 @@ def signed(env: dict[str, Any], key, *, at: datetime = NOW, version: str = "2") 
 
 
 def translate(env: dict[str, Any] | str, **settings: str) -> tuple[list[dict[str, Any]], Counter[str]]:
-    env = envelope(env) if isinstance(env, str) else env
-    translation = source(**settings).translate(post(env))
-    bodies = [e.to_cio() for e in translation.events]
-    for body in bodies:
-        assert_valid_event(body)
-    return bodies, translation.ignored
+    """``harness.translate`` of an envelope, or of a sample envelope named by its file."""
+    return harness.translate(envelope(env) if isinstance(env, str) else env, **settings)
 
 
 def one(env: dict[str, Any] | str, **settings: str) -> dict[str, Any]:
-    bodies, ignored = translate(env, **settings)
-    assert len(bodies) == 1 and not ignored, (bodies, ignored)
-    return bodies[0]
+    return harness.one(envelope(env) if isinstance(env, str) else env, **settings)
 
 
 def sns_id(name: str) -> str:
