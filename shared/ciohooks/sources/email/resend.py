@@ -10,13 +10,13 @@ Resend POSTs one JSON event per request: ``{"type", "created_at", "data": {...}}
 
 Mapping (Resend ``type`` -> Customer.io event):
 
-    email.delivered         -> Email Delivered      one per address in data.to
-    email.bounced           -> Email Bounced        one per address in data.to; bounce.type Transient or
+    email.delivered         -> Email Delivered      for the only address in data.to (see below)
+    email.bounced           -> Email Bounced        for the only address in data.to; bounce.type Transient or
                                                     Temporary is a soft bounce (RESEND_SOFT_BOUNCES /
                                                     EMAIL_SOFT_BOUNCES, default: ignored); subType
                                                     Suppressed / OnAccountSuppressionList was never
                                                     sent: ignored, not a bounce (email policy)
-    email.complained        -> Email Marked as Spam one per address in data.to
+    email.complained        -> Email Marked as Spam for the only address in data.to
     email.opened            -> Email Opened         the recipient: the only address in data.to
     email.clicked           -> Email Link Clicked   link_url <- click.link; ip/user agent from click
     email.sent, email.scheduled, email.delivery_delayed, email.failed, email.suppressed,
@@ -50,10 +50,13 @@ Decisions:
   another id; the body is identical on every Svix retry anyway.
 - ``to`` is "Array of impacted recipient email addresses", each as the sender wrote it, so possibly
   ``"Name <addr@x.org>"``: the address is parsed out (``identity.address``); the display name is
-  never an id or a trait. Delivery, bounce and complaint events
-  become one event per address. An open or click names no particular recipient, so it is
-  attributed only when ``to`` has exactly one address; otherwise it is counted as
-  ``<type>:several_recipients`` rather than attributed to a guess.
+  never an id or a trait. An event is attributed only when ``to`` holds exactly one address;
+  otherwise it is counted as ``<type>:several_recipients`` rather than attributed to a guess.
+  django-anymail, from live tests (anymail/webhooks/resend.py): "For multi-recipient emails
+  (including cc and bcc), Resend generates events for each recipient, but no indication of which
+  recipient an event applies to." Fanning one event out to every address in ``to`` would therefore
+  send each address N events for N recipients, and pin a cc or bcc recipient's bounce on the ``to``
+  addresses (a bounce can get a good address suppressed in Customer.io).
 - Timestamp: ``click.timestamp`` for clicks, otherwise the top-level ``created_at`` (when the event
   happened). ``data.created_at`` is when the email was created, not used.
 - Tags: the docs now describe ``data.tags`` as an object of key/value pairs (``{"category":
@@ -109,7 +112,6 @@ EVENTS: dict[str, type[EmailEvent]] = {
     "email.opened": EmailOpened,
     "email.clicked": EmailLinkClicked,
 }
-PER_RECIPIENT = frozenset({"email.delivered", "email.bounced", "email.complained"})
 SOFT_BOUNCE_TYPES = frozenset({"Transient", "Temporary"})
 
 
@@ -153,8 +155,7 @@ class Resend(Source):
         **{f"domain.{change}": "a change to a sending domain, about no recipient" for change in ("created", "updated", "deleted")},
         **{f"email.bounced:{kind}": SOFT_BOUNCE for kind in sorted(SOFT_BOUNCE_TYPES)},
         **{f"email.bounced:{sub_type}": "a bounce of mail never sent (the address was on a suppression list): " + NEVER_SENT for sub_type in sorted(SUPPRESSED_BOUNCE_SUBTYPES)},
-        "email.opened:several_recipients": SEVERAL_RECIPIENTS,
-        "email.clicked:several_recipients": SEVERAL_RECIPIENTS,
+        **{f"{kind}:several_recipients": SEVERAL_RECIPIENTS for kind in EVENTS},
     }
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -187,13 +188,11 @@ class Resend(Source):
         if kind == "email.bounced" and (skipped := self._bounce_skipped(data)) is not None:
             translation.ignored[f"{kind}:{skipped}"] += 1
             return translation
-        if kind not in PER_RECIPIENT and len(recipients) > 1:
-            translation.ignored[f"{kind}:several_recipients"] += 1
+        if len(dict.fromkeys(recipients)) > 1:
+            translation.ignored[f"{kind}:several_recipients"] += 1  # see the module docstring
             return translation
-        content_id = ids.message_id_of_content(self.full_name(), event)  # one canonical dump per request
-        for index, recipient in enumerate(dict.fromkeys(recipients)):
-            with translation.item(f"{kind} recipient {index}"):
-                translation.events.append(self._event(kind, event, data, _address(kind, index, recipient), self.rules, content_id))
+        content_id = ids.message_id_of_content(self.full_name(), event)
+        translation.events.append(self._event(kind, event, data, _address(kind, recipients[0]), self.rules, content_id))
         return translation
 
     def _bounce_skipped(self, data: Mapping[str, Any]) -> str | None:
@@ -243,11 +242,11 @@ class Resend(Source):
         return email_event(EVENTS[kind], identity, message_id, timestamp, properties, traits, kind)
 
 
-def _address(kind: str, index: int, recipient: str) -> str:
-    """The address in one ``data.to`` entry ("Name <addr@x.org>" -> "addr@x.org"), else InvalidPayload."""
+def _address(kind: str, recipient: str) -> str:
+    """The address in the ``data.to`` entry ("Name <addr@x.org>" -> "addr@x.org"), else InvalidPayload."""
     parsed = address(recipient)
     if parsed is None:
-        raise InvalidPayload(f"{kind} recipient {index}: data.to entry is not one email address")
+        raise InvalidPayload(f"{kind}: data.to is not one email address")
     return parsed
 
 
