@@ -16,14 +16,20 @@ Mapping (event class / ``type`` -> Customer.io event):
 
     message_event delivery               -> Email Delivered
     message_event bounce, out_of_band    -> by ``bounce_class`` and SparkPost's classification table:
-        Hard  (10, 30, 90)                   -> Email Bounced (bounce_class, reason, error_code)
-        Soft  (20-24, 40, 60, 70, 100) and Undetermined (1)
+        Hard  (10, 30)                       -> Email Bounced (bounce_class, reason, error_code)
+        Soft  (20-24, 40, 70) and Undetermined (1)
                                              -> soft: ignored "bounce:soft" unless SPARKPOST_SOFT_BOUNCES=bounce
                                                 (SparkPost: "soft, block and undetermined are usually temporary")
         Block (50-54)                        -> block: ignored "bounce:block" unless SPARKPOST_BLOCKS=bounce
                                                 (email policy: a block is not a bounce)
-        Admin (25, 80)                       -> ignored "bounce:admin": SparkPost's own policy refused the
+        Admin (25)                           -> ignored "bounce:admin": SparkPost's own policy refused the
                                                 message (e.g. a suppressed recipient), nothing bounced
+        60 Auto-Reply, 80 Subscribe, 90 Unsubscribe, 100 Challenge-Response (SparkPost files them
+        under Soft, Admin, Hard, Soft)       -> ignored "bounce:<name>": a reply the receiver sent, not a
+                                                failed delivery (email policy; django-anymail reads them
+                                                as auto-replies and (un)subscribe requests too). An
+                                                unsubscribe request made through the list-unsubscribe
+                                                header arrives as list_unsubscribe.
         a class not in the table             -> that event fails (kept in the DLQ with the request) until
                                                 the table is updated; the others of the batch are sent
     message_event spam_complaint         -> Email Marked as Spam
@@ -118,6 +124,8 @@ TOKEN_HEADER = "x-messagesystems-webhook-token"
 DEFAULT_OPEN_TYPES = ("open", "amp_open")
 
 # SparkPost's bounce classification table: class -> category.
+# Classes that are replies, not failed deliveries (not bounces, whatever SparkPost's category says).
+NOT_DELIVERY_FAILURES: dict[str, str] = {"60": "auto_reply", "80": "subscribe_request", "90": "unsubscribe_request", "100": "challenge_response"}
 BOUNCE_CATEGORIES: dict[str, str] = {
     "1": "undetermined",
     "10": "hard", "30": "hard", "90": "hard",
@@ -177,7 +185,8 @@ class SparkPost(Source):
         **{kind: "a report on events uploaded through the Ingest API, about no recipient" for kind in ("success", "error")},
         **{f"{kind}:soft": SOFT_BOUNCE + " (SparkPost classes soft and undetermined)" for kind in sorted(BOUNCES)},
         **{f"{kind}:block": BLOCKED + " (SparkPost classes 50-54)" for kind in sorted(BOUNCES)},
-        **{f"{kind}:admin": "SparkPost's own policy refused the message (classes 25, 80): " + NEVER_SENT for kind in sorted(BOUNCES)},
+        **{f"{kind}:admin": "SparkPost's own policy refused the message (class 25): " + NEVER_SENT for kind in sorted(BOUNCES)},
+        **{f"{kind}:{reply}": "a reply the receiver sent (auto-reply, challenge, subscribe or unsubscribe request), not a failed delivery" for kind in sorted(BOUNCES) for reply in NOT_DELIVERY_FAILURES.values()},
         **{f"{kind}:not_counted": "an open pixel not named in SPARKPOST_OPEN_TYPES (default open,amp_open): one view loads two pixels" for kind in sorted(OPENS)},
         **{f"{kind}:prefetched": MACHINE_OPEN_DROPPED for kind in sorted(OPENS)},
         **{f"{kind}:no_rcpt_to": NO_RECIPIENT + " (AMP events may come without rcpt_to)" for kind in sorted(AMP)},
@@ -248,6 +257,8 @@ class SparkPost(Source):
             category = BOUNCE_CATEGORIES.get(str(bounce_class)) if bounce_class is not None else None
             if category is None:
                 raise InvalidPayload(f"event {index} ({kind}): bounce_class missing or not in SparkPost's classification table")
+            if (reply := NOT_DELIVERY_FAILURES.get(str(bounce_class))) is not None:
+                return f"{kind}:{reply}"
             if category == "hard":
                 return None
             if category in ("soft", "undetermined"):
