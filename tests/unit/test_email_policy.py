@@ -5,7 +5,9 @@ from collections import Counter
 import pytest
 
 from ciohooks.config import ConfigurationError, Settings
-from ciohooks.identity import IdentityRules, NoIdentity, address
+from hypothesis import given, strategies as st
+
+from ciohooks.identity import IdentityRules, NoIdentity, address, parsed_address
 from ciohooks.sources import Translation, load, names
 from ciohooks.sources.email._policy import SUPPRESSED_BOUNCE_SUBTYPES, EmailPolicy, not_mapped
 
@@ -76,6 +78,11 @@ def test_a_type_not_mapped_is_ignored_only_when_declared():
 )
 def test_address_parses_and_lower_cases(value, expected):
     assert address(value) == expected
+
+
+@given(st.from_regex(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+", fullmatch=True))
+def test_the_fast_path_for_a_bare_address_agrees_with_the_parser(value):
+    assert address(value) == parsed_address(value)
 
 
 def test_rules_from_settings():
