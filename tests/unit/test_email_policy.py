@@ -45,6 +45,12 @@ def test_every_email_source_refuses_a_bad_policy_value_when_it_is_built(full_nam
         load(full_name)(Settings({**env, f"CIOHOOKS_{prefix}_EMAIL_AS": "someone"}))
 
 
+@pytest.mark.parametrize(("full_name", "setting"), [("email/sendgrid", "SENDGRID_EMAIL_ID"), ("email/mailjet", "MAILJET_EMAIL_ID"), ("email/sparkpost", "SPARKPOST_EMAIL_ID")])
+def test_an_email_id_choice_that_is_not_one_is_a_configuration_error(full_name: str, setting: str) -> None:
+    with pytest.raises(ConfigurationError, match=setting):
+        load(full_name)(Settings({f"CIOHOOKS_{setting}": "messageid"}))
+
+
 def test_never_sent_bounce_sub_types_are_seses():
     # SES notification contents, bounce types: Permanent/Suppressed and Permanent/OnAccountSuppressionList.
     assert SUPPRESSED_BOUNCE_SUBTYPES == {"Suppressed", "OnAccountSuppressionList"}

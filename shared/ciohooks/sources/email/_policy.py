@@ -67,10 +67,7 @@ class EmailPolicy:
         values = {}
         for setting, allowed in CHOICES.items():
             name = f"{prefix}_{setting}" if settings.get(f"{prefix}_{setting}") else f"EMAIL_{setting}"
-            value = (settings.get(name) or allowed[0]).strip().lower()
-            if value not in allowed:
-                raise ConfigurationError(f"CIOHOOKS_{name} must be one of {', '.join(allowed)}")
-            values[setting.lower()] = value
+            values[setting.lower()] = choice(settings, name, allowed)
         return cls(**values)
 
     @property
@@ -92,6 +89,15 @@ class EmailPolicy:
     @property
     def drop_machine_opens(self) -> bool:
         return self.machine_opens == "drop"
+
+
+def choice(settings: Any, name: str, allowed: tuple[str, ...]) -> str:
+    """Setting ``name`` (case-insensitive), one of ``allowed`` (the first is the default);
+    ``ConfigurationError`` naming the setting otherwise."""
+    value = (settings.get(name) or allowed[0]).strip().lower()
+    if value not in allowed:
+        raise ConfigurationError(f"CIOHOOKS_{name} must be one of {', '.join(allowed)}")
+    return value
 
 
 def not_mapped(translation: Translation, kind: str, ignored_types: Mapping[str, str]) -> None:

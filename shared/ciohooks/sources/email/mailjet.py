@@ -77,7 +77,7 @@ from ...semantic.email import (
 from .. import _credentials as credentials
 from .._translation import email_event, event_objects, timestamp_of
 from ..base import InvalidPayload, Source, Translation
-from ._policy import NEVER_SENT, SOFT_BOUNCE, EmailPolicy, not_mapped
+from ._policy import NEVER_SENT, SOFT_BOUNCE, EmailPolicy, choice, not_mapped
 
 SECRET = "MAILJET_BASIC_AUTH"
 EVENTS: dict[str, type[EmailEvent]] = {
@@ -149,7 +149,7 @@ class Mailjet(Source):
         super().__init__(settings)
         self.rules = IdentityRules.from_settings(self.settings, "MAILJET")
         self.policy = EmailPolicy.from_settings(self.settings, "MAILJET")
-        self.by_guid = (self.settings.get("MAILJET_EMAIL_ID") or "message_id").lower() == "message_guid"
+        self.by_guid = choice(self.settings, "MAILJET_EMAIL_ID", ("message_id", "message_guid")) == "message_guid"
 
     def authenticate(self, request: WebhookRequest) -> None:
         if (configured := self.secret_or_open(SECRET)) is not None:

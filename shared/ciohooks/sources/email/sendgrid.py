@@ -123,6 +123,7 @@ from ._policy import (
     NOT_YET_SENT,
     RESUBSCRIBED,
     EmailPolicy,
+    choice,
     not_mapped,
 )
 
@@ -325,7 +326,7 @@ def load_public_keys(text: str) -> tuple[ec.EllipticCurvePublicKey, ...]:
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-    """The SENDGRID_* settings translation reads, read once per request (see the module docstring)."""
+    """The SENDGRID_* settings translation reads, read once when the source is built (see the module docstring)."""
 
     subject_keys: tuple[str, ...]
     campaign_id_keys: tuple[str, ...]
@@ -340,7 +341,7 @@ class Options:
             campaign_id_keys=(*setting_keys(settings, "SENDGRID_CAMPAIGN_ID_KEYS", "campaign_id"), "marketing_campaign_id"),
             campaign_name_keys=(*setting_keys(settings, "SENDGRID_CAMPAIGN_NAME_KEYS", "campaign_name"), "marketing_campaign_name"),
             category_as_campaign_name=settings.get_bool("SENDGRID_CATEGORY_AS_CAMPAIGN_NAME"),
-            whole_sg_message_id=(settings.get("SENDGRID_EMAIL_ID") or "x_message_id").lower() == "sg_message_id",
+            whole_sg_message_id=choice(settings, "SENDGRID_EMAIL_ID", ("x_message_id", "sg_message_id")) == "sg_message_id",
         )
 
 

@@ -115,6 +115,7 @@ from ._policy import (
     PROVIDER_ERROR,
     SOFT_BOUNCE,
     EmailPolicy,
+    choice,
     not_mapped,
 )
 
@@ -200,7 +201,7 @@ class SparkPost(Source):
         if unknown_types := self.open_types - OPENS:
             raise ConfigurationError(f"CIOHOOKS_SPARKPOST_OPEN_TYPES names {len(unknown_types)} type(s) that are not SparkPost opens ({', '.join(sorted(OPENS))})")
         self.rules = IdentityRules.from_settings(self.settings, "SPARKPOST")
-        self.id_field = "transmission_id" if (self.settings.get("SPARKPOST_EMAIL_ID") or "").lower() == "transmission_id" else "message_id"
+        self.id_field = choice(self.settings, "SPARKPOST_EMAIL_ID", ("message_id", "transmission_id"))
 
     def reply_before_auth(self, request: WebhookRequest) -> Reply | None:
         # The validation batch holds no data; a non-200 would make SparkPost refuse the webhook.
