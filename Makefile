@@ -14,7 +14,7 @@ PY := $(VENV)/bin/python
 PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup browser run test test-fast lint-template events bench clean
+.PHONY: setup browser run test test-fast lint-template events golden bench clean
 
 # pip's notes about unreachable extra indexes on some machines are noise here, not errors.
 QUIET_PIP = 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
@@ -58,6 +58,11 @@ test-fast: $(VENV)/.installed
 
 events: $(VENV)/.installed
 	$(PY) events/generate.py
+
+# Rewrite events/samples/**/<name>.golden.jsonl: the exact Customer.io calls each sample becomes
+# (tests/unit/test_golden.py compares them byte for byte). Say in the commit why they changed.
+golden: $(VENV)/.installed
+	$(PY) -m events.golden
 
 # Benchmarks run on demand, never in the test suite: ratios measured in one run (docs/PERFORMANCE.md).
 bench: setup

@@ -172,7 +172,7 @@ def test_provider_retries_duplicate_only_under_the_same_message_id(pipeline, sqs
 
 
 def test_untranslatable_request_is_kept_whole_in_the_dlq(pipeline, sqs_queues):
-    body = b'[{"email":"jane@example.com","event":"delivered","timestamp":1513299569}]'  # no sg_message_id
+    body = b'[{"email":"jane@example.com","timestamp":1513299569}]'  # no event type: the whole batch fails
     assert post_signed(pipeline, body, {"Authorization": "Basic c2VjcmV0"}).status_code == 200
     (envelope,) = peek_dlq(sqs_queues)
     assert envelope.kind == "request" and envelope.failure.stage == "translate"

@@ -24,7 +24,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from ciohooks import ids
 from ciohooks.config import Settings
 from ciohooks.ingest import Ingest
 from ciohooks.local import local_keys
@@ -41,7 +40,7 @@ from ciohooks.sources.email.ses import (
     sign_envelope,
     string_to_sign,
 )
-from tests.support.spec import assert_valid_event
+from tests.support.sources import Harness
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "events" / "samples" / "email" / "ses"
@@ -100,9 +99,12 @@ def https(cert) -> FakeHttps:
     return FakeHttps(pem(cert))
 
 
+harness = Harness("email/ses", content_type="text/plain; charset=UTF-8", env={"SES_TOPIC_ARNS": TOPIC}, received=NOW)
+
+
 def source(https: FakeHttps | None = None, **env: str) -> Ses:
-    env = {"SES_TOPIC_ARNS": TOPIC, **env}
-    return Ses(Settings({f"CIOHOOKS_{k}": v for k, v in env.items()}), http_get=https)
+    """The source, fetching certificates through ``https`` (a fake: no test reaches AWS)."""
+    return dataclasses.replace(harness, build=lambda settings: Ses(settings, http_get=https)).source(**env)
 
 
 def envelope(name: str) -> dict[str, Any]:
@@ -123,8 +125,8 @@ def with_record(name: str, change) -> dict[str, Any]:
 
 
 def post(env: dict[str, Any] | bytes, received: datetime = NOW, headers: dict[str, str] | None = None) -> WebhookRequest:
-    body = env if isinstance(env, bytes) else json.dumps(env, indent=2).encode()
-    return WebhookRequest("POST", "/ses", body, {"content-type": "text/plain; charset=UTF-8", **(headers or {})}, received_at=received)
+    """An SNS envelope POSTed as SNS does (JSON as text/plain, indented as SNS writes it)."""
+    return harness.post(env if isinstance(env, bytes) else json.dumps(env, indent=2).encode(), headers, received=received)
 
 
 def signed(env: dict[str, Any], key, *, at: datetime = NOW, version: str = "2") -> WebhookRequest:
@@ -132,18 +134,12 @@ def signed(env: dict[str, Any], key, *, at: datetime = NOW, version: str = "2") 
 
 
 def translate(env: dict[str, Any] | str, **settings: str) -> tuple[list[dict[str, Any]], Counter[str]]:
-    env = envelope(env) if isinstance(env, str) else env
-    translation = source(**settings).translate(post(env))
-    bodies = [e.to_cio() for e in translation.events]
-    for body in bodies:
-        assert_valid_event(body)
-    return bodies, translation.ignored
+    """``harness.translate`` of an envelope, or of a sample envelope named by its file."""
+    return harness.translate(envelope(env) if isinstance(env, str) else env, **settings)
 
 
 def one(env: dict[str, Any] | str, **settings: str) -> dict[str, Any]:
-    bodies, ignored = translate(env, **settings)
-    assert len(bodies) == 1 and not ignored, (bodies, ignored)
-    return bodies[0]
+    return harness.one(envelope(env) if isinstance(env, str) else env, **settings)
 
 
 def sns_id(name: str) -> str:
@@ -158,7 +154,7 @@ def test_event_publishing_bounce() -> None:
         "type": "track",
         "event": "Email Bounced",
         "anonymousId": "recipient@example.com",
-        "messageId": ids.message_id(NAME, sns_id("event-bounce.txt"), "recipient@example.com"),
+        "messageId": "fd36a888-0b37-5444-9f18-ef19cbfff889",  # UUIDv5 of the SNS MessageId and the recipient
         "timestamp": "2017-08-05T00:41:02.669000Z",
         "properties": {
             "email_id": SES_ID,
@@ -224,8 +220,7 @@ def test_notification_format_bounce_fans_out_per_recipient() -> None:
     bodies, ignored = translate("notification-bounce-no-dsn.txt")
     assert not ignored
     assert [(b["event"], b["anonymousId"]) for b in bodies] == [("Email Bounced", "jane@example.com"), ("Email Bounced", "richard@example.com")]
-    mid = sns_id("notification-bounce-no-dsn.txt")
-    assert [b["messageId"] for b in bodies] == [ids.message_id(NAME, mid, "jane@example.com"), ids.message_id(NAME, mid, "richard@example.com")]
+    assert [b["messageId"] for b in bodies] == ["47350948-a5ef-5e2b-b840-e31e83d32ab4", "2148d0a0-a8e6-5a17-ad44-18477ef7da3e"]  # one per recipient
     assert {b["properties"]["email_id"] for b in bodies} == {"00000137860315fd-34208509-5b74-41f3-95c5-22c1edc3c924-000000"}
     assert bodies[0]["properties"]["email_subject"] == "Hello"  # commonHeaders.subject
 
@@ -340,8 +335,6 @@ def test_a_non_ses_notification_goes_to_the_dlq() -> None:
         (lambda r: r["mail"].pop("messageId"), "mail.messageId is missing"),
         (lambda r: r.pop("bounce"), "no bounce object"),
         (lambda r: r["bounce"].update(bouncedRecipients=[]), "not a list of recipients"),
-        (lambda r: r["bounce"].update(timestamp="yesterday"), "neither epoch time nor ISO"),
-        (lambda r: r["bounce"]["bouncedRecipients"][0].pop("emailAddress"), "no emailAddress"),
         (lambda r: r.pop("eventType"), "no eventType"),
     ],
 )
@@ -349,6 +342,52 @@ def test_records_that_cannot_be_translated(change, reason: str) -> None:
     with pytest.raises(InvalidPayload, match=reason) as caught:
         source().translate(post(with_record("event-bounce.txt", change)))
     assert "@" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda r: r["bounce"].update(timestamp="yesterday"), "Bounce recipient 0: Bounce record: timestamp is neither epoch time nor ISO-8601"),
+        (lambda r: r["bounce"]["bouncedRecipients"][0].pop("emailAddress"), "Bounce recipient 0: no emailAddress"),
+        (lambda r: r["bounce"]["bouncedRecipients"][0].update(emailAddress="two@example.com, three@example.com"), "Bounce recipient 0: not one email address"),
+    ],
+)
+def test_a_recipient_that_cannot_be_translated_is_recorded(change, reason: str) -> None:
+    translation = source().translate(post(with_record("event-bounce.txt", change)))
+    assert not translation.events and translation.failed == [reason]
+    assert "@" not in translation.failed[0]
+
+
+def test_one_bad_recipient_does_not_hold_back_the_others() -> None:
+    def two_recipients(record: dict[str, Any]) -> None:
+        good = record["bounce"]["bouncedRecipients"][0]
+        record["bounce"]["bouncedRecipients"] = [{"status": "5.1.1"}, good]
+
+    translation = source().translate(post(with_record("event-bounce.txt", two_recipients)))
+    assert [e.to_cio()["event"] for e in translation.events] == ["Email Bounced"]
+    assert translation.failed == ["Bounce recipient 0: no emailAddress"]
+
+
+@pytest.mark.parametrize("sub_type", ["Suppressed", "OnAccountSuppressionList"])
+def test_a_bounce_of_mail_never_sent_is_not_a_bounce(sub_type: str) -> None:
+    # SES's bounce types: "Permanent/Suppressed: Amazon SES has suppressed sending to this address
+    # because it has a recent history of bouncing"; OnAccountSuppressionList: "Amazon SES has
+    # suppressed sending to this address because it is on the account-level suppression list".
+    # Both are never sent: the email policy's never-sent rule (as SendGrid dropped).
+    record = with_record("event-bounce.txt", lambda r: r["bounce"].update(bounceType="Permanent", bounceSubType=sub_type))
+    assert translate(record) == ([], Counter({f"Bounce:{sub_type}": 1}))
+
+
+def test_a_recipient_with_a_display_name_is_identified_by_the_address() -> None:
+    # SES documents mail.destination as the recipients "as given" in the send (RFC 5322 form allowed).
+    record = with_record("event-open.txt", lambda r: r["mail"].update(destination=["Recipient <Recipient@Example.com>"]))
+    body = one(record)
+    assert body["anonymousId"] == "recipient@example.com" and body["context"]["traits"]["email"] == "recipient@example.com"
+
+
+def test_an_unknown_event_type_is_kept() -> None:
+    translation = source().translate(post(with_record("event-send.txt", lambda r: r.update(eventType="Archive"))))
+    assert translation.unknown == Counter({"Archive": 1}) and not translation.ignored
 
 
 def test_amazon_ses_setup_notification_is_counted() -> None:

@@ -16,11 +16,15 @@ Mapping (Brevo ``event`` -> Customer.io event):
     click              -> Email Link Clicked     link_url <- link
     hard_bounce        -> Email Bounced          (+ bounce_type "hard", reason)
     soft_bounce        -> Email Bounced          only if BREVO_SOFT_BOUNCES / EMAIL_SOFT_BOUNCES is "bounce"
-    invalid_email      -> Email Bounced          (+ bounce_type "invalid_email"): the address does not exist
-    blocked            -> Email Bounced          unless BREVO_BLOCKS / EMAIL_BLOCKS is "ignore"
-    spam               -> Email Marked as Spam
-    unsubscribed       -> Email Unsubscribed
-    request (sent), deferred, error, anything else -> not translated, counted by type
+    spam, complaint    -> Email Marked as Spam   (Brevo's webhook page files "Spam" under #complaint)
+    unsubscribed, unsubscribe -> Email Unsubscribed  (the docs' example says "unsubscribed";
+                          django-anymail, from live captures, maps "unsubscribe": both are read)
+    request (sent), deferred, error, blocked, invalid_email -> ignored (``ignored_types``): blocked
+                          and invalid_email were never sent (a blocklisted contact, an address refused
+                          before sending), so by the email policy they are not bounces
+    anything else      -> unknown: kept (the request goes to the DLQ for a later replay)
+
+The table in docs/sources/brevo.md is checked against ``EVENTS`` and ``ignored_types``.
 
 Authentication: Brevo does not sign webhooks. A webhook is protected by Basic credentials in its
 URL (``https://user:password@<function url>/brevo``, arriving as ``Authorization: Basic``) or by a
@@ -51,6 +55,8 @@ Decisions:
 - ``messageId``: Brevo sends no event id (``id`` is the webhook's), so UUIDv5 of the event content.
 - Timestamp: ``ts_epoch`` (milliseconds UTC, though some documented samples give seconds: both are
   read), else ``ts_event``, else ``ts`` (seconds UTC). ``date`` is in the account's time zone, unused.
+  Brevo's own Proxy Open example has none of the three: such an event takes the time the request was
+  received (Brevo posts in near real time; a replay keeps the original received time).
 - Identity: ``IdentityRules.from_settings(settings, "BREVO")`` over the ``X-Mailin-custom`` header
   the sender set, when it holds a JSON object (default key ``user_id``). ``BREVO_USER_ID_TAG_PREFIX``
   (e.g. ``user:``) also lets a tag ``user:42`` give the userId 42. Else the address as
@@ -60,15 +66,20 @@ Decisions:
 - ``email_subject`` <- ``subject``; ``template_id`` and ``tags`` are passed on. ``user_agent`` (and
   ``ip`` when present) go to ``context.traits`` for opens, clicks and unsubscribes. ``sending_ip`` is
   Brevo's own, never a trait.
+- Time zone caveat (django-anymail, from live tests): ``ts``, ``ts_event`` and ``date`` seemed to
+  follow the account's time zone, ``ts_epoch`` (ms) is always UTC. ``ts_epoch`` is therefore read
+  first; an account set to another zone than UTC should keep ``ts_epoch`` in its webhook events.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any, ClassVar, Mapping
 
 from ... import ids
-from ...identity import IdentityRules, NoIdentity
+from ...config import Settings
+from ...identity import IdentityRules, NoIdentity, address
 from ...request import WebhookRequest
 from ...semantic.email import (
     EmailBounced,
@@ -82,7 +93,18 @@ from ...semantic.email import (
 from .. import _credentials as credentials
 from .._translation import email_event, event_objects, timestamp_of
 from ..base import InvalidPayload, Source, Translation, Unauthorized
-from ._policy import EmailPolicy
+from ._policy import (
+    DELAYED,
+    MACHINE_OPEN_DROPPED,
+    NEVER_SENT,
+    NO_RECIPIENT,
+    NOT_FIRST_OPEN,
+    NOT_YET_SENT,
+    PROVIDER_ERROR,
+    SOFT_BOUNCE,
+    EmailPolicy,
+    not_mapped,
+)
 
 BASIC_SECRET = "BREVO_BASIC_AUTH"
 TOKEN_SECRET = "BREVO_TOKEN"
@@ -95,16 +117,17 @@ EVENTS: dict[str, type[EmailEvent]] = {
     "click": EmailLinkClicked,
     "hard_bounce": EmailBounced,
     "soft_bounce": EmailBounced,
-    "invalid_email": EmailBounced,
-    "blocked": EmailBounced,
     "spam": EmailMarkedAsSpam,
+    "complaint": EmailMarkedAsSpam,
     "unsubscribed": EmailUnsubscribed,
+    "unsubscribe": EmailUnsubscribed,
 }
 OPENS = frozenset({"opened", "unique_opened", "proxy_open", "unique_proxy_open"})
+UNSUBSCRIBES = frozenset({"unsubscribed", "unsubscribe"})
 FIRST_OPENS = frozenset({"unique_opened", "unique_proxy_open"})
 MACHINE_OPENS = frozenset({"proxy_open", "unique_proxy_open"})
-ENGAGEMENT = OPENS | {"click", "unsubscribed"}
-BOUNCE_TYPES = {"hard_bounce": "hard", "soft_bounce": "soft", "invalid_email": "invalid_email", "blocked": "blocked"}
+ENGAGEMENT = OPENS | UNSUBSCRIBES | {"click"}
+BOUNCE_TYPES = {"hard_bounce": "hard", "soft_bounce": "soft"}
 
 
 # ---- authentication ------------------------------------------------------------------------------
@@ -178,6 +201,18 @@ class Brevo(Source):
     docs_url: ClassVar[str] = "https://developers.brevo.com/docs/transactional-webhooks"
     secret_name: ClassVar[str | None] = TOKEN_SECRET
     secret_names: ClassVar[tuple[str, ...]] = (TOKEN_SECRET, BASIC_SECRET)
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "request": NOT_YET_SENT,
+        "deferred": DELAYED,
+        "error": PROVIDER_ERROR,
+        "blocked": NEVER_SENT,
+        "invalid_email": "the address was refused as invalid before sending: " + NEVER_SENT,
+        "list_addition": "a contact added to a list (a marketing event): about no message",
+        "soft_bounce:soft": SOFT_BOUNCE,
+        **{f"{kind}:not_first": NOT_FIRST_OPEN for kind in sorted(OPENS - FIRST_OPENS)},
+        **{f"{kind}:machine": MACHINE_OPEN_DROPPED for kind in sorted(MACHINE_OPENS)},
+        **{f"{kind}:no_email": NO_RECIPIENT + " (Brevo's own unique_proxy_open sample has an empty email)" for kind in EVENTS},
+    }
     # Brevo retries on 429 only; every other 4xx and all 5xx discard the webhook (see docstring).
     retry_status: ClassVar[int] = 429
 
@@ -192,42 +227,43 @@ class Brevo(Source):
         """``request`` as Brevo sends it for a webhook whose ``auth`` is the bearer token ``key``."""
         return credentials.with_header(request, "authorization", credentials.bearer_header(key))
 
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.rules = IdentityRules.from_settings(self.settings, "BREVO")
+        self.policy = EmailPolicy.from_settings(self.settings, "BREVO")
+        self.tag_prefix = self.settings.get("BREVO_USER_ID_TAG_PREFIX")
+
     def translate(self, request: WebhookRequest) -> Translation:
-        rules = IdentityRules.from_settings(self.settings, "BREVO")
-        policy = EmailPolicy.from_settings(self.settings, "BREVO")
-        tag_prefix = self.settings.get("BREVO_USER_ID_TAG_PREFIX")
         translation = Translation()
         for index, raw in enumerate(parse_events(request.body)):
             kind = raw["event"]
-            skipped = self._skipped(kind, policy)
-            if skipped is not None:
+            if kind not in EVENTS:
+                not_mapped(translation, kind, self.ignored_types)
+            elif (skipped := self._skipped(kind, self.policy)) is not None:
                 translation.ignored[skipped] += 1
-                continue
-            event = self._event(index, kind, raw, rules, tag_prefix)
-            if event is None:
-                translation.ignored[f"{kind}:no_email"] += 1
             else:
-                translation.events.append(event)
+                with translation.item(f"event {index + 1} ({kind})"):
+                    event = self._event(index, kind, raw, request.received_at)
+                    if event is None:
+                        translation.ignored[f"{kind}:no_email"] += 1
+                    else:
+                        translation.events.append(event)
         return translation
 
     @staticmethod
     def _skipped(kind: str, policy: EmailPolicy) -> str | None:
-        """Why an event of this type is not translated under the policy, or None."""
-        if kind not in EVENTS:
-            return kind[:64]
+        """Why an event of a mapped type is not translated under the policy, or None."""
         if kind in OPENS and policy.first_opens_only and kind not in FIRST_OPENS:
             return f"{kind}:not_first"
         if kind in MACHINE_OPENS and policy.drop_machine_opens:
             return f"{kind}:machine"
         if kind == "soft_bounce" and not policy.soft_bounces_are_bounces:
-            return kind
-        if kind == "blocked" and not policy.blocks_are_bounces:
-            return kind
+            return "soft_bounce:soft"
         return None
 
-    def _event(self, index: int, kind: str, raw: Mapping[str, Any], rules: IdentityRules, tag_prefix: str | None) -> EmailEvent | None:
+    def _event(self, index: int, kind: str, raw: Mapping[str, Any], received_at: datetime) -> EmailEvent | None:
         where = f"event {index + 1} ({kind})"
-        email = raw.get("email") if isinstance(raw.get("email"), str) and raw.get("email") else None
+        email = address(raw.get("email"))
         email_id = message_id(raw.get("message-id"))
         if email_id is None:
             raise InvalidPayload(f"{where}: no message-id")
@@ -251,13 +287,11 @@ class Brevo(Source):
         if kind in ENGAGEMENT:
             traits.update(ip=raw.get("ip") or None, user_agent=raw.get("user_agent") or None)
         try:
-            identity = _identity(raw, email, event_tags, rules, tag_prefix)
+            identity = _identity(raw, email, event_tags, self.rules, self.tag_prefix)
         except NoIdentity:
             return None  # documented absence: see the module docstring
         stamp = next((raw[k] for k in ("ts_epoch", "ts_event", "ts") if raw.get(k) not in (None, "")), None)
-        if stamp is None:
-            raise InvalidPayload(f"{where}: no ts_epoch, ts_event or ts")
-        timestamp = timestamp_of(stamp, where)
+        timestamp = received_at if stamp is None else timestamp_of(stamp, where)  # see the docstring
         # Opens: the same pixel load reported as unique_opened and opened collapses into one id.
         content = {**raw, "event": "opened"} if kind in ("opened", "unique_opened") else raw
         cio_id = ids.message_id_of_content(self.full_name(), content)

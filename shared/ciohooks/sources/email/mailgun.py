@@ -13,18 +13,22 @@ hex. It does NOT cover the body (Mailgun signs only timestamp and token).
 Mapping (``event-data.event`` -> Customer.io event):
 
     delivered                                  -> Email Delivered
-    opened                                     -> Email Opened        (+ bot when client-info.bot is set)
-    clicked                                    -> Email Link Clicked  (link_url <- url; + bot when set)
+    opened                                     -> Email Opened        (+ machine_open, bot when client-info.bot is set)
+    clicked                                    -> Email Link Clicked  (link_url <- url; + machine_open, bot when set)
     complained                                 -> Email Marked as Spam
     unsubscribed                               -> Email Unsubscribed
     failed, severity permanent                 -> Email Bounced       (reason, severity, bounce_code, bounce_message)
     failed, permanent, reason suppress-*       -> ignored "failed:suppress-bounce" etc.: Mailgun did not send
                                                   (the address was already suppressed by an earlier bounce,
                                                   unsubscribe or complaint, which was reported then)
-    failed, permanent, reason espblock         -> a block: Email Bounced unless MAILGUN_BLOCKS=ignore
+    failed, permanent, reason espblock         -> a block: ignored "failed:espblock" unless MAILGUN_BLOCKS=bounce
     failed, severity temporary                 -> a soft bounce: ignored "failed:temporary" unless
                                                   MAILGUN_SOFT_BOUNCES=bounce (Mailgun retries it)
-    accepted, rejected, stored, list events, anything else -> not translated, counted by type
+    accepted, rejected, stored, list_member_uploaded, list_member_upload_error, list_uploaded
+                                               -> ignored (``ignored_types``, each with its reason)
+    anything else                              -> unknown: kept (the request goes to the DLQ for a later replay)
+
+The table in docs/sources/mailgun.md is checked against ``EVENTS`` and ``ignored_types``.
 
 Policy (``EmailPolicy.from_settings(settings, "MAILGUN")``, see ``_policy.py``):
 
@@ -32,7 +36,8 @@ Policy (``EmailPolicy.from_settings(settings, "MAILGUN")``, see ``_policy.py``):
 - BLOCKS: ``failed`` with ``reason: espblock`` and ``severity: permanent``. Mailgun's stats API
   lists espblock under temporary failures; a temporary one follows SOFT_BOUNCES like any other.
 - MACHINE_OPENS: ``opened`` with a non-empty ``client-info.bot`` (``apple`` = Apple Mail Privacy
-  Protection, ``gmail``, ``generic``). Kept by default, with ``bot`` in the properties; ``drop``
+  Protection, ``gmail``, ``generic``). Kept by default, flagged ``machine_open: true`` with ``bot``
+  (which kind) in the properties; ``drop``
   counts them as ``opened:bot``. Bot clicks are always kept (flagged the same way): the policy is
   about opens.
 - OPENS=first cannot apply: Mailgun sends no first/unique-open flag. Every open is translated.
@@ -93,7 +98,7 @@ from typing import Any, ClassVar, Mapping
 from urllib.parse import parse_qsl
 
 from ... import ids, replay_store
-from ...identity import IdentityRules, NoIdentity
+from ...identity import IdentityRules, NoIdentity, address
 from ...request import WebhookRequest
 from ...semantic.email import (
     EmailBounced,
@@ -107,7 +112,7 @@ from ...semantic.email import (
 from .. import _credentials as credentials
 from .._translation import email_event, load_json, object_or_empty, text_or_none, timestamp_of
 from ..base import InvalidPayload, Reply, Source, Translation, Unauthorized
-from ._policy import EmailPolicy
+from ._policy import BLOCKED, MACHINE_OPEN_DROPPED, MACHINE_OPEN_PROPERTY, NEVER_SENT, NOT_YET_SENT, SOFT_BOUNCE, EmailPolicy, not_mapped
 
 KEY_SECRET = "MAILGUN_SIGNING_KEY"
 DEFAULT_TOLERANCE_SECONDS = 9 * 3600  # Mailgun's 8 h retry schedule, and some slack
@@ -209,10 +214,25 @@ class Mailgun(Source):
     name: ClassVar[str] = "mailgun"
     docs_url: ClassVar[str] = "https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/webhooks"
     secret_name: ClassVar[str | None] = KEY_SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "accepted": NOT_YET_SENT,
+        "rejected": "Mailgun refused the send request: " + NEVER_SENT,
+        "stored": "an inbound message stored by a route, not mail you sent",
+        "list_member_uploaded": "a mailing-list upload, about no message",
+        "list_member_upload_error": "a mailing-list upload, about no message",
+        "list_uploaded": "a mailing-list upload, about no message",
+        "failed:temporary": SOFT_BOUNCE + " (Mailgun retries it for up to 8 h)",
+        "failed:espblock": BLOCKED,
+        **{f"failed:{reason}": "Mailgun did not send it: the address was suppressed by an earlier event, reported then; " + NEVER_SENT for reason in sorted(SUPPRESSED_REASONS)},
+        "opened:bot": MACHINE_OPEN_DROPPED,
+    }
 
     def __init__(self, settings: Any = None) -> None:
         super().__init__(settings)
         self.replays = replay_store.guard(self)
+
+        self.policy = EmailPolicy.from_settings(self.settings, "MAILGUN")
+        self.rules = IdentityRules.from_settings(self.settings, "MAILGUN")
 
     def authenticate(self, request: WebhookRequest) -> None:
         if (configured := self.secret_or_open(KEY_SECRET)) is None:
@@ -264,13 +284,11 @@ class Mailgun(Source):
             raise InvalidPayload("event-data has no event type")
         translation = Translation()
         if kind not in EVENTS:
-            translation.ignored[kind[:64]] += 1
-            return translation
-        policy = EmailPolicy.from_settings(self.settings, "MAILGUN")
-        if (skipped := self._skipped(kind, data, policy)) is not None:
+            not_mapped(translation, kind, self.ignored_types)
+        elif (skipped := self._skipped(kind, data, self.policy)) is not None:
             translation.ignored[skipped] += 1
-            return translation
-        translation.events.append(self._event(kind, data))
+        else:
+            translation.events.append(self._event(kind, data))
         return translation
 
     def _skipped(self, kind: str, data: Mapping[str, Any], policy: EmailPolicy) -> str | None:
@@ -291,9 +309,9 @@ class Mailgun(Source):
 
     def _event(self, kind: str, data: Mapping[str, Any]) -> EmailEvent:
         where = f"event 0 ({kind})"
-        recipient = data.get("recipient")
-        if not isinstance(recipient, str) or not recipient:
-            raise InvalidPayload(f"{where}: no recipient")
+        recipient = address(data.get("recipient"))
+        if recipient is None:
+            raise InvalidPayload(f"{where}: no address in recipient")
         headers = object_or_empty(object_or_empty(data.get("message")).get("headers"))
         message_id = headers.get("message-id")
         email_id = message_id.strip().removeprefix("<").removesuffix(">").strip() if isinstance(message_id, str) else ""
@@ -305,8 +323,8 @@ class Mailgun(Source):
         client = object_or_empty(data.get("client-info"))
         if kind == "clicked":
             properties["link_url"] = text_or_none(data.get("url"))
-        if kind in ("opened", "clicked"):
-            properties["bot"] = _bot(data)
+        if kind in ("opened", "clicked") and (bot := _bot(data)) is not None:
+            properties.update({MACHINE_OPEN_PROPERTY: True, "bot": bot})
         if kind == "failed":
             status = object_or_empty(data.get("delivery-status"))
             properties.update(
@@ -321,7 +339,7 @@ class Mailgun(Source):
             traits.update(ip=text_or_none(data.get("ip")), user_agent=text_or_none(client.get("user-agent")))
         variables = data.get("user-variables")
         try:
-            identity = IdentityRules.from_settings(self.settings, "MAILGUN").resolve(variables if isinstance(variables, dict) else {}, recipient)
+            identity = self.rules.resolve(variables if isinstance(variables, dict) else {}, recipient)
         except NoIdentity as error:
             raise InvalidPayload(f"{where}: {error}") from None
         event_id = data.get("id")

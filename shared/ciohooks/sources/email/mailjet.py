@@ -15,10 +15,13 @@ Mapping (Mailjet ``event`` -> Customer.io event):
     click    -> Email Link Clicked     link_url <- url
     bounce   -> Email Bounced          hard_bounce true; hard_bounce false is a soft bounce
                                        (MAILJET_SOFT_BOUNCES / EMAIL_SOFT_BOUNCES, default: ignored)
-    blocked  -> Email Bounced          unless MAILJET_BLOCKS / EMAIL_BLOCKS is "ignore"
+    blocked  -> ignored: Mailjet did not send the message ("preblocked", "duplicate in campaign",
+                an address it had already seen fail...): never sent, so not a bounce (email policy)
     spam     -> Email Marked as Spam   (+ source: the feedback loop that reported it)
     unsub    -> Email Unsubscribed     list_id <- mj_list_id
-    anything else -> not translated, counted by type
+    anything else -> unknown: kept (the request goes to the DLQ for a later replay)
+
+The table in docs/sources/mailjet.md is checked against ``EVENTS`` and ``ignored_types``.
 
 Authentication: Mailjet has no signature. It recommends "a secure (HTTPS) URL in combination with a
 basic authentication": the Event URL is ``https://user:password@<function url>/mailjet`` and every
@@ -49,7 +52,8 @@ Decisions:
   events where Mailjet documents them as the recipient's.
 - An unsub always carries the contact list the recipient left (``mj_list_id``): Mailjet has no other
   kind of unsubscribe to tell it apart from, so the group-unsubscribe policy does not apply.
-- One event that cannot be translated fails the whole request (InvalidPayload -> DLQ, 200).
+- One event that cannot be translated does not hold back the others (``translation.item``): they
+  are sent and the request is kept in the DLQ with the reason.
 """
 
 from __future__ import annotations
@@ -58,7 +62,8 @@ import json
 from typing import Any, ClassVar, Mapping
 
 from ... import ids
-from ...identity import IdentityRules, NoIdentity
+from ...config import Settings
+from ...identity import IdentityRules, NoIdentity, address
 from ...request import WebhookRequest
 from ...semantic.email import (
     EmailBounced,
@@ -72,7 +77,7 @@ from ...semantic.email import (
 from .. import _credentials as credentials
 from .._translation import email_event, event_objects, timestamp_of
 from ..base import InvalidPayload, Source, Translation
-from ._policy import EmailPolicy
+from ._policy import NEVER_SENT, SOFT_BOUNCE, EmailPolicy, choice, not_mapped
 
 SECRET = "MAILJET_BASIC_AUTH"
 EVENTS: dict[str, type[EmailEvent]] = {
@@ -80,7 +85,6 @@ EVENTS: dict[str, type[EmailEvent]] = {
     "open": EmailOpened,
     "click": EmailLinkClicked,
     "bounce": EmailBounced,
-    "blocked": EmailBounced,
     "spam": EmailMarkedAsSpam,
     "unsub": EmailUnsubscribed,
 }
@@ -139,6 +143,13 @@ class Mailjet(Source):
     name: ClassVar[str] = "mailjet"
     docs_url: ClassVar[str] = "https://dev.mailjet.com/email/guides/webhooks/"
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = {"blocked": NEVER_SENT, "bounce:soft": SOFT_BOUNCE}
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.rules = IdentityRules.from_settings(self.settings, "MAILJET")
+        self.policy = EmailPolicy.from_settings(self.settings, "MAILJET")
+        self.by_guid = choice(self.settings, "MAILJET_EMAIL_ID", ("message_id", "message_guid")) == "message_guid"
 
     def authenticate(self, request: WebhookRequest) -> None:
         if (configured := self.secret_or_open(SECRET)) is not None:
@@ -150,27 +161,23 @@ class Mailjet(Source):
         return credentials.with_header(request, "authorization", credentials.basic_header(key))
 
     def translate(self, request: WebhookRequest) -> Translation:
-        rules = IdentityRules.from_settings(self.settings, "MAILJET")
-        policy = EmailPolicy.from_settings(self.settings, "MAILJET")
-        by_guid = (self.settings.get("MAILJET_EMAIL_ID") or "message_id").lower() == "message_guid"
         translation = Translation()
         for index, raw in enumerate(parse_events(request.body)):
             kind = raw["event"]
             if kind not in EVENTS:
-                translation.ignored[kind[:64]] += 1
-            elif kind == "bounce" and raw.get("hard_bounce") is not True and not policy.soft_bounces_are_bounces:
+                not_mapped(translation, kind, self.ignored_types)
+            elif kind == "bounce" and raw.get("hard_bounce") is not True and not self.policy.soft_bounces_are_bounces:
                 translation.ignored["bounce:soft"] += 1
-            elif kind == "blocked" and not policy.blocks_are_bounces:
-                translation.ignored["blocked"] += 1
             else:
-                translation.events.append(self._event(index, kind, raw, rules, by_guid))
+                with translation.item(f"event {index + 1} ({kind})"):
+                    translation.events.append(self._event(index, kind, raw, self.rules, self.by_guid))
         return translation
 
     def _event(self, index: int, kind: str, raw: Mapping[str, Any], rules: IdentityRules, by_guid: bool) -> EmailEvent:
         where = f"event {index + 1} ({kind})"
-        email = raw.get("email")
-        if not isinstance(email, str) or not email:
-            raise InvalidPayload(f"{where}: no email")
+        email = address(raw.get("email"))
+        if email is None:
+            raise InvalidPayload(f"{where}: no address in email")
         try:
             email_id = _email_id(raw, by_guid)
         except InvalidPayload as error:
@@ -186,9 +193,9 @@ class Mailjet(Source):
         }
         if kind == "click":
             properties["link_url"] = raw.get("url")
-        elif kind in ("bounce", "blocked"):
+        elif kind == "bounce":
             properties.update({name: raw.get(name) for name in BOUNCE_DETAILS})
-            properties["bounce_type"] = kind if kind == "blocked" else ("hard" if raw.get("hard_bounce") is True else "soft")
+            properties["bounce_type"] = "hard" if raw.get("hard_bounce") is True else "soft"
         elif kind == "spam":
             properties["source"] = raw.get("source")
         elif kind == "unsub" and raw.get("mj_list_id") not in (None, "", 0, "0"):

@@ -14,18 +14,24 @@ key and value, sorted by key). When a webhook is added, Mandrill checks the URL 
 
 Mapping (``event`` -> Customer.io event):
 
-    send          -> Email Delivered: Mandrill has no separate delivered event; "sent" is its final
-                     success state (the receiving server accepted the message)
+    delivered     -> Email Delivered: "message has received a response from the recipient's mail
+                     server indicating successful delivery"
+    send          -> ignored: "message has been sent successfully" means accepted and sent by
+                     Mandrill; the email policy keeps Email Delivered for the receiving server's
+                     answer (``delivered``), so a message is never delivered twice
     hard_bounce   -> Email Bounced (bounce_description, diag when sent)
-    soft_bounce   -> soft: ignored "soft_bounce" unless MANDRILL_SOFT_BOUNCES=bounce
+    soft_bounce   -> soft: ignored "soft_bounce:soft" unless MANDRILL_SOFT_BOUNCES=bounce
     open          -> Email Opened
     click         -> Email Link Clicked (link_url <- url)
     spam          -> Email Marked as Spam
     unsub         -> Email Unsubscribed
     deferral      -> ignored: a delivery delay, Mandrill retries (not even a soft bounce yet)
     reject        -> ignored: Mandrill did not send (rejection list, invalid sender, ...)
-    inbound, and sync events (``type`` whitelist/blacklist, no ``event``: counted "sync:<type>")
-                  -> ignored
+    inbound, and sync events (``type`` whitelist/blacklist/allowlist/denylist, no ``event``:
+                  counted "sync:<type>") -> ignored
+    anything else -> unknown: kept (the request goes to the DLQ for a later replay)
+
+The table in docs/sources/mandrill.md is checked against ``EVENTS`` and ``ignored_types``.
 
 Policy: SOFT_BOUNCES applies to soft_bounce. BLOCKS has nothing to act on (Mandrill's bounce
 events do not separate blocks). OPENS=first and MACHINE_OPENS cannot apply: Mandrill's open event
@@ -62,7 +68,8 @@ from typing import Any, ClassVar, Mapping
 from urllib.parse import parse_qsl, urlencode
 
 from ... import ids
-from ...identity import IdentityRules, NoIdentity
+from ...config import Settings
+from ...identity import IdentityRules, NoIdentity, address
 from ...request import WebhookRequest
 from ...semantic.email import (
     EmailBounced,
@@ -76,13 +83,13 @@ from ...semantic.email import (
 from .. import _credentials as credentials
 from .._translation import email_event, text_or_none, timestamp_of
 from ..base import InvalidPayload, Reply, Source, Translation, Unauthorized
-from ._policy import EmailPolicy
+from ._policy import DELAYED, NEVER_SENT, NOT_YET_SENT, SOFT_BOUNCE, EmailPolicy, not_mapped
 
 KEY_SECRET = "MANDRILL_WEBHOOK_KEY"
 SIGNATURE_HEADER = "x-mandrill-signature"
 
 EVENTS: dict[str, type[EmailEvent]] = {
-    "send": EmailDelivered,
+    "delivered": EmailDelivered,
     "hard_bounce": EmailBounced,
     "soft_bounce": EmailBounced,
     "open": EmailOpened,
@@ -111,6 +118,19 @@ class Mandrill(Source):
     name: ClassVar[str] = "mandrill"
     docs_url: ClassVar[str] = "https://mailchimp.com/developer/transactional/guides/track-respond-activity-webhooks/"
     secret_name: ClassVar[str | None] = KEY_SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "send": NOT_YET_SENT,
+        "deferral": DELAYED,
+        "reject": NEVER_SENT,
+        "inbound": "an inbound message (mail received, not mail you sent)",
+        **{f"sync:{kind}": "a sync event: the account's allow/deny list changed, about no message" for kind in ("whitelist", "blacklist", "allowlist", "denylist")},
+        "soft_bounce:soft": SOFT_BOUNCE,
+    }
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.policy = EmailPolicy.from_settings(self.settings, "MANDRILL")
+        self.rules = IdentityRules.from_settings(self.settings, "MANDRILL")
 
     def reply_before_auth(self, request: WebhookRequest) -> Reply | None:
         # Mandrill checks the URL with an unsigned HEAD before it shows the webhook key.
@@ -147,31 +167,24 @@ class Mandrill(Source):
             raise InvalidPayload(f"mandrill_events is not JSON ({error.__class__.__name__})") from None
         if not isinstance(events, list):
             raise InvalidPayload(f"mandrill_events is a JSON {type(events).__name__}, not an array")
-        policy = EmailPolicy.from_settings(self.settings, "MANDRILL")
-        rules = IdentityRules.from_settings(self.settings, "MANDRILL")
         translation = Translation()
         for index, event in enumerate(events):
-            if not isinstance(event, dict):
-                raise InvalidPayload(f"event {index} is a JSON {type(event).__name__}, not an object")
-            kind = event.get("event")
-            if not isinstance(kind, str) or not kind:
-                sync = event.get("type")
-                if isinstance(sync, str) and sync:
-                    translation.ignored[f"sync:{sync[:48]}"] += 1
-                    continue
-                raise InvalidPayload(f"event {index} has no event type")
-            if kind not in EVENTS or (kind == "soft_bounce" and not policy.soft_bounces_are_bounces):
-                translation.ignored[kind[:64]] += 1
-                continue
-            translation.events.append(self._event(index, kind, event, rules))
+            with translation.item(f"event {index}"):
+                kind = _kind(index, event)
+                if kind not in EVENTS:
+                    not_mapped(translation, kind, self.ignored_types)
+                elif kind == "soft_bounce" and not self.policy.soft_bounces_are_bounces:
+                    translation.ignored["soft_bounce:soft"] += 1
+                else:
+                    translation.events.append(self._event(index, kind, event, self.rules))
         return translation
 
     def _event(self, index: int, kind: str, event: Mapping[str, Any], rules: IdentityRules) -> EmailEvent:
         where = f"event {index} ({kind})"
         msg = event.get("msg") if isinstance(event.get("msg"), dict) else {}
-        recipient = msg.get("email")
-        if not isinstance(recipient, str) or not recipient:
-            raise InvalidPayload(f"{where}: no msg.email")
+        recipient = address(msg.get("email"))
+        if recipient is None:
+            raise InvalidPayload(f"{where}: no address in msg.email")
         email_id = msg.get("_id") or event.get("_id")
         if not isinstance(email_id, str) or not email_id:
             raise InvalidPayload(f"{where}: no _id, so no email_id")
@@ -194,6 +207,18 @@ class Mandrill(Source):
         qualifiers = [kind, str(event.get("ts"))] + ([str(event.get("url"))] if kind == "click" else [])
         message_id = ids.message_id(self.full_name(), email_id, *qualifiers)
         return email_event(EVENTS[kind], identity, message_id, timestamp, properties, traits, where)
+
+
+def _kind(index: int, event: Any) -> str:
+    """The event's type: ``event``, or ``sync:<type>`` for a sync event (which has no ``event``)."""
+    if not isinstance(event, dict):
+        raise InvalidPayload(f"event {index} is a JSON {type(event).__name__}, not an object")
+    kind, sync = event.get("event"), event.get("type")
+    if isinstance(kind, str) and kind:
+        return kind[:64]
+    if isinstance(sync, str) and sync:
+        return f"sync:{sync[:48]}"
+    raise InvalidPayload(f"event {index} has no event type")
 
 
 def form_body(events: list[Mapping[str, Any]]) -> bytes:

@@ -19,7 +19,8 @@ Mapping (``RecordType`` -> Customer.io event):
     Bounce, Type HardBounce / BadEmailAddress        -> Email Bounced (bounce_type, details)
     Bounce, Type SoftBounce / Transient / DnsError   -> soft: ignored "Bounce:SoftBounce" etc. unless
                                                         POSTMARK_SOFT_BOUNCES=bounce
-    Bounce, Type Blocked / DMARCPolicy               -> block: Email Bounced unless POSTMARK_BLOCKS=ignore
+    Bounce, Type Blocked / DMARCPolicy               -> block: ignored "Bounce:Blocked" etc. unless
+                                                        POSTMARK_BLOCKS=bounce (email policy)
     Bounce, any other Type                           -> ignored "Bounce:<Type>": not a failed delivery of
                                                         this message (AutoResponder, AddressChange,
                                                         Subscribe/Unsubscribe requests, SpamNotification,
@@ -39,7 +40,10 @@ Mapping (``RecordType`` -> Customer.io event):
                                 bounce or complaint caused: that event was reported by its own webhook),
                                 "SubscriptionChange:ManualSuppression:Customer" (you or Postmark
                                 suppressed the address, not the recipient).
-    anything else (Inbound...) -> not translated, counted by RecordType
+    Inbound                  -> ignored: inbound mail (Postmark's inbound webhook aimed at this route)
+    anything else            -> unknown: kept (the request goes to the DLQ for a later replay).
+
+The table in docs/sources/postmark.md is checked against ``EVENTS`` and ``ignored_types``.
 
 Decisions:
 
@@ -80,7 +84,7 @@ from typing import Any, ClassVar, Mapping
 
 from ... import ids
 from ...config import Settings
-from ...identity import IdentityRules, NoIdentity
+from ...identity import IdentityRules, NoIdentity, address
 from ...request import WebhookRequest
 from ...semantic.email import (
     EmailBounced,
@@ -94,7 +98,7 @@ from ...semantic.email import (
 from .. import _credentials as credentials
 from .._translation import email_event, load_json, text_or_none, timestamp_of
 from ..base import InvalidPayload, NotConfigured, Source, Translation
-from ._policy import EmailPolicy
+from ._policy import BLOCKED, NOT_FIRST_OPEN, RESUBSCRIBED, SOFT_BOUNCE, EmailPolicy, not_mapped
 
 BASIC_SECRET = "POSTMARK_BASIC_AUTH"
 HEADER_SETTING = "POSTMARK_SECRET_HEADER"
@@ -103,6 +107,11 @@ HEADER_SECRET = "POSTMARK_SECRET"
 HARD_BOUNCES = frozenset({"HardBounce", "BadEmailAddress"})
 SOFT_BOUNCES = frozenset({"SoftBounce", "Transient", "DnsError"})
 BLOCKS = frozenset({"Blocked", "DMARCPolicy"})
+# Postmark's other bounce types: not a failed delivery of this message to this address.
+NOT_BOUNCES = (
+    "AutoResponder", "AddressChange", "Subscribe", "Unsubscribe", "SpamNotification", "ChallengeVerification", "VirusNotification",
+    "OpenRelayTest", "Unknown", "ManuallyDeactivated", "Unconfirmed", "SMTPApiError", "InboundError", "TemplateRenderingFailed", "SpamComplaint",
+)  # fmt: skip
 # record type -> (semantic event, recipient field, time field)
 RECORDS: dict[str, tuple[type[EmailEvent], str, str]] = {
     "Delivery": (EmailDelivered, "Recipient", "DeliveredAt"),
@@ -112,6 +121,7 @@ RECORDS: dict[str, tuple[type[EmailEvent], str, str]] = {
     "Click": (EmailLinkClicked, "Recipient", "ReceivedAt"),
     "SubscriptionChange": (EmailUnsubscribed, "Recipient", "ChangedAt"),
 }
+EVENTS: dict[str, type[EmailEvent]] = {kind: semantic for kind, (semantic, _, _) in RECORDS.items()}
 
 
 class Postmark(Source):
@@ -120,9 +130,22 @@ class Postmark(Source):
     docs_url: ClassVar[str] = "https://postmarkapp.com/developer/webhooks/webhooks-overview"
     secret_name: ClassVar[str | None] = BASIC_SECRET
     secret_names: ClassVar[tuple[str, ...]] = (BASIC_SECRET, HEADER_SECRET)
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "Inbound": "an inbound message (Postmark's inbound webhook pointed at this route), not mail you sent",
+        **{f"Bounce:{kind}": SOFT_BOUNCE for kind in sorted(SOFT_BOUNCES)},
+        **{f"Bounce:{kind}": BLOCKED for kind in sorted(BLOCKS)},
+        **{f"Bounce:{kind}": "not a failed delivery of this message to this address (Postmark's bounce types)" for kind in NOT_BOUNCES},
+        "Open:not_first": NOT_FIRST_OPEN,
+        "SubscriptionChange:resubscribe": RESUBSCRIBED,
+        "SubscriptionChange:HardBounce": "the suppression a hard bounce caused: the bounce was reported by its own webhook",
+        "SubscriptionChange:SpamComplaint": "the suppression a spam complaint caused: the complaint was reported by its own webhook",
+        **{f"SubscriptionChange:ManualSuppression:{origin}": "suppressed by you or Postmark, not by the recipient" for origin in ("Customer", "Admin")},
+    }
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
+        self.policy = EmailPolicy.from_settings(self.settings, "POSTMARK")
+        self.rules = IdentityRules.from_settings(self.settings, "POSTMARK")
         header = self.settings.get(HEADER_SETTING)
         # Per instance: the header is whatever the operator named; it must never be stored.
         self.secret_headers = frozenset({header.strip().lower()}) if header and header.strip() else frozenset()
@@ -155,13 +178,11 @@ class Postmark(Source):
             raise InvalidPayload("record has no RecordType")
         translation = Translation()
         if kind not in RECORDS:
-            translation.ignored[kind[:64]] += 1
-            return translation
-        policy = EmailPolicy.from_settings(self.settings, "POSTMARK")
-        if (skipped := self._skipped(kind, record, policy)) is not None:
+            not_mapped(translation, kind, self.ignored_types)
+        elif (skipped := self._skipped(kind, record, self.policy)) is not None:
             translation.ignored[skipped[:96]] += 1
-            return translation
-        translation.events.append(self._event(kind, record, IdentityRules.from_settings(self.settings, "POSTMARK")))
+        else:
+            translation.events.append(self._event(kind, record, self.rules))
         return translation
 
     def _skipped(self, kind: str, record: Mapping[str, Any], policy: EmailPolicy) -> str | None:
@@ -192,9 +213,9 @@ class Postmark(Source):
     def _event(self, kind: str, record: Mapping[str, Any], rules: IdentityRules) -> EmailEvent:
         where = f"event 0 ({kind})"
         semantic, recipient_field, time_field = RECORDS[kind]
-        recipient = record.get(recipient_field)
-        if not isinstance(recipient, str) or not recipient:
-            raise InvalidPayload(f"{where}: no {recipient_field}")
+        recipient = address(record.get(recipient_field))
+        if recipient is None:
+            raise InvalidPayload(f"{where}: no address in {recipient_field}")
         email_id = record.get("MessageID")
         if not isinstance(email_id, str) or not email_id.strip():
             raise InvalidPayload(f"{where}: no MessageID, so no email_id")

@@ -10,15 +10,21 @@ Resend POSTs one JSON event per request: ``{"type", "created_at", "data": {...}}
 
 Mapping (Resend ``type`` -> Customer.io event):
 
-    email.delivered         -> Email Delivered      one per address in data.to
-    email.bounced           -> Email Bounced        one per address in data.to; bounce.type Transient or
+    email.delivered         -> Email Delivered      for the only address in data.to (see below)
+    email.bounced           -> Email Bounced        for the only address in data.to; bounce.type Transient or
                                                     Temporary is a soft bounce (RESEND_SOFT_BOUNCES /
-                                                    EMAIL_SOFT_BOUNCES, default: ignored)
-    email.complained        -> Email Marked as Spam one per address in data.to
+                                                    EMAIL_SOFT_BOUNCES, default: ignored); subType
+                                                    Suppressed / OnAccountSuppressionList was never
+                                                    sent: ignored, not a bounce (email policy)
+    email.complained        -> Email Marked as Spam for the only address in data.to
     email.opened            -> Email Opened         the recipient: the only address in data.to
     email.clicked           -> Email Link Clicked   link_url <- click.link; ip/user agent from click
     email.sent, email.scheduled, email.delivery_delayed, email.failed, email.suppressed,
-    email.received, contact.*, domain.*, anything else -> not translated, counted by type
+    email.received, contact.created/updated/deleted, domain.created/updated/deleted
+                            -> ignored (``ignored_types``, each with its reason)
+    anything else           -> unknown: kept (the request goes to the DLQ for a later replay)
+
+The table in docs/sources/resend.md is checked against ``EVENTS`` and ``ignored_types``.
 
 Authentication (Standard Webhooks, HMAC-SHA256 over ``<id>.<timestamp>.<raw body>`` with the
 base64 key after ``whsec_``): Resend sends the headers ``svix-id``, ``svix-timestamp`` and
@@ -43,10 +49,15 @@ Decisions:
 - ``messageId``: UUIDv5 of the event's canonical JSON and the recipient. ``svix-id`` is not used:
   it is a header, so a payload translated on its own (CLI, a replay without headers) would get
   another id; the body is identical on every Svix retry anyway.
-- ``to`` is "Array of impacted recipient email addresses": delivery, bounce and complaint events
-  become one event per address. An open or click names no particular recipient, so it is
-  attributed only when ``to`` has exactly one address; otherwise it is counted as
-  ``<type>:several_recipients`` rather than attributed to a guess.
+- ``to`` is "Array of impacted recipient email addresses", each as the sender wrote it, so possibly
+  ``"Name <addr@x.org>"``: the address is parsed out (``identity.address``); the display name is
+  never an id or a trait. An event is attributed only when ``to`` holds exactly one address;
+  otherwise it is counted as ``<type>:several_recipients`` rather than attributed to a guess.
+  django-anymail, from live tests (anymail/webhooks/resend.py): "For multi-recipient emails
+  (including cc and bcc), Resend generates events for each recipient, but no indication of which
+  recipient an event applies to." Fanning one event out to every address in ``to`` would therefore
+  send each address N events for N recipients, and pin a cc or bcc recipient's bounce on the ``to``
+  addresses (a bounce can get a good address suppressed in Customer.io).
 - Timestamp: ``click.timestamp`` for clicks, otherwise the top-level ``created_at`` (when the event
   happened). ``data.created_at`` is when the email was created, not used.
 - Tags: the docs now describe ``data.tags`` as an object of key/value pairs (``{"category":
@@ -67,7 +78,8 @@ from __future__ import annotations
 from typing import Any, ClassVar, Mapping
 
 from ... import ids, replay_store
-from ...identity import IdentityRules, NoIdentity
+from ...config import Settings
+from ...identity import IdentityRules, NoIdentity, address
 from ...request import WebhookRequest
 from ...semantic.email import (
     EmailBounced,
@@ -80,7 +92,17 @@ from ...semantic.email import (
 from .. import _standard_webhooks as standard_webhooks
 from .._translation import email_event, load_json, timestamp_of
 from ..base import InvalidPayload, Source, Translation
-from ._policy import EmailPolicy
+from ._policy import (
+    DELAYED,
+    NEVER_SENT,
+    NOT_YET_SENT,
+    PROVIDER_ERROR,
+    SEVERAL_RECIPIENTS,
+    SOFT_BOUNCE,
+    SUPPRESSED_BOUNCE_SUBTYPES,
+    EmailPolicy,
+    not_mapped,
+)
 
 SECRET = "RESEND_WEBHOOK_SECRET"
 DEFAULT_TOLERANCE_SECONDS = 300
@@ -91,7 +113,6 @@ EVENTS: dict[str, type[EmailEvent]] = {
     "email.opened": EmailOpened,
     "email.clicked": EmailLinkClicked,
 }
-PER_RECIPIENT = frozenset({"email.delivered", "email.bounced", "email.complained"})
 SOFT_BOUNCE_TYPES = frozenset({"Transient", "Temporary"})
 
 
@@ -124,6 +145,24 @@ class Resend(Source):
     name: ClassVar[str] = "resend"
     docs_url: ClassVar[str] = "https://resend.com/docs/webhooks/event-types"
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "email.sent": NOT_YET_SENT,
+        "email.scheduled": "scheduled for a later send: nothing has been sent yet",
+        "email.delivery_delayed": DELAYED,
+        "email.failed": PROVIDER_ERROR,
+        "email.suppressed": NEVER_SENT,
+        "email.received": "an inbound email (received, not sent by you)",
+        **{f"contact.{change}": "a change to an audience contact, not an email event" for change in ("created", "updated", "deleted")},
+        **{f"domain.{change}": "a change to a sending domain, about no recipient" for change in ("created", "updated", "deleted")},
+        **{f"email.bounced:{kind}": SOFT_BOUNCE for kind in sorted(SOFT_BOUNCE_TYPES)},
+        **{f"email.bounced:{sub_type}": "a bounce of mail never sent (the address was on a suppression list): " + NEVER_SENT for sub_type in sorted(SUPPRESSED_BOUNCE_SUBTYPES)},
+        **{f"{kind}:several_recipients": SEVERAL_RECIPIENTS for kind in EVENTS},
+    }
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.policy = EmailPolicy.from_settings(self.settings, "RESEND")
+        self.rules = IdentityRules.from_settings(self.settings, "RESEND")
 
     def authenticate(self, request: WebhookRequest) -> None:
         if (secret := self.secret_or_open(SECRET)) is not None:
@@ -139,7 +178,7 @@ class Resend(Source):
         kind = event["type"]
         translation = Translation()
         if kind not in EVENTS:
-            translation.ignored[kind[:64]] += 1
+            not_mapped(translation, kind, self.ignored_types)
             return translation
         data = event.get("data")
         if not isinstance(data, dict):
@@ -147,19 +186,24 @@ class Resend(Source):
         recipients = data.get("to")
         if not isinstance(recipients, list) or not recipients or not all(isinstance(r, str) and r for r in recipients):
             raise InvalidPayload(f"{kind}: data.to is not a list of addresses")
-        if kind == "email.bounced":
-            bounce = data.get("bounce") if isinstance(data.get("bounce"), dict) else {}
-            if bounce.get("type") in SOFT_BOUNCE_TYPES and not EmailPolicy.from_settings(self.settings, "RESEND").soft_bounces_are_bounces:
-                translation.ignored[f"{kind}:{bounce['type']}"] += 1
-                return translation
-        if kind not in PER_RECIPIENT and len(recipients) > 1:
-            translation.ignored[f"{kind}:several_recipients"] += 1
+        if kind == "email.bounced" and (skipped := self._bounce_skipped(data)) is not None:
+            translation.ignored[f"{kind}:{skipped}"] += 1
             return translation
-        rules = IdentityRules.from_settings(self.settings, "RESEND")
-        content_id = ids.message_id_of_content(self.full_name(), event)  # one canonical dump per request
-        for address in dict.fromkeys(recipients):
-            translation.events.append(self._event(kind, event, data, address, rules, content_id))
+        if len(dict.fromkeys(recipients)) > 1:
+            translation.ignored[f"{kind}:several_recipients"] += 1  # see the module docstring
+            return translation
+        content_id = ids.message_id_of_content(self.full_name(), event)
+        translation.events.append(self._event(kind, event, data, _address(kind, recipients[0]), self.rules, content_id))
         return translation
+
+    def _bounce_skipped(self, data: Mapping[str, Any]) -> str | None:
+        """The bounce (sub-)type when the email policy says this bounce is not an Email Bounced."""
+        bounce = data.get("bounce") if isinstance(data.get("bounce"), dict) else {}
+        if bounce.get("subType") in SUPPRESSED_BOUNCE_SUBTYPES:
+            return str(bounce["subType"])  # never sent: the address was on a suppression list
+        if bounce.get("type") in SOFT_BOUNCE_TYPES and not self.policy.soft_bounces_are_bounces:
+            return str(bounce["type"])
+        return None
 
     def _event(self, kind: str, event: Mapping[str, Any], data: Mapping[str, Any], address: str, rules: IdentityRules, content_id: str) -> EmailEvent:
         email_id = data.get("email_id")
@@ -195,8 +239,16 @@ class Resend(Source):
         except NoIdentity as error:
             raise InvalidPayload(f"{kind}: {error}") from None
         timestamp = timestamp_of(when, f"{kind}")
-        message_id = ids.message_id(self.full_name(), content_id, address.lower())
+        message_id = ids.message_id(self.full_name(), content_id, address)
         return email_event(EVENTS[kind], identity, message_id, timestamp, properties, traits, kind)
+
+
+def _address(kind: str, recipient: str) -> str:
+    """The address in the ``data.to`` entry ("Name <addr@x.org>" -> "addr@x.org"), else InvalidPayload."""
+    parsed = address(recipient)
+    if parsed is None:
+        raise InvalidPayload(f"{kind}: data.to is not one email address")
+    return parsed
 
 
 SOURCE = Resend

@@ -11,20 +11,24 @@ timestamp header followed by the raw body.
 Mapping (SendGrid ``event`` -> Customer.io event):
 
     delivered                        -> Email Delivered
-    open                             -> Email Opened          (+ sg_machine_open when sent)
+    open                             -> Email Opened          (+ machine_open <- sg_machine_open when sent)
     click                            -> Email Link Clicked    (link_url <- url; + url_offset when sent)
-    bounce (type "bounce"/"blocked") -> Email Bounced         (+ reason, status, type, bounce_classification when sent)
+    bounce (type "bounce")           -> Email Bounced         (+ reason, status, type, bounce_classification when sent)
     spamreport                       -> Email Marked as Spam
     unsubscribe                      -> Email Unsubscribed
     group_unsubscribe                -> Email Unsubscribed    (list_id <- asm_group_id)
-    processed, deferred, dropped, group_resubscribe, anything else -> not translated, counted by type
+    processed, deferred, dropped, group_resubscribe, account_status_change -> ignored (``ignored_types``)
+    anything else                    -> unknown: kept (the request goes to the DLQ for a later replay)
 
-Policy (``EmailPolicy.from_settings(settings, "SENDGRID")``, see ``_policy.py``):
+The table in docs/sources/sendgrid.md is checked against ``EVENTS`` and ``ignored_types``.
 
-- BLOCKS: a bounce with ``type: blocked`` is Email Bounced by default; SENDGRID_BLOCKS=ignore
-  counts it as ``bounce:blocked`` instead. ``type: bounce`` is always Email Bounced.
+Policy (``EmailPolicy.from_settings(settings, "SENDGRID")``, see docs/sources/email-policy.md):
+
+- BLOCKS: a bounce with ``type: blocked`` is not a bounce by default ("Blocks ... will not be
+  added to a suppression list", SendGrid's bounce docs); it is counted as ``bounce:blocked``.
+  SENDGRID_BLOCKS=bounce makes it Email Bounced. ``type: bounce`` is always Email Bounced.
 - GROUP_UNSUBSCRIBES: ``group_unsubscribe`` is Email Unsubscribed (with list_id) by default;
-  SENDGRID_GROUP_UNSUBSCRIBES=ignore counts it as ``group_unsubscribe``.
+  SENDGRID_GROUP_UNSUBSCRIBES=ignore counts it as ``group_unsubscribe:not_counted``.
 - MACHINE_OPENS: an open with ``sg_machine_open: true`` (Apple Mail Privacy Protection) is kept and
   flagged by default; SENDGRID_MACHINE_OPENS=drop counts it as ``open:machine``.
 - SOFT_BOUNCES has nothing to act on: SendGrid's only soft-bounce-like event is ``deferred``, a
@@ -38,8 +42,11 @@ Decisions (each one written down because SendGrid leaves it open):
   ``sg_message_id`` is "<X-Message-Id>.<suffix>"; the docs say its first half is pulled from
   ``smtp-id``, and SendGrid tells senders to store the X-Message-Id the Mail Send API returns to
   correlate webhook events (glossary: X-Message-ID). The suffix names SendGrid's servers and has
-  changed form over the years (".filter0001…", ".filterdrecv-…", ".recvd-…"). The prefix is cut
-  at the ``smtp-id`` local part when the two agree (old ids contain dots), else at the first dot.
+  changed form over the years (".filter0001…", ".filterdrecv-…", ".recvd-…"). It is derived from
+  ``sg_message_id`` alone, so every event of one message gets the same ``email_id`` whether or not
+  it carries ``smtp-id`` (only processed/delivered/deferred/bounce/dropped do): an old dotted
+  X-Message-Id ("14c5d75ce93.dfd.64b469", three hex groups) is kept whole, a current one (URL-safe
+  base64, no dot) ends at the first dot.
   ``SENDGRID_EMAIL_ID=sg_message_id`` keeps the whole value instead: it also tells apart the
   recipients of one API request, which share an X-Message-Id.
 - ``link_id`` is never set. ``url_offset`` ({index, type}) only says which of several identical
@@ -62,9 +69,9 @@ Decisions (each one written down because SendGrid leaves it open):
   ``context.traits.email``.
 - ``messageId`` is the UUIDv5 of ``sg_event_id``, which SendGrid documents as its deduplication key.
   An event without one gets the UUIDv5 of its canonical content instead.
-- One event that cannot be translated fails the whole request (``InvalidPayload``). The request then
-  goes to the DLQ whole, with the reason, and a mapping fix replays it. Partial requests are never
-  half-sent. The one exception is a documented absence: an asynchronous bounce comes with no
+- One event that cannot be translated does not hold back the others (``translation.item``): the
+  rest are sent, and the request goes to the DLQ whole with the reason, so a mapping fix replays
+  it (the events already sent keep their messageIds). A documented absence is not a failure: an asynchronous bounce comes with no
   ``sg_message_id`` ("In the case of a delayed or asynchronous bounce, the message ID will be
   unavailable"). Such a bounce gives no ``email_id`` and never will. It is counted as
   ``bounce:no_sg_message_id`` instead of holding back the rest of the batch.
@@ -81,6 +88,7 @@ import base64
 import binascii
 import dataclasses
 import functools
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Mapping
@@ -92,7 +100,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ... import ids
 from ...config import Settings
-from ...identity import IdentityRules, NoIdentity
+from ...identity import IdentityRules, NoIdentity, address
 from ...request import WebhookRequest
 from ...semantic.email import (
     EmailBounced,
@@ -105,7 +113,19 @@ from ...semantic.email import (
 )
 from .._translation import describe, email_event, event_objects, setting_keys
 from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
-from ._policy import EmailPolicy
+from ._policy import (
+    BLOCKED,
+    DELAYED,
+    GROUP_UNSUBSCRIBE_OFF,
+    MACHINE_OPEN_DROPPED,
+    MACHINE_OPEN_PROPERTY,
+    NEVER_SENT,
+    NOT_YET_SENT,
+    RESUBSCRIBED,
+    EmailPolicy,
+    choice,
+    not_mapped,
+)
 
 SIGNATURE_HEADER = "x-twilio-email-event-webhook-signature"
 TIMESTAMP_HEADER = "x-twilio-email-event-webhook-timestamp"
@@ -306,7 +326,7 @@ def load_public_keys(text: str) -> tuple[ec.EllipticCurvePublicKey, ...]:
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-    """The SENDGRID_* settings translation reads, read once per request (see the module docstring)."""
+    """The SENDGRID_* settings translation reads, read once when the source is built (see the module docstring)."""
 
     subject_keys: tuple[str, ...]
     campaign_id_keys: tuple[str, ...]
@@ -321,7 +341,7 @@ class Options:
             campaign_id_keys=(*setting_keys(settings, "SENDGRID_CAMPAIGN_ID_KEYS", "campaign_id"), "marketing_campaign_id"),
             campaign_name_keys=(*setting_keys(settings, "SENDGRID_CAMPAIGN_NAME_KEYS", "campaign_name"), "marketing_campaign_name"),
             category_as_campaign_name=settings.get_bool("SENDGRID_CATEGORY_AS_CAMPAIGN_NAME"),
-            whole_sg_message_id=(settings.get("SENDGRID_EMAIL_ID") or "x_message_id").lower() == "sg_message_id",
+            whole_sg_message_id=choice(settings, "SENDGRID_EMAIL_ID", ("x_message_id", "sg_message_id")) == "sg_message_id",
         )
 
 
@@ -330,6 +350,23 @@ class SendGrid(Source):
     name: ClassVar[str] = "sendgrid"
     docs_url: ClassVar[str] = "https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event"
     secret_name: ClassVar[str | None] = KEY_SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "processed": NOT_YET_SENT,
+        "deferred": DELAYED,
+        "dropped": NEVER_SENT,
+        "group_resubscribe": RESUBSCRIBED,
+        "account_status_change": "a compliance action on the sending account: about no recipient",
+        "bounce:blocked": BLOCKED,
+        "bounce:no_sg_message_id": "an asynchronous bounce: SendGrid sends no message id, so there is no email_id",
+        "group_unsubscribe:not_counted": GROUP_UNSUBSCRIBE_OFF,
+        "open:machine": MACHINE_OPEN_DROPPED,
+    }
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.rules = IdentityRules.from_settings(self.settings, "SENDGRID")
+        self.policy = EmailPolicy.from_settings(self.settings, "SENDGRID")
+        self.options = Options.from_settings(self.settings)
 
     def authenticate(self, request: WebhookRequest) -> None:
         if (key := self.secret_or_open(KEY_SECRET)) is not None:
@@ -344,23 +381,19 @@ class SendGrid(Source):
         return dataclasses.replace(request, headers=headers)
 
     def translate(self, request: WebhookRequest) -> Translation:
-        rules = IdentityRules.from_settings(self.settings, "SENDGRID")
-        policy = EmailPolicy.from_settings(self.settings, "SENDGRID")
-        options = Options.from_settings(self.settings)
         translation = Translation()
         for index, raw in enumerate(parse_batch(request.body)):
             kind = raw["event"]
             if kind not in EVENTS:
-                translation.ignored[kind[:64]] += 1
-                continue
-            if (skipped := _skipped_by_policy(kind, raw, policy)) is not None:
+                not_mapped(translation, kind, self.ignored_types)
+            elif (skipped := _skipped_by_policy(kind, raw, self.policy)) is not None:
                 translation.ignored[skipped] += 1
-                continue
-            if kind == "bounce" and not raw.get("sg_message_id"):
+            elif kind == "bounce" and not raw.get("sg_message_id"):
                 # Documented: asynchronous bounces have no message id, so no email_id (see above).
                 translation.ignored["bounce:no_sg_message_id"] += 1
-                continue
-            translation.events.append(self._translate_event(index, raw, rules, options))
+            else:
+                with translation.item(f"event {index} ({kind[:64]})"):
+                    translation.events.append(self._translate_event(index, raw, self.rules, self.options))
         return translation
 
     def _translate_event(self, index: int, raw: dict[str, Any], rules: IdentityRules, options: Options) -> EmailEvent:
@@ -375,7 +408,7 @@ class SendGrid(Source):
             raise InvalidPayload(f"{where}: no sg_message_id, so no email_id")
 
         properties: dict[str, Any] = {
-            "email_id": sg_message_id if options.whole_sg_message_id else x_message_id(sg_message_id, event.get("smtp-id")),
+            "email_id": sg_message_id if options.whole_sg_message_id else x_message_id(sg_message_id),
             "email_subject": _first(raw, options.subject_keys),
             "campaign_id": _first(raw, options.campaign_id_keys),
             "campaign_name": _campaign_name(raw, event, options),
@@ -384,7 +417,7 @@ class SendGrid(Source):
             properties["link_url"] = event.get("url")
             properties["url_offset"] = event.get("url_offset")
         elif kind == "open":
-            properties["sg_machine_open"] = event.get("sg_machine_open")
+            properties[MACHINE_OPEN_PROPERTY] = event.get("sg_machine_open")
         elif kind == "bounce":
             properties.update({name: event.get(name) for name in BOUNCE_DETAILS})
         elif kind == "group_unsubscribe":
@@ -393,7 +426,9 @@ class SendGrid(Source):
                 raise InvalidPayload(f"{where}: no asm_group_id, so no list_id")
             properties["list_id"] = str(event["asm_group_id"])
 
-        email = event["email"]
+        email = address(event["email"])
+        if email is None:
+            raise InvalidPayload(f"{where}: email is not one address")
         traits: dict[str, Any] = {"email": email}
         if kind in ENGAGEMENT:
             traits.update(ip=event.get("ip"), user_agent=event.get("useragent"))
@@ -424,24 +459,27 @@ def _skipped_by_policy(kind: str, raw: Mapping[str, Any], policy: EmailPolicy) -
     if kind == "bounce" and raw.get("type") == "blocked" and not policy.blocks_are_bounces:
         return "bounce:blocked"
     if kind == "group_unsubscribe" and not policy.group_unsubscribes_count:
-        return "group_unsubscribe"
+        return "group_unsubscribe:not_counted"
     if kind == "open" and raw.get("sg_machine_open") is True and policy.drop_machine_opens:
         return "open:machine"
     return None
 
 
-def x_message_id(sg_message_id: str, smtp_id: str | None = None) -> str:
+def x_message_id(sg_message_id: str) -> str:
     """The X-Message-Id in ``sg_message_id`` ("<X-Message-Id>.<SendGrid server suffix>").
 
-    Old ids have dots of their own ("14c5d75ce93.dfd.64b469.filter0001…"), so the ``smtp-id`` local
-    part ("<14c5d75ce93.dfd.64b469@ismtpd-555>") decides where the prefix ends when it is one.
-    Otherwise the prefix ends at the first dot: current X-Message-Ids are URL-safe base64.
+    Derived from ``sg_message_id`` alone, so every event of a message agrees. Old ids have dots of
+    their own: three hex groups ("14c5d75ce93.dfd.64b469.filter0001…", whose ``smtp-id`` is
+    "<14c5d75ce93.dfd.64b469@ismtpd-555>"); a server suffix never starts with a hex-only group
+    ("filter…", "stfilter…", "recvd…"). Current X-Message-Ids are URL-safe base64 and end at the
+    first dot.
     """
-    if smtp_id:
-        local = smtp_id.strip().removeprefix("<").removesuffix(">").partition("@")[0]
-        if local and sg_message_id.startswith(local + "."):
-            return local
+    if (old := _OLD_X_MESSAGE_ID.match(sg_message_id)) is not None:
+        return old.group(1)
     return sg_message_id.partition(".")[0] or sg_message_id
+
+
+_OLD_X_MESSAGE_ID = re.compile(r"([0-9a-f]+\.[0-9a-f]+\.[0-9a-f]+)(?:\.|$)")
 
 
 def _first(raw: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:

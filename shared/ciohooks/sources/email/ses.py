@@ -13,15 +13,20 @@ Mapping (SES ``eventType``, or ``notificationType`` in the older format -> Custo
 
     Delivery        -> Email Delivered        one per address in delivery.recipients
     Bounce          -> Email Bounced          one per bouncedRecipients[]; bounceType Transient is a soft
-                                              bounce (SES_SOFT_BOUNCES / EMAIL_SOFT_BOUNCES, default: ignored)
+                                              bounce (SES_SOFT_BOUNCES / EMAIL_SOFT_BOUNCES, default: ignored);
+                                              bounceSubType Suppressed / OnAccountSuppressionList was never
+                                              sent (SES: "did not attempt to deliver"): ignored, not a bounce
     Complaint       -> Email Marked as Spam   one per complainedRecipients[]; not for complaintFeedbackType
                                               "not-spam" nor complaintSubType "OnAccountSuppressionList"
     Open            -> Email Opened           recipient: the message's only destination (see below)
     Click           -> Email Link Clicked     link_url <- click.link, link_tags <- click.linkTags
     Subscription    -> Email Unsubscribed     newTopicPreferences.unsubscribeAll turned on: list_id <- contactList;
                                               a topic newly OptOut: list_id <- the topic (SES_GROUP_UNSUBSCRIBES)
-    Send, Reject, Rendering Failure, DeliveryDelay, AmazonSnsSubscriptionSucceeded, anything else
-                    -> not translated, counted by type
+    Send, Reject, Rendering Failure, DeliveryDelay, AmazonSnsSubscriptionSucceeded, and the SNS
+    handshakes SubscriptionConfirmation / UnsubscribeConfirmation -> ignored (``ignored_types``)
+    anything else   -> unknown: kept (the request goes to the DLQ for a later replay)
+
+The table in docs/sources/ses.md is checked against ``EVENTS`` and ``ignored_types``.
 
 Authentication (SNS message signatures, v1 SHA1withRSA and v2 SHA256withRSA):
 
@@ -70,7 +75,11 @@ Decisions:
 - Open, Click and Subscription records do not say which recipient acted. With exactly one address in
   ``mail.destination`` it is that one; with several the record is counted as ``<type>:several_recipients``
   rather than attributed to a guess (a documented absence, like SendGrid's asynchronous bounces).
-- ``bounceType`` Permanent and Undetermined are bounces. Transient ("SES has stopped trying") is a
+- Addresses (``emailAddress``, ``delivery.recipients``, ``mail.destination``) may carry a display
+  name ("Name <addr@x.org>"): the address is parsed out (``identity.address``).
+- ``bounceType`` Permanent and Undetermined are bounces, except the sub-types SES uses for mail it
+  never sent because the address was on its global or the account's suppression list (email policy:
+  never-sent is not a bounce; the same rule as SendGrid ``dropped``). Transient ("SES has stopped trying") is a
   soft bounce under the email policy (default: ignored, counted as ``Bounce:Transient``).
   DeliveryDelay is never a bounce: SES is still trying and reports a Transient bounce if it gives up.
 - ``ip``/``user_agent`` go to ``context.traits`` for Open and Click only (``open.ipAddress``,
@@ -110,7 +119,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ... import ids, replay_store
-from ...identity import IdentityRules, NoIdentity
+from ...identity import IdentityRules, NoIdentity, address
 from ...request import WebhookRequest
 from ...semantic.email import (
     EmailBounced,
@@ -124,10 +133,30 @@ from ...semantic.email import (
 from ...timestamps import BadTimestamp, parse_timestamp
 from .._translation import email_event, setting_keys, text_or_none, timestamp_of
 from ..base import InvalidPayload, NotConfigured, Reply, Source, Translation, Unauthorized, Unavailable
-from ._policy import EmailPolicy
+from ._policy import (
+    DELAYED,
+    GROUP_UNSUBSCRIBE_OFF,
+    NEVER_SENT,
+    NOT_YET_SENT,
+    PROVIDER_ERROR,
+    SEVERAL_RECIPIENTS,
+    SOFT_BOUNCE,
+    SUPPRESSED_BOUNCE_SUBTYPES,
+    EmailPolicy,
+    not_mapped,
+)
 
 log = logging.getLogger(__name__)
 
+# SES event type -> Customer.io event (each has its handler in ``Ses._HANDLERS``).
+EVENTS: dict[str, type[EmailEvent]] = {
+    "Delivery": EmailDelivered,
+    "Bounce": EmailBounced,
+    "Complaint": EmailMarkedAsSpam,
+    "Open": EmailOpened,
+    "Click": EmailLinkClicked,
+    "Subscription": EmailUnsubscribed,
+}
 MESSAGE_TYPE_HEADER = "x-amz-sns-message-type"
 TOPICS_SETTING = "SES_TOPIC_ARNS"
 PINNED_CERTIFICATE_SETTING = "SES_CERTIFICATE_PEM"
@@ -313,6 +342,22 @@ class Ses(Source):
     name: ClassVar[str] = "ses"
     docs_url: ClassVar[str] = "https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-contents.html"
     required_settings: ClassVar[tuple[str, ...]] = (TOPICS_SETTING,)
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "Send": NOT_YET_SENT,
+        "Reject": "SES rejected the message (it contained a virus): " + NEVER_SENT,
+        "Rendering Failure": PROVIDER_ERROR,
+        "DeliveryDelay": DELAYED,
+        "AmazonSnsSubscriptionSucceeded": "SES's test notification that the topic is set up: about no message",
+        "SubscriptionConfirmation": "the SNS subscription handshake (answered by reply_after_accept), not an SES record",
+        "UnsubscribeConfirmation": "the SNS unsubscribe handshake, not an SES record",
+        "Bounce:Transient": SOFT_BOUNCE,
+        **{f"Bounce:{sub_type}": "a bounce of mail SES never sent (the address was on a suppression list): " + NEVER_SENT for sub_type in sorted(SUPPRESSED_BOUNCE_SUBTYPES)},
+        "Complaint:not-spam": "the recipient's mailbox provider reports it as not spam",
+        "Complaint:OnAccountSuppressionList": "SES did not send it: the address complained before, reported then",
+        **{f"{kind}:several_recipients": SEVERAL_RECIPIENTS for kind in ("Open", "Click", "Subscription")},
+        "Subscription:no_opt_out": "a preference change that unsubscribes from nothing (an opt-in)",
+        "Subscription:topic_opt_out": GROUP_UNSUBSCRIBE_OFF,
+    }
 
     def __init__(self, settings=None, *, http_get: HttpGet | None = None) -> None:
         super().__init__(settings)
@@ -321,6 +366,12 @@ class Ses(Source):
         self.http_get: HttpGet = http_get or default_http_get
         self._certificates: dict[str, x509.Certificate] = {}
         self._lock = threading.Lock()
+        self.policy = EmailPolicy.from_settings(self.settings, "SES")
+        self.options = Options(
+            rules=IdentityRules.from_settings(self.settings, "SES"),
+            campaign_id_keys=setting_keys(self.settings, "SES_CAMPAIGN_ID_KEYS", "campaign_id"),
+            campaign_name_keys=setting_keys(self.settings, "SES_CAMPAIGN_NAME_KEYS", "campaign_name"),
+        )
 
     # -- authentication ---------------------------------------------------------------------------
 
@@ -436,7 +487,7 @@ class Ses(Source):
             raise InvalidPayload(str(error)) from None
         translation = Translation()
         if envelope["Type"] != "Notification":
-            translation.ignored[envelope["Type"]] += 1
+            not_mapped(translation, envelope["Type"], self.ignored_types)
             return translation
         try:
             record = json.loads(envelope["Message"])
@@ -447,47 +498,47 @@ class Ses(Source):
         kind = record.get("eventType", record.get("notificationType"))
         if not isinstance(kind, str) or not kind:
             raise InvalidPayload("SES record has no eventType or notificationType")
-        handler = self._HANDLERS.get(kind)
-        if handler is None:
-            translation.ignored[kind[:64]] += 1
+        if kind not in EVENTS:
+            not_mapped(translation, kind, self.ignored_types)
             return translation
+        handler = self._HANDLERS[kind]
         mail = record.get("mail")
         if not isinstance(mail, dict) or not isinstance(mail.get("messageId"), str) or not mail["messageId"]:
             raise InvalidPayload(f"{kind}: mail.messageId is missing")
         detail = record.get(self._DETAIL[kind])
         if not isinstance(detail, dict):
             raise InvalidPayload(f"{kind}: no {self._DETAIL[kind]} object")
-        options = Options(
-            rules=IdentityRules.from_settings(self.settings, "SES"),
-            campaign_id_keys=setting_keys(self.settings, "SES_CAMPAIGN_ID_KEYS", "campaign_id"),
-            campaign_name_keys=setting_keys(self.settings, "SES_CAMPAIGN_NAME_KEYS", "campaign_name"),
-        )
-        handler(self, kind, envelope["MessageId"], mail, detail, translation, options)
+        handler(self, kind, envelope["MessageId"], mail, detail, translation, self.options)
         return translation
 
     # Each handler appends events (or ignored counts) for one SES record.
 
     def _delivery(self, kind, sns_id, mail, detail, translation, options) -> None:
         recipients = _strings(detail.get("recipients"), f"{kind}: delivery.recipients")
-        for address in recipients:
-            translation.events.append(self._event(EmailDelivered, kind, sns_id, mail, detail, Recipient(address), options))
+        for index, raw_address in enumerate(recipients):
+            with translation.item(f"{kind} recipient {index}"):
+                recipient = Recipient(_parsed(raw_address, f"{kind} recipient {index}"))
+                translation.events.append(self._event(EmailDelivered, kind, sns_id, mail, detail, recipient, options))
 
     def _bounce(self, kind, sns_id, mail, detail, translation, options) -> None:
-        policy = EmailPolicy.from_settings(self.settings, "SES")
-        bounce_type = detail.get("bounceType")
-        if bounce_type == "Transient" and not policy.soft_bounces_are_bounces:
+        bounce_type, sub_type = detail.get("bounceType"), detail.get("bounceSubType")
+        if sub_type in SUPPRESSED_BOUNCE_SUBTYPES:
+            translation.ignored[f"Bounce:{sub_type}"] += 1  # never sent (see the module docstring)
+            return
+        if bounce_type == "Transient" and not self.policy.soft_bounces_are_bounces:
             translation.ignored["Bounce:Transient"] += 1
             return
-        for item in _objects(detail.get("bouncedRecipients"), f"{kind}: bounce.bouncedRecipients"):
-            details = {
-                "bounce_type": bounce_type,
-                "bounce_sub_type": detail.get("bounceSubType"),
-                "status": item.get("status"),
-                "action": item.get("action"),
-                "diagnostic_code": item.get("diagnosticCode"),
-            }
-            recipient = Recipient(_address(item, kind), details)
-            translation.events.append(self._event(EmailBounced, kind, sns_id, mail, detail, recipient, options))
+        for index, item in enumerate(_objects(detail.get("bouncedRecipients"), f"{kind}: bounce.bouncedRecipients")):
+            with translation.item(f"{kind} recipient {index}"):
+                details = {
+                    "bounce_type": bounce_type,
+                    "bounce_sub_type": detail.get("bounceSubType"),
+                    "status": item.get("status"),
+                    "action": item.get("action"),
+                    "diagnostic_code": item.get("diagnosticCode"),
+                }
+                recipient = Recipient(_address(item, f"{kind} recipient {index}"), details)
+                translation.events.append(self._event(EmailBounced, kind, sns_id, mail, detail, recipient, options))
 
     def _complaint(self, kind, sns_id, mail, detail, translation, options) -> None:
         if detail.get("complaintFeedbackType") == "not-spam":
@@ -497,9 +548,10 @@ class Ses(Source):
             # SES did not send the message: the address complained before. Not a new spam report.
             translation.ignored["Complaint:OnAccountSuppressionList"] += 1
             return
-        for item in _objects(detail.get("complainedRecipients"), f"{kind}: complaint.complainedRecipients"):
-            recipient = Recipient(_address(item, kind), {"complaint_feedback_type": detail.get("complaintFeedbackType")})
-            translation.events.append(self._event(EmailMarkedAsSpam, kind, sns_id, mail, detail, recipient, options))
+        for index, item in enumerate(_objects(detail.get("complainedRecipients"), f"{kind}: complaint.complainedRecipients")):
+            with translation.item(f"{kind} recipient {index}"):
+                recipient = Recipient(_address(item, f"{kind} recipient {index}"), {"complaint_feedback_type": detail.get("complaintFeedbackType")})
+                translation.events.append(self._event(EmailMarkedAsSpam, kind, sns_id, mail, detail, recipient, options))
 
     def _open(self, kind, sns_id, mail, detail, translation, options) -> None:
         address = _sole_destination(mail, kind)
@@ -534,7 +586,7 @@ class Ses(Source):
         if not opted_out:
             translation.ignored[f"{kind}:no_opt_out"] += 1
             return
-        if not EmailPolicy.from_settings(self.settings, "SES").group_unsubscribes_count:
+        if not self.policy.group_unsubscribes_count:
             translation.ignored[f"{kind}:topic_opt_out"] += len(opted_out)
             return
         for topic in opted_out:
@@ -588,7 +640,7 @@ class Ses(Source):
         except NoIdentity as error:
             raise InvalidPayload(f"{where}: {error}") from None
         timestamp = timestamp_of(detail.get("timestamp"), f"{where}")
-        message_id = ids.message_id(self.full_name(), sns_id, recipient.address.lower(), *recipient.qualifier)
+        message_id = ids.message_id(self.full_name(), sns_id, recipient.address, *recipient.qualifier)
         return email_event(semantic, identity, message_id, timestamp, properties, traits, where)
 
 
@@ -604,16 +656,23 @@ def _objects(value: Any, where: str) -> list[dict[str, Any]]:
     return value
 
 
-def _address(item: Mapping[str, Any], kind: str) -> str:
-    address = item.get("emailAddress")
-    if not isinstance(address, str) or not address:
-        raise InvalidPayload(f"{kind}: a recipient has no emailAddress")
-    return address
+def _address(item: Mapping[str, Any], where: str) -> str:
+    if not isinstance(item.get("emailAddress"), str) or not item["emailAddress"]:
+        raise InvalidPayload(f"{where}: no emailAddress")
+    return _parsed(item["emailAddress"], where)
+
+
+def _parsed(value: str, where: str) -> str:
+    """The address in ``value`` (a display name is dropped), else ``InvalidPayload``."""
+    parsed = address(value)
+    if parsed is None:
+        raise InvalidPayload(f"{where}: not one email address")
+    return parsed
 
 
 def _sole_destination(mail: Mapping[str, Any], kind: str) -> str | None:
     destination = _strings(mail.get("destination"), f"{kind}: mail.destination")
-    return destination[0] if len(destination) == 1 else None
+    return _parsed(destination[0], f"{kind}: mail.destination") if len(destination) == 1 else None
 
 
 def _topic_statuses(preferences: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -16,21 +16,32 @@ Mapping (event class / ``type`` -> Customer.io event):
 
     message_event delivery               -> Email Delivered
     message_event bounce, out_of_band    -> by ``bounce_class`` and SparkPost's classification table:
-        Hard  (10, 30, 90)                   -> Email Bounced (bounce_class, reason, error_code)
-        Soft  (20-24, 40, 60, 70, 100) and Undetermined (1)
+        Hard  (10, 30)                       -> Email Bounced (bounce_class, reason, error_code)
+        Soft  (20-24, 40, 70) and Undetermined (1)
                                              -> soft: ignored "bounce:soft" unless SPARKPOST_SOFT_BOUNCES=bounce
                                                 (SparkPost: "soft, block and undetermined are usually temporary")
-        Block (50-54)                        -> block: Email Bounced unless SPARKPOST_BLOCKS=ignore
-        Admin (25, 80)                       -> ignored "bounce:admin": SparkPost's own policy refused the
+        Block (50-54)                        -> block: ignored "bounce:block" unless SPARKPOST_BLOCKS=bounce
+                                                (email policy: a block is not a bounce)
+        Admin (25)                           -> ignored "bounce:admin": SparkPost's own policy refused the
                                                 message (e.g. a suppressed recipient), nothing bounced
-        a class not in the table             -> the request fails whole (DLQ) until the table is updated
+        60 Auto-Reply, 80 Subscribe, 90 Unsubscribe, 100 Challenge-Response (SparkPost files them
+        under Soft, Admin, Hard, Soft)       -> ignored "bounce:<name>": a reply the receiver sent, not a
+                                                failed delivery (email policy; django-anymail reads them
+                                                as auto-replies and (un)subscribe requests too). An
+                                                unsubscribe request made through the list-unsubscribe
+                                                header arrives as list_unsubscribe.
+        a class not in the table             -> that event fails (kept in the DLQ with the request) until
+                                                the table is updated; the others of the batch are sent
     message_event spam_complaint         -> Email Marked as Spam
     track_event click, amp_click         -> Email Link Clicked (link_url <- target_link_url)
     track_event open, amp_open           -> Email Opened (SPARKPOST_OPEN_TYPES, see below)
     track_event initial_open, amp_initial_open -> ignored by default (see below)
     unsubscribe_event list_unsubscribe, link_unsubscribe -> Email Unsubscribed
-    injection, delay, policy_rejection, generation_*, relay_*, ab_test_*, ingest_*, sms_status, ...
-                                         -> not translated, counted by type
+    injection, delay, policy_rejection, generation_*, relay_*, ab_test_*, ingest success/error,
+    sms_status                           -> ignored (``ignored_types``, each with its reason)
+    anything else                        -> unknown: kept (the request goes to the DLQ for a later replay)
+
+The table in docs/sources/sparkpost.md is checked against ``EVENTS`` and ``ignored_types``.
     ``{"msys": {}}``                      -> the validation batch SparkPost posts when a webhook is created
                                             or tested: answered 200 before authentication, nothing queued
 
@@ -43,7 +54,7 @@ bottom pixel (Gmail clips long messages). Anymail makes the same choice by defau
 OPENS=first cannot apply: SparkPost sends no first/unique-open flag (``initial_open`` is the top
 pixel, not the first open). MACHINE_OPENS: an open whose ``user_agent_parsed.is_prefetched`` is true
 (a privacy proxy fetched the pixel) is dropped with SPARKPOST_MACHINE_OPENS=drop ("open:prefetched"),
-else kept with ``prefetched: true``. GROUP_UNSUBSCRIBES cannot apply: SparkPost's unsubscribe
+else kept with ``machine_open: true``. GROUP_UNSUBSCRIBES cannot apply: SparkPost's unsubscribe
 events do not name a list.
 
 Decisions:
@@ -55,7 +66,10 @@ Decisions:
   consistent across events": a big integer for some types, a UUID for others; SparkPost's sample
   events all share one id). The body is parsed with integers kept as text, so no id loses digits.
 - Identity: ``IdentityRules.from_settings(settings, "SPARKPOST")`` over ``rcpt_meta`` (default key
-  ``user_id``), else ``rcpt_to`` as SPARKPOST_EMAIL_AS says. The address goes to
+  ``user_id``), else ``rcpt_to`` (or ``raw_rcpt_to``) as SPARKPOST_EMAIL_AS says. AMP engagement
+  events (amp_open, amp_initial_open, amp_click) may come without ``rcpt_to``: with a user id in
+  ``rcpt_meta`` they are sent without an email trait, else counted as ``<type>:no_rcpt_to`` (a
+  documented absence, like Brevo's proxy opens without ``email``), never sinking the batch. The address goes to
   ``context.traits.email``; ``ip_address`` and ``user_agent`` go to traits on track events and
   link_unsubscribe when sent (on message events ``ip_address`` is the receiving MTA's address).
 - ``subject`` -> ``email_subject`` and ``campaign_id`` -> ``campaign_id`` when sent.
@@ -75,7 +89,8 @@ import json
 from typing import Any, ClassVar, Mapping
 
 from ... import ids
-from ...identity import IdentityRules, NoIdentity
+from ...config import ConfigurationError, Settings
+from ...identity import IdentityRules, NoIdentity, address
 from ...request import WebhookRequest
 from ...semantic.email import (
     EmailBounced,
@@ -89,7 +104,20 @@ from ...semantic.email import (
 from .. import _credentials as credentials
 from .._translation import email_event, load_json, text_or_none, timestamp_of
 from ..base import InvalidPayload, Reply, Source, Translation, Unauthorized
-from ._policy import EmailPolicy
+from ._policy import (
+    BLOCKED,
+    DELAYED,
+    MACHINE_OPEN_DROPPED,
+    MACHINE_OPEN_PROPERTY,
+    NEVER_SENT,
+    NO_RECIPIENT,
+    NOT_YET_SENT,
+    PROVIDER_ERROR,
+    SOFT_BOUNCE,
+    EmailPolicy,
+    choice,
+    not_mapped,
+)
 
 BASIC_SECRET = "SPARKPOST_BASIC_AUTH"
 TOKEN_SECRET = "SPARKPOST_WEBHOOK_TOKEN"
@@ -97,6 +125,8 @@ TOKEN_HEADER = "x-messagesystems-webhook-token"
 DEFAULT_OPEN_TYPES = ("open", "amp_open")
 
 # SparkPost's bounce classification table: class -> category.
+# Classes that are replies, not failed deliveries (not bounces, whatever SparkPost's category says).
+NOT_DELIVERY_FAILURES: dict[str, str] = {"60": "auto_reply", "80": "subscribe_request", "90": "unsubscribe_request", "100": "challenge_response"}
 BOUNCE_CATEGORIES: dict[str, str] = {
     "1": "undetermined",
     "10": "hard", "30": "hard", "90": "hard",
@@ -109,6 +139,17 @@ CLICKS = frozenset({"click", "amp_click"})
 OPENS = frozenset({"open", "amp_open", "initial_open", "amp_initial_open"})
 UNSUBSCRIBES = frozenset({"list_unsubscribe", "link_unsubscribe"})
 BOUNCES = frozenset({"bounce", "out_of_band"})
+AMP = frozenset({"amp_open", "amp_initial_open", "amp_click"})
+# SparkPost event ``type`` -> Customer.io event (types are unique across SparkPost's event classes).
+EVENTS: dict[str, type[EmailEvent]] = {
+    "delivery": EmailDelivered,
+    "bounce": EmailBounced,
+    "out_of_band": EmailBounced,
+    "spam_complaint": EmailMarkedAsSpam,
+    **dict.fromkeys(sorted(CLICKS), EmailLinkClicked),
+    **dict.fromkeys(sorted(OPENS), EmailOpened),
+    **dict.fromkeys(sorted(UNSUBSCRIBES), EmailUnsubscribed),
+}
 VALIDATION_BATCH = [{"msys": {}}]
 
 
@@ -132,7 +173,35 @@ class SparkPost(Source):
     docs_url: ClassVar[str] = "https://developers.sparkpost.com/api/webhooks/"
     secret_name: ClassVar[str | None] = BASIC_SECRET
     secret_names: ClassVar[tuple[str, ...]] = (BASIC_SECRET, TOKEN_SECRET)
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "empty": "the validation batch ({\"msys\": {}}) SparkPost posts when a webhook is created or tested",
+        "injection": NOT_YET_SENT,
+        "delay": DELAYED,
+        "policy_rejection": NEVER_SENT,
+        "generation_failure": PROVIDER_ERROR,
+        "generation_rejection": NEVER_SENT,
+        "sms_status": "an SMS status: not email",
+        **{kind: "relayed inbound mail (relay webhooks), not mail you sent" for kind in ("relay_injection", "relay_rejection", "relay_delivery", "relay_tempfail", "relay_permfail")},
+        **{kind: "an A/B test's outcome, about no recipient" for kind in ("ab_test_completed", "ab_test_cancelled")},
+        **{kind: "a report on events uploaded through the Ingest API, about no recipient" for kind in ("success", "error")},
+        **{f"{kind}:soft": SOFT_BOUNCE + " (SparkPost classes soft and undetermined)" for kind in sorted(BOUNCES)},
+        **{f"{kind}:block": BLOCKED + " (SparkPost classes 50-54)" for kind in sorted(BOUNCES)},
+        **{f"{kind}:admin": "SparkPost's own policy refused the message (class 25): " + NEVER_SENT for kind in sorted(BOUNCES)},
+        **{f"{kind}:{reply}": "a reply the receiver sent (auto-reply, challenge, subscribe or unsubscribe request), not a failed delivery" for kind in sorted(BOUNCES) for reply in NOT_DELIVERY_FAILURES.values()},
+        **{f"{kind}:not_counted": "an open pixel not named in SPARKPOST_OPEN_TYPES (default open,amp_open): one view loads two pixels" for kind in sorted(OPENS)},
+        **{f"{kind}:prefetched": MACHINE_OPEN_DROPPED for kind in sorted(OPENS)},
+        **{f"{kind}:no_rcpt_to": NO_RECIPIENT + " (AMP events may come without rcpt_to)" for kind in sorted(AMP)},
+    }
     secret_headers: ClassVar[frozenset[str]] = frozenset({TOKEN_HEADER})
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.policy = EmailPolicy.from_settings(self.settings, "SPARKPOST")
+        self.open_types = frozenset(self.settings.get_list("SPARKPOST_OPEN_TYPES") or DEFAULT_OPEN_TYPES)
+        if unknown_types := self.open_types - OPENS:
+            raise ConfigurationError(f"CIOHOOKS_SPARKPOST_OPEN_TYPES names {len(unknown_types)} type(s) that are not SparkPost opens ({', '.join(sorted(OPENS))})")
+        self.rules = IdentityRules.from_settings(self.settings, "SPARKPOST")
+        self.id_field = choice(self.settings, "SPARKPOST_EMAIL_ID", ("message_id", "transmission_id"))
 
     def reply_before_auth(self, request: WebhookRequest) -> Reply | None:
         # The validation batch holds no data; a non-200 would make SparkPost refuse the webhook.
@@ -169,47 +238,28 @@ class SparkPost(Source):
         return credentials.with_header(request, "authorization", credentials.basic_header(key))
 
     def translate(self, request: WebhookRequest) -> Translation:
-        policy = EmailPolicy.from_settings(self.settings, "SPARKPOST")
-        open_types = set(self.settings.get_list("SPARKPOST_OPEN_TYPES") or DEFAULT_OPEN_TYPES)
-        rules = IdentityRules.from_settings(self.settings, "SPARKPOST")
-        id_field = "transmission_id" if (self.settings.get("SPARKPOST_EMAIL_ID") or "").lower() == "transmission_id" else "message_id"
         translation = Translation()
         for index, msys in enumerate(parse_batch(request.body)):
-            if not msys:
-                translation.ignored["empty"] += 1
-                continue
-            if len(msys) != 1:
-                raise InvalidPayload(f"event {index}: msys holds {len(msys)} event classes, not one")
-            ((event_class, event),) = msys.items()
-            if not isinstance(event, dict) or not isinstance(event.get("type"), str) or not event["type"]:
-                raise InvalidPayload(f"event {index} ({event_class[:32]}) has no type")
-            kind = event["type"]
-            semantic = self._semantic(event_class, kind)
-            if semantic is None:
-                translation.ignored[kind[:64]] += 1
-                continue
-            if (skipped := self._skipped(index, kind, event, policy, open_types)) is not None:
-                translation.ignored[skipped] += 1
-                continue
-            translation.events.append(self._event(index, kind, event, semantic, rules, id_field))
+            with translation.item(f"event {index}"):
+                kind, event = _typed(index, msys)
+                if kind not in EVENTS:
+                    not_mapped(translation, kind, self.ignored_types)
+                elif (skipped := self._skipped(index, kind, event, self.policy, self.open_types)) is not None:
+                    translation.ignored[skipped] += 1
+                elif (built := self._event(index, kind, event, EVENTS[kind], self.rules, self.id_field)) is None:
+                    translation.ignored[f"{kind}:no_rcpt_to"] += 1  # documented absence (see the docstring)
+                else:
+                    translation.events.append(built)
         return translation
 
-    @staticmethod
-    def _semantic(event_class: str, kind: str) -> type[EmailEvent] | None:
-        if event_class == "message_event":
-            return {"delivery": EmailDelivered, "spam_complaint": EmailMarkedAsSpam, "bounce": EmailBounced, "out_of_band": EmailBounced}.get(kind)
-        if event_class == "track_event":
-            return EmailLinkClicked if kind in CLICKS else EmailOpened if kind in OPENS else None
-        if event_class == "unsubscribe_event" and kind in UNSUBSCRIBES:
-            return EmailUnsubscribed
-        return None
-
-    def _skipped(self, index: int, kind: str, event: Mapping[str, Any], policy: EmailPolicy, open_types: set[str]) -> str | None:
+    def _skipped(self, index: int, kind: str, event: Mapping[str, Any], policy: EmailPolicy, open_types: frozenset[str]) -> str | None:
         if kind in BOUNCES:
             bounce_class = event.get("bounce_class")
             category = BOUNCE_CATEGORIES.get(str(bounce_class)) if bounce_class is not None else None
             if category is None:
                 raise InvalidPayload(f"event {index} ({kind}): bounce_class missing or not in SparkPost's classification table")
+            if (reply := NOT_DELIVERY_FAILURES.get(str(bounce_class))) is not None:
+                return f"{kind}:{reply}"
             if category == "hard":
                 return None
             if category in ("soft", "undetermined"):
@@ -219,16 +269,19 @@ class SparkPost(Source):
             return f"{kind}:admin"
         if kind in OPENS:
             if kind not in open_types:
-                return kind
+                return f"{kind}:not_counted"
             if _prefetched(event) and policy.drop_machine_opens:
                 return f"{kind}:prefetched"
         return None
 
-    def _event(self, index: int, kind: str, event: Mapping[str, Any], semantic: type[EmailEvent], rules: IdentityRules, id_field: str) -> EmailEvent:
+    def _event(self, index: int, kind: str, event: Mapping[str, Any], semantic: type[EmailEvent], rules: IdentityRules, id_field: str) -> EmailEvent | None:
         where = f"event {index} ({kind})"
-        recipient = event.get("rcpt_to")
-        if not isinstance(recipient, str) or not recipient:
-            raise InvalidPayload(f"{where}: no rcpt_to")
+        recipient = address(event.get("rcpt_to")) or address(event.get("raw_rcpt_to"))
+        meta = event.get("rcpt_meta")
+        if recipient is None and not (kind in AMP and _has_user_id(rules, meta)):
+            if kind in AMP:
+                return None
+            raise InvalidPayload(f"{where}: no address in rcpt_to")
         email_id = event.get(id_field)
         if not isinstance(email_id, str) or not email_id:
             raise InvalidPayload(f"{where}: no {id_field}, so no email_id")
@@ -247,11 +300,10 @@ class SparkPost(Source):
         if kind in OPENS:
             properties["sparkpost_type"] = kind
             if _prefetched(event):
-                properties["prefetched"] = True
+                properties[MACHINE_OPEN_PROPERTY] = True
         if kind in BOUNCES:
             properties.update(bounce_class=str(event.get("bounce_class")), reason=text_or_none(event.get("reason")), error_code=text_or_none(event.get("error_code")))
 
-        meta = event.get("rcpt_meta")
         try:
             identity = rules.resolve(meta if isinstance(meta, dict) else {}, recipient)
         except NoIdentity as error:
@@ -263,6 +315,26 @@ class SparkPost(Source):
             else ids.message_id_of_content(self.full_name(), event)
         )
         return email_event(semantic, identity, message_id, timestamp, properties, traits, where)
+
+
+def _typed(index: int, msys: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The event's ``type`` and fields (``"empty"`` for the validation batch's ``{}``)."""
+    if not msys:
+        return "empty", {}
+    if len(msys) != 1:
+        raise InvalidPayload(f"event {index}: msys holds {len(msys)} event classes, not one")
+    ((event_class, event),) = msys.items()
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str) or not event["type"]:
+        raise InvalidPayload(f"event {index} ({event_class[:32]}) has no type")
+    return event["type"][:64], event
+
+
+def _has_user_id(rules: IdentityRules, meta: Any) -> bool:
+    try:
+        rules.resolve(meta if isinstance(meta, dict) else {}, None)
+    except NoIdentity:
+        return False
+    return True
 
 
 def _prefetched(event: Mapping[str, Any]) -> bool:
