@@ -108,6 +108,8 @@ class Source:
     secret_names: ClassVar[tuple[str, ...]] = ()
     # Provider event types deliberately not translated, each with the reason (the guide's event
     # table shows them). A type that is neither mapped nor listed here is unknown: it is kept.
+    # Keys are the ``Translation.ignored`` keys the source counts; a ``*`` matches any text
+    # (``"contact.*"``), for families of types the provider documents as open-ended.
     ignored_types: ClassVar[Mapping[str, str]] = {}
     # The status a provider treats as "accepted"; a source may choose another (e.g. 204).
     ack_status: ClassVar[int] = 200

@@ -178,6 +178,16 @@ class Brevo(Source):
     docs_url: ClassVar[str] = "https://developers.brevo.com/docs/transactional-webhooks"
     secret_name: ClassVar[str | None] = TOKEN_SECRET
     secret_names: ClassVar[tuple[str, ...]] = (TOKEN_SECRET, BASIC_SECRET)
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "request": "sent: accepted by Brevo, not yet delivered",
+        "deferred": "a delivery delay Brevo retries",
+        "error": "Brevo could not send the message",
+        "soft_bounce": "soft bounce: ignored unless BREVO_SOFT_BOUNCES=bounce",
+        "blocked": "block: ignored when BREVO_BLOCKS=ignore",
+        **{f"{kind}:not_first": "not a first open: ignored when BREVO_OPENS=first" for kind in OPENS - FIRST_OPENS},
+        **{f"{kind}:machine": "machine open: ignored when BREVO_MACHINE_OPENS=drop" for kind in MACHINE_OPENS},
+        **{f"{kind}:no_email": "names nobody: no email address and no user id in its metadata" for kind in EVENTS},
+    }
     # Brevo retries on 429 only; every other 4xx and all 5xx discard the webhook (see docstring).
     retry_status: ClassVar[int] = 429
 

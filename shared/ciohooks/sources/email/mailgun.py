@@ -231,6 +231,20 @@ class Mailgun(Source):
     name: ClassVar[str] = "mailgun"
     docs_url: ClassVar[str] = "https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/webhooks"
     secret_name: ClassVar[str | None] = KEY_SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "accepted": "accepted by Mailgun, not yet delivered",
+        "rejected": "Mailgun refused to send the message",
+        "stored": "an inbound message stored by a route, not a delivery event",
+        "list_member_uploaded": "mailing-list upload progress, not an email event",
+        "list_member_upload_error": "mailing-list upload progress, not an email event",
+        "list_uploaded": "mailing-list upload progress, not an email event",
+        "failed:temporary": "soft bounce: ignored unless MAILGUN_SOFT_BOUNCES=bounce (Mailgun retries it)",
+        "failed:espblock": "block: ignored when MAILGUN_BLOCKS=ignore",
+        "failed:suppress-bounce": "not sent: the address was suppressed by an earlier bounce, reported then",
+        "failed:suppress-unsubscribe": "not sent: the address was suppressed by an earlier unsubscribe, reported then",
+        "failed:suppress-complaint": "not sent: the address was suppressed by an earlier complaint, reported then",
+        "opened:bot": "bot open: ignored when MAILGUN_MACHINE_OPENS=drop",
+    }
 
     def __init__(self, settings: Any = None) -> None:
         super().__init__(settings)

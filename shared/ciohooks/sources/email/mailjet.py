@@ -139,6 +139,10 @@ class Mailjet(Source):
     name: ClassVar[str] = "mailjet"
     docs_url: ClassVar[str] = "https://dev.mailjet.com/email/guides/webhooks/"
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "bounce:soft": "soft bounce: ignored unless MAILJET_SOFT_BOUNCES=bounce",
+        "blocked": "block: ignored when MAILJET_BLOCKS=ignore",
+    }
 
     def authenticate(self, request: WebhookRequest) -> None:
         if (configured := self.secret_or_open(SECRET)) is not None:

@@ -111,6 +111,14 @@ class Mandrill(Source):
     name: ClassVar[str] = "mandrill"
     docs_url: ClassVar[str] = "https://mailchimp.com/developer/transactional/guides/track-respond-activity-webhooks/"
     secret_name: ClassVar[str | None] = KEY_SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "deferral": "a delivery delay Mandrill retries (not even a soft bounce yet)",
+        "reject": "Mandrill did not send (rejection list, invalid sender...)",
+        "inbound": "an inbound message, not a delivery event",
+        "soft_bounce": "soft bounce: ignored unless MANDRILL_SOFT_BOUNCES=bounce",
+        "sync:whitelist": "a sync event (allowlist change), not an email event",
+        "sync:blacklist": "a sync event (denylist change), not an email event",
+    }
 
     def reply_before_auth(self, request: WebhookRequest) -> Reply | None:
         # Mandrill checks the URL with an unsigned HEAD before it shows the webhook key.

@@ -120,6 +120,22 @@ class Postmark(Source):
     docs_url: ClassVar[str] = "https://postmarkapp.com/developer/webhooks/webhooks-overview"
     secret_name: ClassVar[str | None] = BASIC_SECRET
     secret_names: ClassVar[tuple[str, ...]] = (BASIC_SECRET, HEADER_SECRET)
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "Inbound": "an inbound message, not a delivery event",
+        **{f"Bounce:{kind}": "soft bounce: ignored unless POSTMARK_SOFT_BOUNCES=bounce" for kind in SOFT_BOUNCES},
+        **{f"Bounce:{kind}": "block: ignored when POSTMARK_BLOCKS=ignore" for kind in BLOCKS},
+        **{
+            f"Bounce:{kind}": "not a failed delivery of this message"
+            for kind in ("AutoResponder", "AddressChange", "Subscribe", "Unsubscribe", "SpamNotification", "ChallengeVerification",
+                         "VirusNotification", "OpenRelayTest", "Unknown", "ManuallyDeactivated", "Unconfirmed", "SMTPApiError",
+                         "InboundError", "TemplateRenderingFailed", "SpamComplaint")
+        },
+        "Open:not_first": "not a first open: ignored when POSTMARK_OPENS=first",
+        "SubscriptionChange:resubscribe": "a resubscription: Customer.io has no email event for it",
+        "SubscriptionChange:HardBounce": "the suppression a bounce caused: the bounce was reported by its own webhook",
+        "SubscriptionChange:SpamComplaint": "the suppression a complaint caused: reported by its own webhook",
+        "SubscriptionChange:ManualSuppression:*": "suppressed by you or Postmark, not by the recipient",
+    }
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)

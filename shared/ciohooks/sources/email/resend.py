@@ -123,6 +123,19 @@ class Resend(Source):
     name: ClassVar[str] = "resend"
     docs_url: ClassVar[str] = "https://resend.com/docs/webhooks/event-types"
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "email.sent": "accepted by Resend, not yet delivered",
+        "email.scheduled": "scheduled, not yet sent",
+        "email.delivery_delayed": "a delivery delay Resend retries",
+        "email.failed": "Resend could not send the message",
+        "email.suppressed": "not sent: the address is on Resend's suppression list",
+        "email.received": "an inbound message, not a delivery event",
+        "contact.*": "contact management, not an email event",
+        "domain.*": "domain management, not an email event",
+        **{f"email.bounced:{kind}": "soft bounce: ignored unless RESEND_SOFT_BOUNCES=bounce" for kind in SOFT_BOUNCE_TYPES},
+        "email.opened:several_recipients": "Resend does not say which of several recipients opened",
+        "email.clicked:several_recipients": "Resend does not say which of several recipients clicked",
+    }
 
     def authenticate(self, request: WebhookRequest) -> None:
         if (secret := self.secret_or_open(SECRET)) is not None:

@@ -330,6 +330,16 @@ class SendGrid(Source):
     name: ClassVar[str] = "sendgrid"
     docs_url: ClassVar[str] = "https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event"
     secret_name: ClassVar[str | None] = KEY_SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "processed": "accepted by SendGrid, not yet delivered",
+        "deferred": "a delivery delay SendGrid keeps retrying (ignored whatever SENDGRID_SOFT_BOUNCES says)",
+        "dropped": "SendGrid did not send the message (suppressed or invalid address)",
+        "group_resubscribe": "a resubscription: Customer.io has no email event for it",
+        "bounce:blocked": "block: ignored when SENDGRID_BLOCKS=ignore",
+        "group_unsubscribe": "group unsubscribe: ignored when SENDGRID_GROUP_UNSUBSCRIBES=ignore",
+        "open:machine": "machine open: ignored when SENDGRID_MACHINE_OPENS=drop",
+        "bounce:no_sg_message_id": "asynchronous bounce: SendGrid sends no message id, so no email_id",
+    }
 
     def authenticate(self, request: WebhookRequest) -> None:
         if (key := self.secret_or_open(KEY_SECRET)) is not None:

@@ -303,6 +303,23 @@ class Ses(Source):
     family: ClassVar[str] = "email"
     name: ClassVar[str] = "ses"
     docs_url: ClassVar[str] = "https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-contents.html"
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "SubscriptionConfirmation": "the SNS subscription handshake, answered before translation",
+        "UnsubscribeConfirmation": "the SNS unsubscribe handshake, acknowledged",
+        "Send": "accepted by SES, not yet delivered",
+        "Reject": "SES refused to send the message (virus)",
+        "Rendering Failure": "a template rendering failure: nothing was sent",
+        "DeliveryDelay": "a delivery delay SES retries (a Transient bounce follows if it gives up)",
+        "AmazonSnsSubscriptionSucceeded": "SES's test notification that the topic works",
+        "Bounce:Transient": "soft bounce: ignored unless SES_SOFT_BOUNCES=bounce",
+        "Complaint:not-spam": "the recipient's mailbox provider says it is not spam",
+        "Complaint:OnAccountSuppressionList": "not sent: the address complained before (reported then)",
+        "Open:several_recipients": "SES does not say which of several recipients opened",
+        "Click:several_recipients": "SES does not say which of several recipients clicked",
+        "Subscription:several_recipients": "SES does not say which of several recipients changed preferences",
+        "Subscription:no_opt_out": "a preference change that unsubscribes from nothing",
+        "Subscription:topic_opt_out": "topic unsubscribe: ignored when SES_GROUP_UNSUBSCRIBES=ignore",
+    }
 
     def __init__(self, settings=None, *, http_get: HttpGet | None = None) -> None:
         super().__init__(settings)

@@ -132,6 +132,22 @@ class SparkPost(Source):
     docs_url: ClassVar[str] = "https://developers.sparkpost.com/api/webhooks/"
     secret_name: ClassVar[str | None] = BASIC_SECRET
     secret_names: ClassVar[tuple[str, ...]] = (BASIC_SECRET, TOKEN_SECRET)
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "empty": "an empty msys object (SparkPost's webhook validation batch)",
+        "injection": "accepted by SparkPost, not yet delivered",
+        "delay": "a delivery delay SparkPost retries",
+        "policy_rejection": "SparkPost refused to send the message",
+        "generation_*": "template generation outcome, not a delivery event",
+        "relay_*": "inbound relay, not a delivery event",
+        "ab_test_*": "A/B test lifecycle, not an email event",
+        "ingest_*": "event ingestion outcome, not an email event",
+        "sms_status": "an SMS status, not an email event",
+        **{kind: "an open type not in SPARKPOST_OPEN_TYPES (default open,amp_open)" for kind in OPENS},
+        **{f"{kind}:prefetched": "prefetched open: ignored when SPARKPOST_MACHINE_OPENS=drop" for kind in OPENS},
+        **{f"{kind}:soft": "soft or undetermined bounce: ignored unless SPARKPOST_SOFT_BOUNCES=bounce" for kind in BOUNCES},
+        **{f"{kind}:block": "block: ignored when SPARKPOST_BLOCKS=ignore" for kind in BOUNCES},
+        **{f"{kind}:admin": "SparkPost's own policy refused the message; nothing bounced" for kind in BOUNCES},
+    }
     secret_headers: ClassVar[frozenset[str]] = frozenset({TOKEN_HEADER})
 
     def reply_before_auth(self, request: WebhookRequest) -> Reply | None:

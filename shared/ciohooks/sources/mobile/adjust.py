@@ -144,6 +144,14 @@ class Adjust(Source):
     docs_url: ClassVar[str] = "https://help.adjust.com/en/article/server-callbacks"
     methods: ClassVar[tuple[str, ...]] = ("GET",)
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "reattribution": "a reattribution of a user who has the app: no install, no open",
+        "event": "an in-app event (the advertiser's own): no semantic event",
+        "click": "an ad click: nothing happened in the app",
+        "impression": "an ad impression: nothing happened in the app",
+        "rejected_install": "Adjust rejected the install (fraud prevention)",
+        "rejected_reattribution": "Adjust rejected the reattribution (fraud prevention)",
+    }
 
     @property
     def secret_param(self) -> str:

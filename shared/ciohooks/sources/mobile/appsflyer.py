@@ -144,6 +144,10 @@ class AppsFlyer(Source):
     docs_url: ClassVar[str] = "https://support.appsflyer.com/hc/en-us/articles/207034356-Push-API-streaming-raw-data"
     methods: ClassVar[tuple[str, ...]] = ("GET", "POST")
     secret_name: ClassVar[str | None] = TOKEN_SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "re-engagement": "the app was already installed (a retargeting re-engagement), not an install",
+        "in-app-event": "an in-app event (the advertiser's own name): no semantic event",
+    }
 
     @property
     def token_header(self) -> str:

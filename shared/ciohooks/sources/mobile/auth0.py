@@ -94,6 +94,9 @@ class Auth0(Source):
     name: ClassVar[str] = "auth0"
     docs_url: ClassVar[str] = "https://auth0.com/docs/customize/log-streams/custom-log-streams"
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[dict[str, str]] = {
+        "*": "every other tenant log type (sign-ups, logins, API calls...): the stream sends all; only sdu is a deletion",
+    }
     secret_headers: ClassVar[frozenset[str]] = frozenset({"authorization"})
 
     def authenticate(self, request: WebhookRequest) -> None:

@@ -541,6 +541,7 @@ class Backend(Source):
     name: ClassVar[str] = "backend"
     docs_url: ClassVar[str] = "https://www.standardwebhooks.com/"
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[dict[str, str]] = {}  # a strict contract: an unknown type is refused, never ignored
     ack_status: ClassVar[int] = 202
 
     def reply_before_auth(self, request: WebhookRequest) -> Reply | None:

@@ -119,6 +119,9 @@ class Branch(Source):
     docs_url: ClassVar[str] = "https://help.branch.io/developers-hub/docs/webhooks-for-developers"
     methods: ClassVar[tuple[str, ...]] = ("POST",)
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "*": "every other standard or custom Branch event (CLICK, PURCHASE...): no app lifecycle event",
+    }
 
     @property
     def secret_header(self) -> str:

@@ -73,6 +73,13 @@ class Clerk(Source):
     name: ClassVar[str] = "clerk"
     docs_url: ClassVar[str] = "https://clerk.com/docs/guides/development/webhooks/overview"
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[dict[str, str]] = {
+        "user.created": "not a deletion: Customer.io learns of users from the app",
+        "user.updated": "not a deletion: Customer.io learns of users from the app",
+        "session.*": "sign-in sessions, not a user lifecycle event",
+        "organization.*": "organizations, not a user lifecycle event",
+        "email.*": "emails Clerk sends, not a user lifecycle event",
+    }
 
     def authenticate(self, request: WebhookRequest) -> None:
         if (secret := self.secret_or_open(SECRET)) is not None:

@@ -92,6 +92,10 @@ class CustomerioPush(Source):
     name: ClassVar[str] = "customerio-push"
     docs_url: ClassVar[str] = "https://docs.customer.io/integrations/api/track/tag/track-events/metrics/"
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[dict[str, str]] = {
+        "loop:reporting_webhook": "Customer.io's own reporting webhook: sending it back would loop",
+        **{f"metric:{metric}": "an email-channel metric: no push Report Delivery Event for it" for metric in UNREPORTABLE_METRICS},
+    }
     secret_headers: ClassVar[frozenset[str]] = frozenset({"authorization"})
 
     def reply_before_auth(self, request: WebhookRequest) -> Reply | None:

@@ -92,6 +92,12 @@ class Expo(BearerTokenSource):
     name: ClassVar[str] = "expo"
     docs_url: ClassVar[str] = "https://docs.expo.dev/push-notifications/sending-notifications/"
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[dict[str, str]] = {
+        "ticket:ok": "the push was accepted: nothing to delete",
+        "receipt:ok": "the push was delivered: nothing to delete",
+        "ticket:*": "an error other than DeviceNotRegistered: the device is still registered",
+        "receipt:*": "an error other than DeviceNotRegistered: the device is still registered",
+    }
 
     def translate(self, request: WebhookRequest) -> Translation:
         rules = IdentityRules.from_settings(self.settings, "EXPO", default_keys=("userId",))

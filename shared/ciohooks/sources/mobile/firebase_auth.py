@@ -115,6 +115,12 @@ class FirebaseAuth(BearerTokenSource):
     name: ClassVar[str] = "firebase-auth"
     docs_url: ClassVar[str] = "https://firebase.google.com/docs/functions/auth-events"
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[dict[str, str]] = {
+        "google.firebase.auth.user.v1.created": "not a deletion: Customer.io learns of users from the app",
+        "google.firebase.auth.user.v2.created": "not a deletion: Customer.io learns of users from the app",
+        "google.firebase.auth.user.v2.updated": "not a deletion: Customer.io learns of users from the app",
+        "providers/firebase.auth/eventTypes/user.create": "not a deletion: Customer.io learns of users from the app",
+    }
 
     def translate(self, request: WebhookRequest) -> Translation:
         translation = Translation()

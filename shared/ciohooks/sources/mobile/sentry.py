@@ -154,6 +154,14 @@ class Sentry(Source):
     name: ClassVar[str] = "sentry"
     docs_url: ClassVar[str] = "https://docs.sentry.io/organization/integrations/integration-platform/webhooks/"
     secret_name: ClassVar[str | None] = SECRET
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "installation": "the integration was installed or removed, not an app event",
+        "issue": "issue triage, not an app event",
+        "metric_alert": "a metric alert, not a single crash",
+        "comment": "a comment on an issue, not an app event",
+        **{f"{resource}:not_mobile": "an event from a non-mobile SDK (SENTRY_MOBILE_SDKS)" for resource in EVENT_RESOURCES},
+        **{f"{resource}:not_crash": "a handled error, not a crash" for resource in EVENT_RESOURCES},
+    }
 
     def authenticate(self, request: WebhookRequest) -> None:
         if (secret := self.secret_or_open(SECRET)) is not None:
