@@ -31,7 +31,7 @@ from .config import Settings
 from .customerio import Rejected, SendResult
 from .envelope import Envelope
 from .handlers import in_lambda
-from .ingest import UntranslatableError, translate
+from .ingest import UntranslatableError, settle, translate
 from .queue import MessageTooLarge, Queue, QueueUnavailable
 from .redact import describe_validation_error
 from .request import WebhookRequest
@@ -99,7 +99,11 @@ class Deliverer:
         except KeyError as error:
             self._dead_letter(envelope.failed("translate", f"unknown source: {error}", message.receive_count), message, report)
             return None
-        return [event.to_cio() for event in translation.events]
+        # What was already sent from this request is left out; what still does not translate is kept.
+        settled = settle(translation, envelope.source, envelope.received_at, envelope.request or {}, envelope.exclude_ids or ())
+        if settled.kept is not None:
+            self._dead_letter(settled.kept, message, report)
+        return settled.events
 
     def _source(self, full_name: str) -> sources.Source:
         if full_name not in self._sources:

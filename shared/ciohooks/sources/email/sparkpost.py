@@ -142,6 +142,8 @@ class SparkPost(Source):
         "ab_test_*": "A/B test lifecycle, not an email event",
         "ingest_*": "event ingestion outcome, not an email event",
         "sms_status": "an SMS status, not an email event",
+        "success": "an ingest_event: SparkPost reports a batch it ingested, not an email event",
+        "error": "an ingest_event: SparkPost reports a batch it could not ingest, not an email event",
         **{kind: "an open type not in SPARKPOST_OPEN_TYPES (default open,amp_open)" for kind in OPENS},
         **{f"{kind}:prefetched": "prefetched open: ignored when SPARKPOST_MACHINE_OPENS=drop" for kind in OPENS},
         **{f"{kind}:soft": "soft or undetermined bounce: ignored unless SPARKPOST_SOFT_BOUNCES=bounce" for kind in BOUNCES},

@@ -78,6 +78,7 @@ class Html5(VideoSource):
             (
                 "loadstart", "loadedmetadata", "loadeddata", "durationchange", "ratechange", "volumechange", "canplay",
                 "canplaythrough", "progress", "suspend", "stalled", "abort", "emptied", "fullscreenchange",
+                "useractive", "userinactive",
             ),
             "a native event with no semantic event of its own (what it changes is read from the player)",
         ),

@@ -98,7 +98,7 @@ class JWPlayer(VideoSource):
             (
                 "ready", "playlistItem", "beforePlay", "playAttempt", "playAttemptFailed", "firstFrame", "idle", "levels",
                 "levelsChanged", "playbackRateChanged", "bufferChange", "meta", "adRequest", "adStarted", "adError",
-                "adClick", "warning", "volume", "mute", "fullscreen",
+                "adClick", "warning", "volume", "mute", "fullscreen", "autostartNotAllowed", "beforeComplete",
             ),
             "a native event with no semantic event of its own (what it changes is read from the player)",
         ),
