@@ -2,7 +2,7 @@
 
 Store first (DESIGN.md): a webhook is acknowledged only once it is durably in SQS.
 
-    400  the request cannot be read before authentication (a probe that fails on the body)
+    400  the source's own pre-authentication check refused the body (``Source.reply_before_auth``)
     401  the request is not authentic, or so malformed that authentication cannot be attempted
          (nothing is queued; the reason is logged, never the payload)
     404  no such source on this function
@@ -16,8 +16,9 @@ Store first (DESIGN.md): a webhook is acknowledged only once it is durably in SQ
          the whole raw request is kept in the DLQ (stage ``translate``) with their messageIds in
          ``exclude_ids``, so a replay after a mapping fix sends only what was missing.
 
-Nothing a source raises becomes a 500: before authentication it is a 400/401, after it the
-request is kept in the DLQ with the error's class (never its message, which may quote the payload).
+Nothing a source raises becomes a 500: a probe check that cannot read the body is no probe, an
+authentication that cannot read it is a 401, and after authentication the request is kept in the
+DLQ with the error's class (never its message, which may quote the payload).
 """
 
 from __future__ import annotations
@@ -169,9 +170,9 @@ class Ingest:
             return Outcome(413, {"error": f"body larger than {self.max_body_bytes} bytes"}, "rejected", full)
         try:
             reply = source.reply_before_auth(request)
-        except Exception as error:  # noqa: BLE001 - nothing authentic yet: refuse, never a 500
-            logger.warning("refused %s request: the body cannot be read (%s)", full, error.__class__.__name__)
-            return Outcome(400, {"error": "body cannot be read"}, "rejected", full)
+        except Exception as error:  # noqa: BLE001 - a probe check that cannot read the body: no probe
+            logger.info("%s probe check could not read the body (%s); authenticating it", full, error.__class__.__name__)
+            reply = None
         if reply is not None:
             return _replied(reply, full)
         if request.method not in source.methods:

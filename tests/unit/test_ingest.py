@@ -271,14 +271,18 @@ def test_a_bad_setting_is_a_configuration_fault_answered_with_the_retry_status(m
     assert drain(ingest.delivery_queue) == [] and drain(ingest.dead_letter_queue) == []
 
 
-def test_a_failing_probe_before_authentication_is_a_400(monkeypatch):
+def test_a_probe_check_that_cannot_read_the_body_is_no_probe(monkeypatch):
+    """SparkPost's looks for its validation batch before authentication: a body it cannot parse is
+    no validation batch, and goes on to authentication (an authentic one is then kept)."""
     from ciohooks.sources.email.sendgrid import SendGrid
 
     def unreadable(self, request):
         return json.loads(b"[" * 100_000 + b"]" * 100_000)  # RecursionError
 
     monkeypatch.setattr(SendGrid, "reply_before_auth", unreadable)
-    assert make_ingest().handle("sendgrid", signed()).status == 400
+    assert make_ingest().handle("sendgrid", signed()).status == 200
+    forged = WebhookRequest("POST", "/sendgrid", BATCH, {**signed().headers, "x-twilio-email-event-webhook-timestamp": "1"})
+    assert make_ingest().handle("sendgrid", forged).status == 401
 
 
 def test_a_body_authentication_cannot_read_is_a_401(monkeypatch):
