@@ -295,3 +295,19 @@ def test_a_body_authentication_cannot_read_is_a_401(monkeypatch):
     ingest = make_ingest()
     assert ingest.handle("sendgrid", signed()).status == 401
     assert drain(ingest.delivery_queue) == [] and drain(ingest.dead_letter_queue) == []
+
+
+def test_unknown_types_are_counted_in_a_metric_per_source(monkeypatch):
+    from ciohooks import handlers
+
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "email-ingest")
+    monkeypatch.setattr(handlers.metrics, "namespace", "CioHooks")
+    outcome = make_ingest().handle("sendgrid", signed(batch_with(delivered="delivered_v2", open="open_v2")))
+    handlers.metrics.clear_metrics()
+    try:
+        handlers.record_ingest_metrics(outcome, "sendgrid")
+        emitted = handlers.metrics.serialize_metric_set()
+    finally:
+        handlers.metrics.clear_metrics()
+    assert emitted["source"] == "email/sendgrid"
+    assert (emitted["UnknownEventTypes"], emitted["DeadLettered"], emitted["Queued"], emitted["EventsQueued"]) == ([2.0], [1.0], [1.0], [5.0])
