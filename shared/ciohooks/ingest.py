@@ -164,20 +164,8 @@ class Ingest:
         if source is None:
             return Outcome(404, {"error": f"no source named {name!r} here"}, "not_found")
         full = source.full_name()
-        if len(request.body) > self.max_body_bytes:  # before anything reads the body (a probe has none)
-            if request.method not in source.methods:
-                return Outcome(405, {"error": f"{full} takes {', '.join(source.methods)}"}, "rejected", full)
-            return Outcome(413, {"error": f"body larger than {self.max_body_bytes} bytes"}, "rejected", full)
-        try:
-            reply = source.reply_before_auth(request)
-        except Exception as error:  # noqa: BLE001 - a probe check that cannot read the body: no probe
-            logger.info("%s probe check could not read the body (%s); authenticating it", full, error.__class__.__name__)
-            reply = None
-        if reply is not None:
-            return _replied(reply, full)
-        if request.method not in source.methods:
-            return Outcome(405, {"error": f"{full} takes {', '.join(source.methods)}"}, "rejected", full)
-
+        if (early := self._before_authentication(source, request)) is not None:
+            return early
         if (refused := self._authenticate(source, request)) is not None:
             return refused
         try:
@@ -199,6 +187,21 @@ class Ingest:
             envelope = Envelope(kind="request", source=full, received_at=request.received_at, request=stored)
             return self._dead_letter(envelope.failed("translate", error.reason), source)
         return self._store(source, request, stored, translation)
+
+    def _before_authentication(self, source: Source, request: WebhookRequest) -> Outcome | None:
+        """The size limit (before anything reads the body), a provider's probe, the method."""
+        full = source.full_name()
+        wrong_method = Outcome(405, {"error": f"{full} takes {', '.join(source.methods)}"}, "rejected", full)
+        if len(request.body) > self.max_body_bytes:  # a probe has no body
+            return wrong_method if request.method not in source.methods else Outcome(413, {"error": f"body larger than {self.max_body_bytes} bytes"}, "rejected", full)
+        try:
+            reply = source.reply_before_auth(request)
+        except Exception as error:  # noqa: BLE001 - a probe check that cannot read the body: no probe
+            logger.info("%s probe check could not read the body (%s); authenticating it", full, error.__class__.__name__)
+            reply = None
+        if reply is not None:
+            return _replied(reply, full)
+        return wrong_method if request.method not in source.methods else None
 
     def _authenticate(self, source: Source, request: WebhookRequest) -> Outcome | None:
         """None when the request is authentic; else the refusal."""
