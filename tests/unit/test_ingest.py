@@ -311,3 +311,48 @@ def test_unknown_types_are_counted_in_a_metric_per_source(monkeypatch):
         handlers.metrics.clear_metrics()
     assert emitted["source"] == "email/sendgrid"
     assert (emitted["UnknownEventTypes"], emitted["DeadLettered"], emitted["Queued"], emitted["EventsQueued"]) == ([2.0], [1.0], [1.0], [5.0])
+
+
+# ---- replay: deliver translates the request again, sends what is missing, keeps the rest once ----
+
+
+class UnsentSink:
+    """Customer.io unavailable for the first ``outage`` sends: every event is left unsent."""
+
+    def __init__(self, outage: int):
+        self.outage, self.sent = outage, []
+
+    def send(self, events, deadline=None):
+        from ciohooks.customerio import SendResult
+
+        if self.outage > 0:
+            self.outage -= 1
+            return SendResult(unsent=list(events), requests=1)
+        self.sent.extend(events)
+        return SendResult(delivered=list(events), requests=1)
+
+
+def test_a_replayed_request_sends_only_what_is_missing_and_keeps_what_still_does_not_translate_once():
+    from ciohooks.deliver import Deliverer, InboundMessage
+
+    ingest = make_ingest()
+    ingest.handle("sendgrid", signed(batch_with(delivered="delivered_v2", open="open_v2")))
+    (dead,) = drain(ingest.dead_letter_queue)
+    replayed = dead.for_replay()
+    assert (replayed.kind, replayed.failure, replayed.exclude_ids) == ("request", None, dead.exclude_ids)
+
+    # The mapping learnt delivered_v2 (as delivered), not open_v2. Customer.io is down on the first receive.
+    from ciohooks.sources.email import sendgrid
+
+    sink, dlq = UnsentSink(outage=1), MemoryQueue()
+    deliverer = Deliverer(sink, dlq, Settings({"CIOHOOKS_SENDGRID_VERIFICATION_KEY": PUBLIC_KEY}))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(sendgrid.EVENTS, "delivered_v2", sendgrid.EVENTS["delivered"])
+        first = deliverer.deliver([InboundMessage("q1", replayed.to_json(), 1)])
+        assert first.retry == {"q1"} and dlq.approximate_depth() == 0  # nothing kept while the message is retried
+        second = deliverer.deliver([InboundMessage("q1", replayed.to_json(), 2)])
+    assert second.retry == set()
+    assert [e["event"] for e in sink.sent] == ["Email Delivered"]  # the five sent at ingest are excluded
+    (still,) = drain(dlq)
+    assert (still.failure.stage, still.failure.error) == ("translate", "unknown event type 'open_v2' (x1)")
+    assert still.exclude_ids == sorted(set(dead.exclude_ids) | {BATCH_IDS["delivered"]})
