@@ -8,8 +8,8 @@ Store first (DESIGN.md): a webhook is acknowledged only once it is durably in SQ
     404  no such source on this function
     405  a method the source does not receive
     413  the body is larger than MAX_BODY_BYTES (checked before anything reads it)
-    503  the source has no key configured (fail closed) or a bad setting, or SQS did not take the
-         message: the provider retries (a source whose provider retries only another code says
+    503  the source has no key configured (fail closed) or a bad setting, a dependency of the
+         authentication failed (the secret store), or SQS did not take the message: the provider retries (a source whose provider retries only another code says
          which: ``Source.retry_status``, e.g. Brevo's 429)
     2xx  queued for delivery; or authentic and nothing to deliver (event types deliberately
          ignored); or authentic and not all of it translated: the events that did are queued, and
@@ -42,6 +42,7 @@ from .queue import MessageTooLarge, Queue, QueueUnavailable, SqsQueue
 from .redact import describe_validation_error, redact
 from .request import WebhookRequest
 from .sources import InvalidPayload, Reply, Source, Translation, Unauthorized
+from .sources.base import UNEXPECTED_SHAPE
 
 logger = logging.getLogger(__name__)
 
@@ -213,9 +214,12 @@ class Ingest:
             return Outcome(401, {"error": "unauthorized"}, "rejected", full)
         except ConfigurationError as error:  # NotConfigured included: fail closed
             return _misconfigured(type(source), error)
-        except Exception as error:  # noqa: BLE001 - a body too malformed to find its credentials in
+        except (*UNEXPECTED_SHAPE, MemoryError) as error:  # a body too malformed to find credentials in
             logger.warning("refused %s request: authentication cannot be attempted on this body (%s)", full, error.__class__.__name__)
             return Outcome(401, {"error": "unauthorized"}, "rejected", full)
+        except Exception as error:  # noqa: BLE001 - a dependency (the secret store...) failed: retry later
+            logger.error("could not authenticate a %s request (%s): asking the provider to retry", full, error.__class__.__name__)
+            return Outcome(source.retry_status, {"error": "cannot check credentials now, retry later"}, "failed", full)
         return None
 
     def _store(self, source: Source, request: WebhookRequest, stored: dict[str, Any], translation: Translation) -> Outcome:

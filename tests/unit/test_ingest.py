@@ -356,3 +356,18 @@ def test_a_replayed_request_sends_only_what_is_missing_and_keeps_what_still_does
     (still,) = drain(dlq)
     assert (still.failure.stage, still.failure.error) == ("translate", "unknown event type 'open_v2' (x1)")
     assert still.exclude_ids == sorted(set(dead.exclude_ids) | {BATCH_IDS["delivered"]})
+
+
+def test_a_secret_store_outage_during_authentication_asks_the_provider_to_retry(monkeypatch):
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    from ciohooks.sources.email.sendgrid import SendGrid
+
+    def unreachable(self, name):
+        raise GetParameterError("An error occurred (ThrottlingException) when calling the GetSecretValue operation")
+
+    monkeypatch.setattr(SendGrid, "secret", unreachable)
+    ingest = make_ingest()
+    outcome = ingest.handle("sendgrid", signed())
+    assert (outcome.status, outcome.result) == (503, "failed")
+    assert drain(ingest.delivery_queue) == [] and drain(ingest.dead_letter_queue) == []
