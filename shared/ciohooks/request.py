@@ -36,7 +36,7 @@ class UnreadableJson(json.JSONDecodeError):
         super().__init__(problem, "", 0)
 
 
-_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)  # a string, or an unterminated one
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)  # a backslash and the byte it escapes
 _NOT_A_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
 _DEPTH_STEP = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")  # opener +1, closer -1, both shifted by one
 
@@ -44,9 +44,13 @@ _DEPTH_STEP = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")  # opener +1, closer
 def json_depth(data: bytes | str) -> int:
     """How deep ``data`` nests JSON arrays and objects (brackets inside strings do not count),
     without parsing it: a few C-speed passes, whatever the depth. Malformed text is measured too
-    (``[[[`` is 3 deep), so the limit holds before any parser runs."""
+    (``[[[`` is 3 deep; an unterminated string runs to the end), so the limit holds before any
+    parser runs."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_A_BRACKET)
+    if b"\\" in raw:
+        raw = _ESCAPE.sub(b"", raw)  # so every quote left opens or closes a string
+    outside_strings = b"".join(raw.split(b'"')[::2])
+    brackets = outside_strings.translate(None, _NOT_A_BRACKET)
     if not brackets:
         return 0
     # Each step is 2 for an opener and 0 for a closer: the running sum minus the step count is the depth.
