@@ -1,6 +1,6 @@
 """Ingest: authenticate, translate, store. The core of every ``<family>_ingest`` function.
 
-Store first (DESIGN.md): a webhook is acknowledged only once it is durably in SQS.
+Store first (docs/RELIABILITY.md): a webhook is acknowledged only once it is durably in SQS.
 
     400  the source's own pre-authentication check refused the body (``Source.reply_before_auth``)
     401  the request is not authentic, or so malformed that authentication cannot be attempted
@@ -9,8 +9,9 @@ Store first (DESIGN.md): a webhook is acknowledged only once it is durably in SQ
     405  a method the source does not receive
     413  the body is larger than MAX_BODY_BYTES (checked before anything reads it)
     503  the source has no key configured (fail closed) or a bad setting, a dependency of the
-         authentication failed (the secret store), or SQS did not take the message: the provider retries (a source whose provider retries only another code says
-         which: ``Source.retry_status``, e.g. Brevo's 429)
+         authentication failed (the secret store), or SQS did not take the message: the provider
+         retries (a source whose provider retries only another code says which:
+         ``Source.retry_status``, e.g. Brevo's 429)
     2xx  queued for delivery; or authentic and nothing to deliver (event types deliberately
          ignored); or authentic and not all of it translated: the events that did are queued, and
          the whole raw request is kept in the DLQ (stage ``translate``) with their messageIds in
@@ -245,10 +246,12 @@ class Ingest:
                 logger.error("could not queue %s request: %s", full, error)
                 return Outcome(source.retry_status, {"error": "queue unavailable, retry later"}, "failed", full)
         if kept is not None:
-            outcome = self._dead_letter(kept, source)
-            if outcome.status != source.ack_status or not settled.events:
-                outcome.ignored, outcome.unknown = ignored, unknown
-                return outcome
+            dead = self._dead_letter(kept, source)
+            if dead.status != source.ack_status:  # the DLQ did not take it: the provider retries it all
+                return dead
+            if not settled.events:
+                dead.ignored, dead.unknown = ignored, unknown
+                return dead
         count = len(settled.events)
         if not count and kept is None:
             return Outcome(source.ack_status, {"accepted": 0, "ignored": ignored}, "ignored", full, 0, ignored)
