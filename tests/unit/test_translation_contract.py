@@ -115,3 +115,8 @@ def test_bounded_json_reads_what_webhooks_send():
     nested = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
     assert loads_json(nested) is not None
     assert loads_json(b'{"id": 457624031399716729}', parse_int=str) == {"id": "457624031399716729"}
+
+
+def test_an_unknown_type_named_with_an_address_is_reported_without_it():
+    translation = Translation(unknown=Counter({"jane@example.com signed up": 1}))
+    assert translation.reasons() == "unknown event type '<email> signed up' (x1)"

@@ -96,7 +96,9 @@ class Translation:
     def reasons(self) -> str:
         """Why the request is kept: safe to log and to store (type names and field paths only).
         At most ``MAX_REASONS`` are spelled out; a batch of a thousand bad items says how many more."""
-        parts = [f"unknown event type {name[:64]!r} (x{count})" for name, count in sorted(self.unknown.items())]
+        from ..redact import redact  # a type name is the provider's text: it could hold an address
+
+        parts = [redact(f"unknown event type {name[:64]!r} (x{count})") for name, count in sorted(self.unknown.items())]
         parts += self.failed
         if len(parts) > MAX_REASONS:
             parts = parts[:MAX_REASONS] + [f"and {len(parts) - MAX_REASONS} more"]
