@@ -14,7 +14,7 @@ PY := $(VENV)/bin/python
 PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup browser run test test-fast lint-template events golden bench clean
+.PHONY: setup browser run test test-fast lint-template events golden bench fuzz clean
 
 # pip's notes about unreachable extra indexes on some machines are noise here, not errors.
 QUIET_PIP = 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
@@ -63,6 +63,12 @@ events: $(VENV)/.installed
 # (tests/unit/test_golden.py compares them byte for byte). Say in the commit why they changed.
 golden: $(VENV)/.installed
 	$(PY) -m events.golden
+
+# Random fuzzing on demand: fresh draws and many more of them (the "fuzz" hypothesis profile,
+# tests/conftest.py). The test suite runs the same properties derandomized. Add what it finds to
+# tests/security/test_fuzz_routes.py as an @example.
+fuzz: $(VENV)/.installed
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/security/test_fuzz_routes.py -q
 
 # Benchmarks run on demand, never in the test suite: ratios measured in one run (docs/PERFORMANCE.md).
 bench: setup

@@ -29,7 +29,7 @@ from pathlib import Path
 from ciohooks import sources
 from ciohooks.config import Settings
 from ciohooks.envelope import Envelope
-from ciohooks.ingest import UntranslatableError, translate
+from ciohooks.ingest import UntranslatableError, settle, translate
 from ciohooks.local import signing_key
 from ciohooks.request import WebhookRequest
 
@@ -68,14 +68,21 @@ def function_url_event(source: type[sources.Source], sample: Path) -> dict:
 
 
 def sqs_event(source: type[sources.Source], sample: Path) -> dict | None:
+    """The DeliveryQueue message ingest makes of this sample: its events and the signed request
+    they came from, credentials stripped (what a replay would translate again)."""
     request, name = sample_request(source, sample), sample.stem
+    if (key := signing_key(source, KEYS)) is not None:
+        request = source.sign(request, key)
+    built = source(Settings({}))
     try:
-        translation = translate(source(Settings({})), request)
+        translation = translate(built, request)
     except UntranslatableError:
         return None
-    if not translation.events:
+    stored = request.to_dict(built.secret_headers, built.secret_query_keys)
+    settled = settle(translation, source.full_name(), RECEIVED, stored)
+    if not settled.events:
         return None
-    envelope = Envelope(kind="events", source=source.full_name(), received_at=RECEIVED, events=[e.to_cio() for e in translation.events])
+    envelope = Envelope(kind="events", source=source.full_name(), received_at=RECEIVED, events=settled.events, request=stored)
     return {
         "Records": [{
             "messageId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"cio-hooks-sample:{source.full_name()}:{name}")),

@@ -39,6 +39,20 @@ except ImportError:  # pragma: no cover
 
 from tests.support import in_ci  # noqa: E402
 
+# ---- hypothesis: deterministic unless asked ------------------------------------------------------
+# "ci" (the default, so also whenever CI is set): derandomized, no example database, so every run
+# on every machine draws the same examples and a failure reproduces; property tests can neither
+# flake nor go blind on a lucky draw. "fuzz" (`make fuzz`, HYPOTHESIS_PROFILE=fuzz): fresh random
+# draws and many more of them; whatever it finds is added to the test as an explicit @example.
+from hypothesis import HealthCheck, settings as hypothesis_settings  # noqa: E402
+
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+hypothesis_settings.register_profile(
+    "fuzz", derandomize=False, database=None, deadline=None, print_blob=True, max_examples=4000,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "ci")
+
 # Data hygiene: every log line and DLQ reason of the run is searched for secrets and personal data.
 pytest_plugins = ["tests.support.hygiene"]
 from tests.support.rie import LambdaRie, RieUnavailable, find_rie_binary  # noqa: E402

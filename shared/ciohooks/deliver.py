@@ -31,7 +31,7 @@ from .config import Settings
 from .customerio import Rejected, SendResult
 from .envelope import Envelope
 from .handlers import in_lambda
-from .ingest import UntranslatableError, translate
+from .ingest import UntranslatableError, settle, translate
 from .queue import MessageTooLarge, Queue, QueueUnavailable
 from .redact import describe_validation_error
 from .request import WebhookRequest
@@ -69,6 +69,7 @@ class Deliverer:
         report = DeliveryReport()
         owner: list[tuple[str, dict[str, Any]]] = []  # (message id, event), in order
         envelopes: dict[str, tuple[Envelope, InboundMessage]] = {}
+        kept: dict[str, Envelope] = {}  # message id -> what of its request did not translate
         for message in messages:
             try:
                 envelope = Envelope.from_json(message.body)
@@ -78,16 +79,21 @@ class Deliverer:
                 report.retry.add(message.message_id)
                 continue
             envelopes[message.message_id] = (envelope, message)
-            events = self._events_of(envelope, message, report)
+            events = self._events_of(envelope, message, report, kept)
             owner.extend((message.message_id, event) for event in events or ())
 
         if owner:
             result = self.sink.send([event for _, event in owner], deadline)
             report.requests += result.requests
             self._settle(owner, result, envelopes, report)
+        # Kept only once the message is done: a retried message translates again next time, so the
+        # part that does not translate reaches the DLQ once, not on every receive.
+        for message_id, dead in kept.items():
+            if message_id not in report.retry:
+                self._dead_letter(dead, envelopes[message_id][1], report)
         return report
 
-    def _events_of(self, envelope: Envelope, message: InboundMessage, report: DeliveryReport) -> list[dict[str, Any]] | None:
+    def _events_of(self, envelope: Envelope, message: InboundMessage, report: DeliveryReport, kept: dict[str, Envelope]) -> list[dict[str, Any]] | None:
         if envelope.kind == "events":
             return envelope.events or []
         try:
@@ -99,7 +105,11 @@ class Deliverer:
         except KeyError as error:
             self._dead_letter(envelope.failed("translate", f"unknown source: {error}", message.receive_count), message, report)
             return None
-        return [event.to_cio() for event in translation.events]
+        # What was already sent from this request is left out; what still does not translate is kept.
+        settled = settle(translation, envelope.source, envelope.received_at, envelope.request or {}, envelope.exclude_ids or ())
+        if settled.kept is not None:
+            kept[message.message_id] = settled.kept
+        return settled.events
 
     def _source(self, full_name: str) -> sources.Source:
         if full_name not in self._sources:

@@ -40,7 +40,7 @@ def ingest_resolver(ingest: Ingest) -> LambdaFunctionUrlResolver:
         outcome = ingest.handle(source, request)
         logger.info(
             "webhook handled",
-            extra={"source": outcome.source or source, "result": outcome.result, "status": outcome.status, "events": outcome.events, "ignored": outcome.ignored},
+            extra={"source": outcome.source or source, "result": outcome.result, "status": outcome.status, "events": outcome.events, "ignored": outcome.ignored, "unknown": outcome.unknown, "kept": outcome.kept},
         )
         record_ingest_metrics(outcome, source)
         return _response(outcome)
@@ -89,6 +89,10 @@ def record_ingest_metrics(outcome: Outcome, route: str) -> None:
             metrics.add_metric(name="EventsQueued", unit=MetricUnit.Count, value=outcome.events)
         if outcome.ignored:
             metrics.add_metric(name="EventsIgnored", unit=MetricUnit.Count, value=outcome.ignored)
+        if outcome.unknown:  # kept in the DLQ; alarmed on: a provider added or renamed a type
+            metrics.add_metric(name="UnknownEventTypes", unit=MetricUnit.Count, value=outcome.unknown)
+        if outcome.kept and outcome.result != "dead_lettered":  # events queued, the rest kept
+            metrics.add_metric(name="DeadLettered", unit=MetricUnit.Count, value=1)
     except Exception:  # a metric must never cost a webhook its acknowledgement
         logger.warning("could not record metrics", exc_info=True)
 

@@ -1,20 +1,28 @@
 """Ingest: authenticate, translate, store. The core of every ``<family>_ingest`` function.
 
-Store first (see DESIGN.md): a webhook is acknowledged only once it is durably in SQS.
+Store first (docs/RELIABILITY.md): a webhook is acknowledged only once it is durably in SQS.
 
-    401  the request is not authentic (nothing is queued; the reason is logged, never the payload)
+    400  the source's own pre-authentication check refused the body (``Source.reply_before_auth``)
+    401  the request is not authentic, or so malformed that authentication cannot be attempted
+         (nothing is queued; the reason is logged, never the payload)
     404  no such source on this function; or, when CIOHOOKS_SOURCES (EnabledSources) is empty, a
          source that is not configured here (no secret, no required setting): see "Which sources
          answer" below
     405  a method the source does not receive
-    413  the body is larger than one queue message can hold
+    413  the body is larger than MAX_BODY_BYTES (checked before anything reads it)
     503  a source listed in CIOHOOKS_SOURCES has no key configured (fail closed), a setting has a bad
          value (``ConfigurationError``, logged with the setting's name), something authentication
-         needs is unreachable (the replay store, SNS's certificate host), or SQS did not take the
-         message: the provider retries (a source whose provider retries only another code says
-         which: ``Source.retry_status``, e.g. Brevo's 429)
-    2xx  queued for delivery; or authentic but untranslatable, and kept whole in the DLQ; or
-         authentic and nothing to deliver (event types deliberately ignored)
+         needs is unreachable (the secret store, the replay store, SNS's certificate host), or SQS
+         did not take the message: the provider retries (a source whose provider retries only
+         another code says which: ``Source.retry_status``, e.g. Brevo's 429)
+    2xx  queued for delivery; or authentic and nothing to deliver (event types deliberately
+         ignored); or authentic and not all of it translated: the events that did are queued, and
+         the whole raw request is kept in the DLQ (stage ``translate``) with their messageIds in
+         ``exclude_ids``, so a replay after a mapping fix sends only what was missing.
+
+Nothing a source raises becomes a 500: a probe check that cannot read the body is no probe, an
+authentication that cannot read it is a 401, and after authentication the request is kept in the
+DLQ with the error's class (never its message, which may quote the payload).
 
 Which sources answer: with CIOHOOKS_SOURCES set, exactly the sources it lists, and a listed source
 that is missing its secret or a required setting fails closed with its ``retry_status`` (the
@@ -28,7 +36,11 @@ from __future__ import annotations
 
 import json
 import logging
+import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -41,6 +53,7 @@ from .queue import MessageTooLarge, Queue, QueueUnavailable, SqsQueue
 from .redact import describe_validation_error, redact
 from .request import WebhookRequest
 from .sources import InvalidPayload, NotConfigured, Refused, Reply, Source, Translation, Unauthorized, Unavailable
+from .sources.base import UNEXPECTED_SHAPE
 
 logger = logging.getLogger(__name__)
 
@@ -57,18 +70,57 @@ class UntranslatableError(Exception):
 
 
 def translate(source: Source, request: WebhookRequest) -> Translation:
-    """Run a source's translation, turning every way it can fail into one safe reason."""
+    """Run a source's translation, at ingest and at deliver alike.
+
+    Every way it can fail becomes one safe reason (``UntranslatableError``), except a bad setting
+    (``ConfigurationError``), which is not the payload's fault and is raised as it is. A type the
+    source counts as ignored without declaring it in ``ignored_types`` becomes unknown, so no
+    source can drop a type by mistake."""
     try:
-        return source.translate(request)
+        translation = source.translate(request)
+    except ConfigurationError:
+        raise
     except Refused as error:
         raise UntranslatableError(redact(str(error)), refused=error) from None
     except (InvalidPayload, NoIdentity) as error:
         raise UntranslatableError(redact(str(error))) from None
     except ValidationError as error:
         raise UntranslatableError(f"payload does not fit the model: {describe_validation_error(error)}") from None
-    except (ValueError, TypeError, KeyError, AttributeError) as error:
-        # A provider shape the mapping did not foresee: keep the request, say where it broke.
-        raise UntranslatableError(redact(f"unexpected payload shape ({error.__class__.__name__}: {error})")) from None
+    except Exception as error:  # noqa: BLE001 - whatever breaks, the authentic request is kept
+        # A provider shape the mapping did not foresee (or a parser's RecursionError, MemoryError):
+        # the class and the code location say where; the message may quote the payload.
+        raise UntranslatableError(f"unexpected payload shape ({error.__class__.__name__} in {_code_location(error)})") from None
+    translation.unknown_unless_declared(source.ignored_types)
+    return translation
+
+
+def _code_location(error: BaseException) -> str:
+    """``module.function`` of the innermost frame in this package: code names only, no values."""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if "ciohooks" in Path(frame.filename).parts]
+    return f"{Path(frames[-1].filename).stem}.{frames[-1].name}" if frames else "?"
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What one translated request becomes: the events to send, and the whole request to keep in
+    the DLQ when some of it did not translate (unknown types, failed items)."""
+
+    events: list[dict[str, Any]]
+    kept: Envelope | None
+
+
+def settle(translation: Translation, source: str, received_at: datetime, request: dict[str, Any], exclude_ids: Iterable[str] = ()) -> Settled:
+    """Split ``translation``: its events minus ``exclude_ids`` (already queued or delivered from
+    this request), and, when it is incomplete, a dead letter of the raw ``request`` (stage
+    ``translate``, the reasons) whose ``exclude_ids`` name every event sent from it, so a replay
+    after a mapping fix sends only what was missing. Ingest and deliver both call it."""
+    excluded = set(exclude_ids)
+    events = [event for event in (e.to_cio() for e in translation.events) if event.get("messageId") not in excluded]
+    if not translation.incomplete:
+        return Settled(events, None)
+    sent = sorted(excluded | {str(event["messageId"]) for event in events if event.get("messageId")})
+    kept = Envelope(kind="request", source=source, received_at=received_at, request=request, exclude_ids=sent or None)
+    return Settled(events, kept.failed("translate", translation.reasons()))
 
 
 @dataclass
@@ -82,6 +134,8 @@ class Outcome:
     events: int = 0
     ignored: int = 0
     content_type: str = "application/json"
+    unknown: int = 0  # items of types this version does not know (kept in the DLQ)
+    kept: bool = False  # the whole request is in the DLQ (alone, or beside the queued events)
 
     def response_body(self) -> str:
         return self.body if isinstance(self.body, str) else json.dumps(self.body)
@@ -128,24 +182,18 @@ class Ingest:
         if source is None:
             return _not_found(name)
         full = source.full_name()
-        if (reply := source.reply_before_auth(request)) is not None:
-            return _replied(reply, full)
-        if request.method not in source.methods:
-            return Outcome(405, {"error": f"{full} takes {', '.join(source.methods)}"}, "rejected", full)
-        if len(request.body) > self.max_body_bytes:
-            return Outcome(413, {"error": f"body larger than {self.max_body_bytes} bytes"}, "rejected", full)
-
+        if (early := self._before_authentication(source, request)) is not None:
+            return early
+        if (refused := self._authenticate(source, request)) is not None:
+            return refused
         try:
-            source.authenticate(request)
-        except Unauthorized as error:
-            logger.warning("refused %s request: %s", full, redact(str(error)))
-            return Outcome(401, {"error": "unauthorized"}, "rejected", full)
-        except ConfigurationError as error:  # NotConfigured (no key) included
+            reply = source.reply_after_accept(request)
+        except ConfigurationError as error:
             return self._misconfigured(type(source), error)
-        except Unavailable as error:
-            logger.error("could not authenticate a %s request: %s", full, redact(str(error)))
-            return Outcome(source.retry_status, {"error": "temporarily unavailable, retry later"}, "failed", full)
-        if (reply := source.reply_after_accept(request)) is not None:
+        except Exception as error:  # noqa: BLE001 - authentic: translation keeps what cannot be read
+            logger.warning("%s handshake check failed (%s); translating the request", full, error.__class__.__name__)
+            reply = None
+        if reply is not None:
             return _replied(reply, full)
 
         stored = request.to_dict(source.secret_headers, source.secret_query_keys)
@@ -159,24 +207,80 @@ class Ingest:
                 return Outcome(error.refused.status, error.refused.body(), "rejected", full)
             envelope = Envelope(kind="request", source=full, received_at=request.received_at, request=stored)
             return self._dead_letter(envelope.failed("translate", error.reason), source)
+        return self._store(source, request, stored, translation)
 
-        ignored = sum(translation.ignored.values())
-        if not translation.events:
-            return Outcome(source.ack_status, {"accepted": 0, "ignored": ignored}, "ignored", full, 0, ignored)
-        envelope = Envelope(kind="events", source=full, received_at=request.received_at, events=[e.to_cio() for e in translation.events])
+    def _before_authentication(self, source: Source, request: WebhookRequest) -> Outcome | None:
+        """The size limit (before anything reads the body), a provider's probe, the method."""
+        full = source.full_name()
+        wrong_method = Outcome(405, {"error": f"{full} takes {', '.join(source.methods)}"}, "rejected", full)
+        if len(request.body) > self.max_body_bytes:  # a probe has no body
+            return wrong_method if request.method not in source.methods else Outcome(413, {"error": f"body larger than {self.max_body_bytes} bytes"}, "rejected", full)
         try:
+            reply = source.reply_before_auth(request)
+        except Exception as error:  # noqa: BLE001 - a probe check that cannot read the body: no probe
+            logger.info("%s probe check could not read the body (%s); authenticating it", full, error.__class__.__name__)
+            reply = None
+        if reply is not None:
+            return _replied(reply, full)
+        return wrong_method if request.method not in source.methods else None
+
+    def _authenticate(self, source: Source, request: WebhookRequest) -> Outcome | None:
+        """None when the request is authentic; else the refusal."""
+        full = source.full_name()
+        try:
+            source.authenticate(request)
+        except Unauthorized as error:
+            logger.warning("refused %s request: %s", full, redact(str(error)))
+            return Outcome(401, {"error": "unauthorized"}, "rejected", full)
+        except ConfigurationError as error:  # NotConfigured included: fail closed
+            return self._misconfigured(type(source), error)
+        except Unavailable as error:  # something authentication needs is unreachable: retry later
+            logger.error("could not authenticate a %s request: %s", full, redact(str(error)))
+            return Outcome(source.retry_status, {"error": "temporarily unavailable, retry later"}, "failed", full)
+        except (*UNEXPECTED_SHAPE, MemoryError) as error:  # a body too malformed to find credentials in
+            logger.warning("refused %s request: authentication cannot be attempted on this body (%s)", full, error.__class__.__name__)
+            return Outcome(401, {"error": "unauthorized"}, "rejected", full)
+        except Exception as error:  # noqa: BLE001 - a dependency (the secret store...) failed: retry later
+            logger.error("could not authenticate a %s request (%s): asking the provider to retry", full, error.__class__.__name__)
+            return Outcome(source.retry_status, {"error": "cannot check credentials now, retry later"}, "failed", full)
+        return None
+
+    def _store(self, source: Source, request: WebhookRequest, stored: dict[str, Any], translation: Translation) -> Outcome:
+        """Queue the events (with the raw request), keep what did not translate in the DLQ; 2xx only
+        once both are stored."""
+        full = source.full_name()
+        settled = settle(translation, full, request.received_at, stored)
+        ignored, unknown = sum(translation.ignored.values()), sum(translation.unknown.values())
+        kept = settled.kept
+        if settled.events:
+            envelope = Envelope(kind="events", source=full, received_at=request.received_at, events=settled.events, request=stored)
             try:
-                self.delivery_queue.put(envelope)
+                try:
+                    self.delivery_queue.put(envelope)
+                except MessageTooLarge:
+                    # Too many events for one message: queue the raw request alone. Deliver
+                    # translates it, and keeps what does not translate itself (so not here too).
+                    self.delivery_queue.put(Envelope(kind="request", source=full, received_at=request.received_at, request=stored))
+                    kept = None
             except MessageTooLarge:
-                # Too many events for one message: queue the raw request, deliver translates it.
-                self.delivery_queue.put(Envelope(kind="request", source=full, received_at=request.received_at, request=stored))
-        except MessageTooLarge:
-            return Outcome(413, {"error": "request too large to queue"}, "rejected", full)
-        except QueueUnavailable as error:
-            logger.error("could not queue %s request: %s", full, error)
-            return Outcome(source.retry_status, {"error": "queue unavailable, retry later"}, "failed", full)
-        count = len(translation.events)
-        return Outcome(source.ack_status, {"accepted": count, "ignored": ignored}, "queued", full, count, ignored)
+                return Outcome(413, {"error": "request too large to queue"}, "rejected", full)
+            except QueueUnavailable as error:
+                logger.error("could not queue %s request: %s", full, error)
+                return Outcome(source.retry_status, {"error": "queue unavailable, retry later"}, "failed", full)
+        if kept is not None:
+            dead = self._dead_letter(kept, source)
+            if dead.status != source.ack_status:  # the DLQ did not take it: the provider retries it all
+                return dead
+            if not settled.events:
+                dead.ignored, dead.unknown = ignored, unknown
+                return dead
+        count = len(settled.events)
+        if not count and kept is None:
+            return Outcome(source.ack_status, {"accepted": 0, "ignored": ignored}, "ignored", full, 0, ignored)
+        body: dict[str, Any] = {"accepted": count, "ignored": ignored}
+        if kept is not None:
+            body["dead_lettered"] = True
+        return Outcome(source.ack_status, body, "queued", full, count, ignored, unknown=unknown, kept=kept is not None)
 
     def _misconfigured(self, source: type[Source], error: ConfigurationError) -> Outcome:
         """A configuration fault, whichever setting: 404 for an unlisted source that is simply not
@@ -206,7 +310,8 @@ class Ingest:
             logger.error("could not dead-letter an untranslatable %s request: %s", full, error)
             return Outcome(source.retry_status, {"error": "queue unavailable, retry later"}, "failed", full)
         logger.warning("kept an untranslatable %s request in the DLQ: %s", full, envelope.failure.error if envelope.failure else "")
-        return Outcome(source.ack_status, {"accepted": 0, "dead_lettered": True}, "dead_lettered", full)
+        return Outcome(source.ack_status, {"accepted": 0, "dead_lettered": True}, "dead_lettered", full, kept=True)
+
 
 
 def _not_found(name: str) -> Outcome:

@@ -10,13 +10,71 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import operator
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Mapping
+from itertools import accumulate, count
+from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl
 
 # Headers that carry credentials. They are dropped before a request is stored anywhere.
 CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
+
+# Deepest JSON nesting any parser here accepts. Real webhooks nest 10 levels at most (Sentry's
+# events; the samples in events/ show it); ``json.loads`` and the code that walks its result
+# recurse once per level, and about 1,000 levels (10 KB of ``[``) exhaust Python's stack.
+MAX_JSON_DEPTH = 100
+
+
+class UnreadableJson(json.JSONDecodeError):
+    """JSON that the parsers refuse to read (too deep, an integer of too many digits). A
+    ``JSONDecodeError``, so every ``except json.JSONDecodeError`` handles it; the message names the
+    problem, never the text."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem, "", 0)
+
+
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)  # a backslash and the byte it escapes
+_NOT_A_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_DEPTH_STEP = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")  # opener +1, closer -1, both shifted by one
+
+
+def json_depth(data: bytes | str) -> int:
+    """How deep ``data`` nests JSON arrays and objects (brackets inside strings do not count),
+    without parsing it: a few C-speed passes, whatever the depth. Malformed text is measured too
+    (``[[[`` is 3 deep; an unterminated string runs to the end), so the limit holds before any
+    parser runs."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if b"\\" in raw:
+        raw = _ESCAPE.sub(b"", raw)  # so every quote left opens or closes a string
+    outside_strings = b"".join(raw.split(b'"')[::2])
+    brackets = outside_strings.translate(None, _NOT_A_BRACKET)
+    if not brackets:
+        return 0
+    # Each step is 2 for an opener and 0 for a closer: the running sum minus the step count is the depth.
+    return max(0, max(map(operator.sub, accumulate(brackets.translate(_DEPTH_STEP)), count(1))))
+
+
+def too_deep(data: bytes | str) -> bool:
+    """``json_depth(data) > MAX_JSON_DEPTH``, counting brackets first (most bodies stop there)."""
+    opened = data.count(b"[") + data.count(b"{") if isinstance(data, bytes) else data.count("[") + data.count("{")
+    return opened > MAX_JSON_DEPTH and json_depth(data) > MAX_JSON_DEPTH
+
+
+def loads_json(data: bytes | str, parse_int: Callable[[str], Any] | None = None) -> Any:
+    """``json.loads`` that cannot exhaust the stack or the CPU: deeper than ``MAX_JSON_DEPTH``, or
+    an integer too long to convert, raises ``UnreadableJson`` (a ``JSONDecodeError``). Invalid UTF-8
+    raises ``UnicodeDecodeError`` as ``json.loads`` does."""
+    if too_deep(data):
+        raise UnreadableJson(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(data, parse_int=parse_int)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise
+    except (ValueError, RecursionError) as error:  # e.g. an integer over sys.get_int_max_str_digits()
+        raise UnreadableJson(f"unreadable ({error.__class__.__name__})") from None
 
 
 class MalformedEvent(ValueError):
@@ -54,7 +112,7 @@ class WebhookRequest:
     def json(self) -> Any:
         """The body parsed as JSON; raises ``ValueError`` (with no payload text) if it is not JSON."""
         try:
-            return json.loads(self.body)
+            return loads_json(self.body)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ValueError(f"body is not valid JSON ({error.__class__.__name__} at byte {getattr(error, 'pos', '?')})") from None
 

@@ -36,7 +36,15 @@ def test_function_url_event_is_accepted_by_the_ingest_function(path):
     ingest = Ingest(family, MemoryQueue(), MemoryQueue(), Settings(local_keys(EVENTS / "keys")))
     response = ingest_resolver(ingest).resolve(json.loads(path.read_text()), None)
     assert 200 <= response["statusCode"] < 300, response["body"]
-    assert ingest.dead_letter_queue.approximate_depth() == 0
+    # A sample whose golden output says part of it cannot be sent (an unattributable Expo ticket...)
+    # is kept whole in the DLQ; every other sample leaves nothing there.
+    assert ingest.dead_letter_queue.approximate_depth() == (1 if kept_in_dlq(path) else 0)
+
+
+def kept_in_dlq(event_path: Path) -> bool:
+    golden = EVENTS / "samples" / event_path.parent.parent.name / event_path.parent.name / f"{event_path.stem}.golden.jsonl"
+    lines = [json.loads(line) for line in golden.read_text().splitlines()] if golden.exists() else []
+    return any(set(line.get("not_sent", {})) & {"failed", "unknown"} for line in lines)
 
 
 @pytest.mark.parametrize("path", sorted((EVENTS / "deliver").glob("*.json")), ids=lambda p: p.stem)

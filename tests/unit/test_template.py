@@ -823,7 +823,7 @@ def code_text() -> str:
 def ingest_metric_names() -> set[str]:
     from ciohooks import handlers
 
-    return set(handlers.INGEST_RESULT_METRICS.values()) | {"Received", "Unauthorized", "EventsQueued", "EventsIgnored"}
+    return set(handlers.INGEST_RESULT_METRICS.values()) | {"Received", "Unauthorized", "EventsQueued", "EventsIgnored", "UnknownEventTypes"}
 
 
 DELIVER_METRICS = {"Delivered", "DeadLettered", "MessagesRetried", "CustomerIoRequests"}

@@ -27,6 +27,7 @@ from urllib.parse import unquote
 
 from pydantic import ValidationError
 
+from ..request import UnreadableJson, loads_json
 from ..semantic import SemanticEvent
 from ..timestamps import BadTimestamp, parse_timestamp
 from .base import InvalidPayload
@@ -35,9 +36,12 @@ Event = TypeVar("Event", bound=SemanticEvent)
 
 
 def load_json(body: bytes, parse_int: Callable[[str], Any] | None = None) -> Any:
-    """The body as JSON (``parse_int=str`` keeps big integer ids exact); else ``InvalidPayload``."""
+    """The body as JSON (``parse_int=str`` keeps big integer ids exact); else ``InvalidPayload``.
+    Bounded (``request.loads_json``): a body nested deeper than any webhook is refused unparsed."""
     try:
-        return json.loads(body, parse_int=parse_int)
+        return loads_json(body, parse_int=parse_int)
+    except UnreadableJson as error:
+        raise InvalidPayload(f"body is not JSON we read ({error.msg})") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InvalidPayload(f"body is not JSON ({error.__class__.__name__})") from None
 

@@ -7,7 +7,9 @@ deliver do that around it, so the same translation runs at ingest, on replay and
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -95,6 +97,15 @@ class Translation:
             self.failed.append(redact(str(error)) if str(error).startswith(where) else redact(f"{where}: {error}"))
         except ValidationError as error:
             self.failed.append(f"{where}: {describe_validation_error(error)}")
+        except UNEXPECTED_SHAPE as error:  # a shape the mapping did not foresee: the class says enough
+            self.failed.append(f"{where}: unexpected payload shape ({error.__class__.__name__})")
+
+    def unknown_unless_declared(self, ignored_types: Mapping[str, str]) -> None:
+        """Move every ``ignored`` key that ``ignored_types`` (the source's declaration) does not list
+        to ``unknown``: only a declared type may be dropped, so a source that counts a type it does
+        not know as ignored cannot lose it. Ingest and deliver call this after every translation."""
+        for key in [key for key in self.ignored if not is_declared(key, ignored_types)]:
+            self.unknown[key] += self.ignored.pop(key)
 
     @property
     def incomplete(self) -> bool:
@@ -102,10 +113,32 @@ class Translation:
         return bool(self.unknown or self.failed)
 
     def reasons(self) -> str:
-        """Why the request is kept: safe to log and to store (type names and field paths only)."""
-        parts = [f"unknown event type {name!r} (x{count})" for name, count in sorted(self.unknown.items())]
+        """Why the request is kept: safe to log and to store (type names and field paths only).
+        At most ``MAX_REASONS`` are spelled out; a batch of a thousand bad items says how many more."""
+        from ..redact import redact  # a type name is the provider's text: it could hold an address
+
+        parts = [redact(f"unknown event type {name[:64]!r} (x{count})") for name, count in sorted(self.unknown.items())]
         parts += self.failed
+        if len(parts) > MAX_REASONS:
+            parts = parts[:MAX_REASONS] + [f"and {len(parts) - MAX_REASONS} more"]
         return "; ".join(parts)
+
+
+# What a mapping raises when a payload has a shape it did not foresee (a list where it read a dict,
+# a missing key...). Kept per item, like InvalidPayload; the class name is the whole reason, since
+# these messages may quote the payload.
+UNEXPECTED_SHAPE = (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError, RecursionError)
+MAX_REASONS = 20
+
+
+def is_declared(key: str, ignored_types: Mapping[str, str]) -> bool:
+    """``key`` (a ``Translation.ignored`` key) is in ``ignored_types``, where ``*`` matches any text."""
+    return key in ignored_types or any("*" in glob and _glob(glob).fullmatch(key) is not None for glob in ignored_types)
+
+
+@functools.lru_cache(maxsize=512)
+def _glob(glob: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(part) for part in glob.split("*")), re.DOTALL)
 
 
 class Source:
@@ -134,6 +167,8 @@ class Source:
     installed_by_definition: ClassVar[bool] = False
     # Provider event types deliberately not translated, each with the reason (the guide's event
     # table shows them). A type that is neither mapped nor listed here is unknown: it is kept.
+    # Keys are the ``Translation.ignored`` keys the source counts; a ``*`` matches any text
+    # (``"contact.*"``), for families of types the provider documents as open-ended.
     ignored_types: ClassVar[Mapping[str, str]] = {}
     # The status a provider treats as "accepted"; a source may choose another (e.g. 204).
     ack_status: ClassVar[int] = 200

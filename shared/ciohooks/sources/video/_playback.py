@@ -862,6 +862,13 @@ class VideoSource(Source):
 
     family: ClassVar[str] = "video"
     secret_name: ClassVar[str | None] = WRITE_KEY_SETTING
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        "beacon:duplicate": "a beacon received again: its events were queued the first time (same messageIds)",
+        "beacon:buffered": "an early beacon: it waits for the ones before it (released then, or at the gap timeout)",
+        "beacon:late": "a straggler after its gap was given up as lost",
+        "beacon:after_final": "a beacon after the session's final one",
+        "beacon:lost": "beacons that never arrived before the gap timeout (nothing to keep)",
+    }
     secret_headers: ClassVar[frozenset[str]] = frozenset({WRITE_KEY_HEADER})
     secret_query_keys: ClassVar[frozenset[str]] = frozenset({WRITE_KEY_FIELD})
     ack_status: ClassVar[int] = 202

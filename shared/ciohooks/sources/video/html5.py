@@ -72,6 +72,17 @@ SIMPLE = {"play": PLAY, "playing": PLAYING, "pause": PAUSE, "seeked": SEEK_END, 
 class Html5(VideoSource):
     name: ClassVar[str] = "html5"
     docs_url: ClassVar[str] = "https://html.spec.whatwg.org/multipage/media.html#mediaevents"
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        **VideoSource.ignored_types,
+        **dict.fromkeys(
+            (
+                "loadstart", "loadedmetadata", "loadeddata", "durationchange", "ratechange", "volumechange", "canplay",
+                "canplaythrough", "progress", "suspend", "stalled", "abort", "emptied", "fullscreenchange",
+                "useractive", "userinactive",
+            ),
+            "a native event with no semantic event of its own (what it changes is read from the player)",
+        ),
+    }
     video_player: ClassVar[str] = "html5"
     volume_scale: ClassVar[float] = 1.0
 

@@ -92,6 +92,18 @@ PLAIN = {"play": PLAYING, "pause": PAUSE, "complete": ENDED, "adComplete": AD_CO
 class JWPlayer(VideoSource):
     name: ClassVar[str] = "jwplayer"
     docs_url: ClassVar[str] = "https://docs.jwplayer.com/players/reference/playback-events"
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        **VideoSource.ignored_types,
+        **dict.fromkeys(
+            (
+                "ready", "playlistItem", "beforePlay", "playAttempt", "playAttemptFailed", "firstFrame", "idle", "levels",
+                "levelsChanged", "playbackRateChanged", "bufferChange", "meta", "adRequest", "adStarted", "adError",
+                "adClick", "warning", "volume", "mute", "fullscreen", "autostartNotAllowed", "beforeComplete",
+            ),
+            "a native event with no semantic event of its own (what it changes is read from the player)",
+        ),
+        "buffer": "a native event that means nothing in this state by the playback rules",
+    }
     video_player: ClassVar[str] = "jwplayer"
     volume_scale: ClassVar[float] = 100.0
 

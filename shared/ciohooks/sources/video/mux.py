@@ -91,6 +91,17 @@ QUARTILES = {"adfirstquartile": 1, "admidpoint": 2, "adthirdquartile": 3}
 class Mux(VideoSource):
     name: ClassVar[str] = "mux"
     docs_url: ClassVar[str] = "https://www.mux.com/docs/guides/mux-data-playback-events"
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        **VideoSource.ignored_types,
+        **dict.fromkeys(
+            (
+                "playerready", "viewinit", "viewstart", "viewend", "videochange", "programchange", "hb", "adplaying",
+                "adrequest", "adresponse", "aderror", "orientationchange", "playbackmodechange", "request*",
+            ),
+            "a native event with no semantic event of its own (what it changes is read from the player)",
+        ),
+        "adplay": "a native event that means nothing in this state by the playback rules",
+    }
     video_player: ClassVar[str] = "mux"
     volume_scale: ClassVar[float] = 1.0
     pause_held: ClassVar[bool] = True

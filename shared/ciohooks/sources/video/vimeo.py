@@ -73,6 +73,18 @@ TIMED = {"play": PLAY, "playing": PLAYING, "pause": PAUSE, "seeked": SEEK_END, "
 class Vimeo(VideoSource):
     name: ClassVar[str] = "vimeo"
     docs_url: ClassVar[str] = "https://github.com/vimeo/player.js#events"
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        **VideoSource.ignored_types,
+        **dict.fromkeys(
+            (
+                "loaded", "progress", "texttrackchange", "chapterchange", "cuechange", "cuepoint", "camerachange",
+                "enterpictureinpicture", "leavepictureinpicture", "remoteplayback*", "interactive*", "volumechange",
+                "fullscreenchange", "durationchange", "playbackratechange",
+            ),
+            "a native event with no semantic event of its own (what it changes is read from the player)",
+        ),
+        "qualitychange": "a native event that means nothing in this state by the playback rules",
+    }
     video_player: ClassVar[str] = "vimeo"
     volume_scale: ClassVar[float] = 1.0
 

@@ -76,6 +76,21 @@ JUMP_SECONDS = 2.0
 class YouTube(VideoSource):
     name: ClassVar[str] = "youtube"
     docs_url: ClassVar[str] = "https://developers.google.com/youtube/iframe_api_reference#Events"
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        **VideoSource.ignored_types,
+        **dict.fromkeys(
+            (
+                "onReady", "onApiChange", "onAutoplayBlocked", "onPlaybackRateChange",
+            ),
+            "a native event with no semantic event of its own (what it changes is read from the player)",
+        ),
+        **dict.fromkeys(
+            (
+                "onPlaybackQualityChange", "onStateChange",
+            ),
+            "a native event that means nothing in this state by the playback rules",
+        ),
+    }
     video_player: ClassVar[str] = "youtube"
     volume_scale: ClassVar[float] = 100.0
     pause_held: ClassVar[bool] = True
