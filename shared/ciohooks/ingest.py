@@ -5,7 +5,8 @@ Store first (see DESIGN.md): a webhook is acknowledged only once it is durably i
     401  the request is not authentic (nothing is queued; the reason is logged, never the payload)
     404  no such source on this function
     405  a method the source does not receive
-    413  the body is larger than one queue message can hold
+    413  the body is larger than a Function URL carries (6 MB), or than one queue message holds
+         where no claim-check bucket is configured (a larger body goes whole to S3, see ``queue``)
     503  the source has no key configured (fail closed), or SQS did not take the message: the
          provider retries (a source whose provider retries only another code says which:
          ``Source.retry_status``, e.g. Brevo's 429)
@@ -26,14 +27,15 @@ from . import sources
 from .config import Settings
 from .envelope import Envelope
 from .identity import NoIdentity
-from .queue import MessageTooLarge, Queue, QueueUnavailable, SqsQueue
+from .queue import ClaimCheck, MessageTooLarge, Queue, QueueUnavailable, SqsQueue
 from .redact import describe_validation_error, redact
 from .request import WebhookRequest
 from .sources import InvalidPayload, NotConfigured, Reply, Source, Translation, Unauthorized
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_BODY_BYTES = 1_000_000
+# A Function URL's request payload limit (6 MB, buffered mode): anything it carries is stored.
+DEFAULT_MAX_BODY_BYTES = 6_291_456
 
 
 class UntranslatableError(Exception):
@@ -86,10 +88,11 @@ class Ingest:
     @classmethod
     def from_environment(cls, family: str, settings: Settings | None = None) -> Ingest:
         settings = settings or Settings()
+        claim_check = ClaimCheck.from_settings(settings)  # bodies over 1 MiB go to S3, a pointer to SQS
         return cls(
             family,
-            SqsQueue(settings.require("DELIVERY_QUEUE_URL")),
-            SqsQueue(settings.require("DEAD_LETTER_QUEUE_URL")),
+            SqsQueue(settings.require("DELIVERY_QUEUE_URL"), claim_check=claim_check),
+            SqsQueue(settings.require("DEAD_LETTER_QUEUE_URL"), claim_check=claim_check),
             settings,
         )
 
@@ -141,7 +144,8 @@ class Ingest:
             except MessageTooLarge:
                 # Too many events for one message: queue the raw request, deliver translates it.
                 self.delivery_queue.put(Envelope(kind="request", source=full, received_at=request.received_at, request=stored))
-        except MessageTooLarge:
+        except MessageTooLarge:  # only where no claim-check bucket is configured
+            logger.error("a %s request too large for one queue message was refused: configure CIOHOOKS_CLAIM_CHECK_BUCKET", full)
             return Outcome(413, {"error": "request too large to queue"}, "rejected", full)
         except QueueUnavailable as error:
             logger.error("could not queue %s request: %s", full, error)
