@@ -41,6 +41,8 @@ class ServeProcess(BackgroundProcess):
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "ServeProcess":
+        if self.proc is not None:
+            return self
         port = free_port()
         env = {**sandbox_environ(), **self.aws_env, **self.settings, "PYTHONUNBUFFERED": "1"}
         self._log_file = open(self.log_path, "ab")
