@@ -28,6 +28,7 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from aws_lambda_powertools import Metrics
@@ -43,7 +44,7 @@ from .envelope import Envelope
 from .handlers import in_lambda
 from .ingest import UntranslatableError, translate
 from .queue import MAX_VISIBILITY_SECONDS, ClaimCheck, Queue, resolve
-from .redact import describe_validation_error
+from .redact import describe_validation_error, redact
 from .request import WebhookRequest
 
 logger = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ class Deliverer:
                     raise TimeoutError("no time left in this invocation")
                 item = self._open(message, report)
             except Exception as error:  # one message's failure is that message's alone
-                logger.exception("message %s failed before delivery (%s); it will be retried", message.message_id, error.__class__.__name__)
+                _log_failure("failed before delivery; it will be retried", message.message_id, error)
                 self._retry(message, report)
                 continue
             if item is not None:
@@ -165,7 +166,7 @@ class Deliverer:
             try:
                 self._settle(item, report, settle_deadline)
             except Exception as error:
-                logger.exception("message %s could not be settled (%s); it will be retried", item.message.message_id, error.__class__.__name__)
+                _log_failure("could not be settled; it will be retried", item.message.message_id, error)
                 self._retry(item.message, report)
         self._back_off(report, {m.message_id: m for m in messages}, settle_deadline)
         return report
@@ -212,13 +213,13 @@ class Deliverer:
         except Exception as error:
             # Something no one foresaw broke the packed request: send each message alone, so one
             # message's cause fails that message only.
-            logger.exception("the packed Customer.io request failed (%s): sending message by message", error.__class__.__name__)
+            _log_failure("was sent with others in a request that failed; sending message by message", ", ".join(i.message.message_id for i in pending), error)
             for item in pending:
                 item.delivered, item.rejected, item.unsent = [], [], []
                 try:
                     self._send_together([item], deadline, report)
                 except Exception as alone:
-                    logger.exception("message %s could not be sent (%s)", item.message.message_id, alone.__class__.__name__)
+                    _log_failure("could not be sent; it will be retried", item.message.message_id, alone)
                     item.delivered, item.rejected, item.unsent = [], [], list(item.events)
 
     def _send_together(self, pending: list[_Pending], deadline: float | None, report: DeliveryReport) -> None:
@@ -312,6 +313,16 @@ class Deliverer:
                 self.delivery_queue.change_visibility(receipt, seconds)
             except Exception as error:
                 logger.warning("could not back off message %s (%s): it returns after the visibility timeout", message_id, error.__class__.__name__)
+
+
+def _log_failure(what: str, message_id: str, error: BaseException) -> None:
+    """An unforeseen failure, logged with the message id, where it happened and a scrubbed text:
+    the exception's own text may quote the payload, so it goes through ``redact``."""
+    import traceback
+
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
+    logger.error("message %s %s: %s%s", message_id, what, redact(f"{error.__class__.__name__}: {error}"), where)
 
 
 def _ids(ids: set[Any], envelope: Envelope) -> list[str]:

@@ -186,7 +186,7 @@ def test_a_foreign_message_is_dead_lettered_whole_at_once():
     assert report.retry == set() and [m.body for m in dead.receive()] == ["hello"]
 
 
-def test_a_poison_record_among_100_fails_alone():
+def test_a_poison_record_among_100_fails_alone(caplog):
     good = [message(f"q{n}", events_envelope(n)) for n in range(99)]
     # A stored request whose received_at is not a date: WebhookRequest.from_dict raises ValueError.
     poison = Envelope(kind="request", source="email/sendgrid", received_at=NOW, request={**SENDGRID_REQUEST, "received_at": "yesterday"})
@@ -194,6 +194,9 @@ def test_a_poison_record_among_100_fails_alone():
     report = deliverer(sink, delivery=delivery).deliver(good[:50] + [message("poison", poison)] + good[50:])
     assert report.retry == {"poison"} and report.delivered == 99 and len(sink.calls) == 1
     assert list(delivery.visibility) == ["receipt-poison"]
+    (line,) = [r.getMessage() for r in caplog.records if "poison" in r.getMessage()]
+    assert line.startswith("message poison failed before delivery; it will be retried: ValueError: Invalid isoformat string: 'yesterday' at request.py:")
+    assert line.endswith(" in from_dict")
 
 
 def test_a_sink_that_raises_fails_only_the_message_that_caused_it():
