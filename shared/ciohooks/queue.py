@@ -127,13 +127,12 @@ class ClaimCheck:
 
 
 def resolve(body: str, claim_check: ClaimCheck | None) -> str:
-    """The message body itself, fetched from S3 when ``body`` is a pointer."""
+    """The message body itself, fetched from S3 when ``body`` is a pointer (which names its bucket,
+    so reading needs no configured bucket, only the permission)."""
     target = pointer_of(body)
     if target is None:
         return body
-    if claim_check is None:
-        raise ClaimNotFound("the message is a claim-check pointer but no CLAIM_CHECK_BUCKET is configured")
-    return claim_check.load(*target)
+    return (claim_check or ClaimCheck(target[0])).load(*target)
 
 
 # ---- SQS -----------------------------------------------------------------------------------------
@@ -190,8 +189,11 @@ class SqsQueue:
         for m in messages:
             attributes = m.get("Attributes", {})
             sent = attributes.get("SentTimestamp")
-            out.append(Received(m["MessageId"], m["ReceiptHandle"], resolve(m["Body"], self.claim_check),
-                                int(attributes.get("ApproximateReceiveCount", 1)), int(sent) / 1000 if sent else None))
+            try:
+                body = resolve(m["Body"], self.claim_check)
+            except ClaimNotFound:  # left as the pointer: its reader tries again, one message at a time
+                body = m["Body"]
+            out.append(Received(m["MessageId"], m["ReceiptHandle"], body, int(attributes.get("ApproximateReceiveCount", 1)), int(sent) / 1000 if sent else None))
         return out
 
     def delete(self, receipt: str) -> None:
