@@ -300,19 +300,17 @@ class Deliverer:
         report.backoff[message.message_id] = self.policy.backoff(message.receive_count, report.retry_after, self._rng)
 
     def _back_off(self, report: DeliveryReport, messages: dict[str, InboundMessage], deadline: float | None) -> None:
-        """Hide each retried message for its backoff. Without the time (or the queue) to do it, the
-        message simply comes back after the queue's visibility timeout."""
-        if self.delivery_queue is None:
+        """Hide each retried message for its backoff (ten per ChangeMessageVisibilityBatch). Without
+        the time (or the queue) to do it, a message simply comes back after the queue's visibility
+        timeout: sooner than planned, never lost."""
+        backoffs = [(messages[m].receipt, report.backoff[m]) for m in sorted(report.retry)
+                    if m in messages and messages[m].receipt and m in report.backoff]
+        if self.delivery_queue is None or not backoffs or not self._in_time(deadline):
             return
-        for message_id in sorted(report.retry):
-            receipt = messages[message_id].receipt if message_id in messages else None
-            seconds = report.backoff.get(message_id)
-            if receipt is None or seconds is None or not self._in_time(deadline):
-                continue
-            try:
-                self.delivery_queue.change_visibility(receipt, seconds)
-            except Exception as error:
-                logger.warning("could not back off message %s (%s): it returns after the visibility timeout", message_id, error.__class__.__name__)
+        try:
+            self.delivery_queue.change_visibilities(backoffs)
+        except Exception as error:
+            logger.warning("could not back off %d messages (%s): they return after the visibility timeout", len(backoffs), error.__class__.__name__)
 
 
 def _log_failure(what: str, message_id: str, error: BaseException) -> None:

@@ -200,12 +200,22 @@ class SqsQueue:
         self.client.delete_message(QueueUrl=self.url, ReceiptHandle=receipt)
 
     def change_visibility(self, receipt: str, seconds: int) -> None:
+        self.change_visibilities([(receipt, seconds)])
+
+    def change_visibilities(self, backoffs: list[tuple[str, int]]) -> int:
+        """Hide each (receipt, seconds) message for its seconds, ten per ChangeMessageVisibilityBatch;
+        returns how many SQS took."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        try:
-            self.client.change_message_visibility(QueueUrl=self.url, ReceiptHandle=receipt, VisibilityTimeout=int(seconds))
-        except (BotoCoreError, ClientError) as error:
-            raise QueueUnavailable(f"SQS did not change the visibility ({error.__class__.__name__})") from error
+        taken = 0
+        for start in range(0, len(backoffs), 10):
+            entries = [{"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": int(s)} for i, (r, s) in enumerate(backoffs[start:start + 10])]
+            try:
+                answer = self.client.change_message_visibility_batch(QueueUrl=self.url, Entries=entries)
+            except (BotoCoreError, ClientError) as error:
+                raise QueueUnavailable(f"SQS did not change the visibility ({error.__class__.__name__})") from error
+            taken += len(answer.get("Successful", []))
+        return taken
 
     def approximate_depth(self) -> int:
         attrs = self.client.get_queue_attributes(QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"])
@@ -251,6 +261,11 @@ class MemoryQueue:
 
     def change_visibility(self, receipt: str, seconds: int) -> None:
         """Nothing is in flight in an in-process queue: a failed message is put back with ``requeue``."""
+
+    def change_visibilities(self, backoffs: list[tuple[str, int]]) -> int:
+        for receipt, seconds in backoffs:
+            self.change_visibility(receipt, seconds)
+        return len(backoffs)
 
     def requeue(self, message: Received) -> None:
         """Put a received message back (what a visibility timeout does on SQS), counting the receive."""
@@ -343,7 +358,20 @@ class SqliteQueue:
         self._db().execute("DELETE FROM messages WHERE receipt = ? AND queue = ?", (receipt, self.name))
 
     def change_visibility(self, receipt: str, seconds: float) -> None:
-        self._db().execute("UPDATE messages SET visible_at = ? WHERE receipt = ? AND queue = ?", (self._clock() + seconds, receipt, self.name))
+        self.change_visibilities([(receipt, seconds)])
+
+    def change_visibilities(self, backoffs: list[tuple[str, float]]) -> int:
+        now = self._clock()
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for receipt, seconds in backoffs:
+                db.execute("UPDATE messages SET visible_at = ? WHERE receipt = ? AND queue = ?", (now + seconds, receipt, self.name))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return len(backoffs)
 
     def approximate_depth(self, in_flight: bool = False) -> int:
         query = "SELECT COUNT(*) FROM messages WHERE queue = ?" + ("" if in_flight else " AND visible_at <= ?")

@@ -56,8 +56,9 @@ class BackoffQueue(MemoryQueue):
         super().__init__()
         self.visibility: dict[str, int] = {}
 
-    def change_visibility(self, receipt, seconds):
-        self.visibility[receipt] = seconds
+    def change_visibilities(self, backoffs):
+        self.visibility.update(backoffs)
+        return len(backoffs)
 
 
 def deliverer(sink, dead=None, delivery=None, settings=None, now=SOON, **kwargs) -> Deliverer:
