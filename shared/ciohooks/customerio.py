@@ -11,9 +11,10 @@ https://docs.customer.io/integrations/api/cdp/
 - A permanent 4xx blames events only after isolating them. Customer.io documents a 400's body as
   ``{"meta": {"errors": ["...", ...]}}`` (one string per error; the OpenAPI specs in
   ``shared/ciohooks/specs``), without saying how an error names the event it is about. Where an
-  error names it (``batch[3]`` in a string, or ``batch_index``/``index`` in an object, the shape of
-  Customer.io's Track API v2 batch errors) the named events are rejected with their reasons and the
-  others sent again at once: one extra request per round, whatever the batch size. Where no error
+  error names it (``batch[3]`` in a string, ``batch_index``/``index`` in an object, the shape of
+  Customer.io's Track API v2 batch errors, or the event's ``messageId`` quoted) the named events
+  are rejected with their reasons and the others sent again at once: one extra request per round,
+  whatever the batch size. Where no error
   names an event, the pack is split in halves until the refused events stand alone (bisection).
   401/403 blame nobody's event (the key is wrong), so those events stay undelivered for a later retry.
 - Any other failure of the HTTP exchange (a broken chunked answer, an SSL error) is a transient
@@ -159,7 +160,7 @@ class CustomerIO:
         if status is not None and 200 <= status < 300:
             result.delivered.extend(p.event for p in pack)
         elif status is not None and 400 <= status < 500 and status not in BLAMELESS_STATUS and status not in RETRYABLE_STATUS:
-            named = _named_failures(errors, len(pack))
+            named = _named_failures(errors, pack)
             if len(pack) == 1:
                 result.rejected.append(Rejected(pack[0].event, f"Customer.io answered {status}: {reason}"))
             elif named and named_rounds < MAX_NAMED_ROUNDS:
@@ -230,23 +231,23 @@ def _errors_of(response: requests.Response) -> list[Any]:
     return errors if isinstance(errors, list) else []
 
 
-def _named_failures(errors: list[Any], size: int) -> dict[int, str]:
-    """Index in the batch -> safe reason, for every error that names its event; {} if any does not
-    (then the unnamed one could be about any event, and only bisection can tell)."""
+def _named_failures(errors: list[Any], pack: list[_Packed]) -> dict[int, str]:
+    """Index in the batch -> safe reason, for every error that names its event: by position
+    (``batch[i]``, ``batch_index``/``index``) or by quoting the event's ``messageId``. {} if any error
+    names none (then it could be about any event, and only bisection can tell)."""
+    positions = {p.event.get("messageId"): i for i, p in enumerate(pack) if isinstance(p.event.get("messageId"), str)}
     named: dict[int, list[str]] = {}
     for error in errors:
         if isinstance(error, dict):
             index = error.get("batch_index", error.get("index"))
             text = str(error.get("message") or error.get("reason") or error.get("field") or "refused")
-            if not isinstance(index, int) or isinstance(index, bool):
-                return {}
+            if (not isinstance(index, int) or isinstance(index, bool)) and isinstance(error.get("messageId"), str):
+                index = positions.get(error["messageId"])
         else:
             text = str(error)
             found = _BATCH_INDEX.search(text)
-            if found is None:
-                return {}
-            index = int(found.group(1) or found.group(2))
-        if not 0 <= index < size:
+            index = int(found.group(1) or found.group(2)) if found else next((i for m, i in positions.items() if m in text), None)
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(pack):
             return {}
         named.setdefault(index, []).append(redact(_BATCH_INDEX.sub("event", text, count=1))[:300])
     return {index: "; ".join(texts) for index, texts in named.items()}

@@ -225,3 +225,14 @@ def test_an_event_that_is_not_json_is_rejected_alone():
     result = client(session).send([event(1), {"messageId": "m2", "properties": {"x": float("nan")}}])
     assert [e["messageId"] for e in result.delivered] == ["m1"]
     assert [r.reason for r in result.rejected] == ["event is not valid JSON (ValueError)"]
+
+
+def test_an_error_quoting_the_message_id_names_its_event():
+    def reply(batch):
+        if any(e["messageId"] == "m4" for e in batch):
+            return FakeResponse(400, {"meta": {"errors": ["event m4: properties.email_id is required"]}})
+        return FakeResponse(200)
+
+    session = ScriptedSession(reply, reply)
+    result = client(session).send([event(n) for n in range(8)])
+    assert len(session.calls) == 2 and [r.event["messageId"] for r in result.rejected] == ["m4"]
