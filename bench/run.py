@@ -271,10 +271,16 @@ PRICES = {  # us-east-1, list prices, 2026-11 (see docs/PERFORMANCE.md for sourc
     "lambda_arm64_gb_s": 0.0000133334,
     "lambda_request": 0.20 / 1_000_000,
     "sqs_request": 0.40 / 1_000_000,
+    "s3_put": 0.005 / 1_000,
+    "s3_get": 0.0004 / 1_000,
+    "s3_gb_month": 0.023,
 }
+CLAIM_CHECK_DAYS = 15  # BodiesBucket's lifecycle expiry (template.yaml)
 
 
-def cost_model(ingest_ms: float, deliver_ms_per_batch: float, memory_mb: int = 512, events_per_webhook: float = 1.0, messages_per_deliver_batch: float = 100) -> dict:
+def cost_model(ingest_ms: float, deliver_ms_per_batch: float, memory_mb: int = 512, events_per_webhook: float = 1.0, messages_per_deliver_batch: float = 100,
+               claim_checked_mb: float = 0.0) -> dict:
+    """``claim_checked_mb``: the size of each message when it is over 1 MiB and goes to S3 (0: none does)."""
     gb = memory_mb / 1024
     webhooks = 1_000_000
     ingest = webhooks * (max(1.0, ingest_ms) / 1000 * gb * PRICES["lambda_arm64_gb_s"] + PRICES["lambda_request"])
@@ -283,8 +289,14 @@ def cost_model(ingest_ms: float, deliver_ms_per_batch: float, memory_mb: int = 5
     # SQS: one SendMessage per webhook; the event source mapping receives and deletes in batches
     # (a receive returns up to 10 messages; deletes go in DeleteMessageBatch of up to 10).
     sqs = (webhooks + 2 * webhooks / 10) * PRICES["sqs_request"]
-    total = ingest + deliver + sqs
-    return {"ingest": ingest, "deliver": deliver, "sqs": sqs, "total_per_million_webhooks": total, "per_million_events": total / events_per_webhook}
+    # S3 (claim check): one PutObject at ingest, one GetObject per delivery, kept until the lifecycle
+    # expiry. The longer DeliveryQueue retention costs nothing: SQS charges requests, not storage.
+    s3 = 0.0
+    if claim_checked_mb:
+        stored_gb_months = webhooks * claim_checked_mb / 1024 * CLAIM_CHECK_DAYS / 30
+        s3 = webhooks * (PRICES["s3_put"] + PRICES["s3_get"]) + stored_gb_months * PRICES["s3_gb_month"]
+    total = ingest + deliver + sqs + s3
+    return {"ingest": ingest, "deliver": deliver, "sqs": sqs, "s3": s3, "total_per_million_webhooks": total, "per_million_events": total / events_per_webhook}
 
 
 # ---- report ------------------------------------------------------------------------------------------
@@ -328,10 +340,11 @@ def main(argv: list[str] | None = None) -> int:
         report["cost"] = {
             "single_event_webhooks": cost_model(ingest_ms, deliver_ms),
             "batched_webhooks_100_events": cost_model(ingest_ms * 3, deliver_ms * 10, events_per_webhook=100, messages_per_deliver_batch=10),
+            "mandrill_1000_events_1_6_mb": cost_model(ingest_ms * 30, deliver_ms * 10, events_per_webhook=1000, messages_per_deliver_batch=1, claim_checked_mb=1.6),
         }
         print(f"\n4. Cost per million webhooks, arm64 512 MB (ingest {ingest_ms:.0f} ms warm, deliver {deliver_ms:.0f} ms per 100-message batch; goal <= $1 for single-event webhooks)")
         for name, c in report["cost"].items():
-            print(f"   {name:30} ${c['total_per_million_webhooks']:.3f} per million webhooks (ingest ${c['ingest']:.3f}, deliver ${c['deliver']:.3f}, SQS ${c['sqs']:.3f}); ${c['per_million_events']:.3f} per million events")
+            print(f"   {name:30} ${c['total_per_million_webhooks']:.3f} per million webhooks (ingest ${c['ingest']:.3f}, deliver ${c['deliver']:.3f}, SQS ${c['sqs']:.3f}, S3 ${c['s3']:.3f}); ${c['per_million_events']:.3f} per million events")
     if "custom" in parts:
         report["custom_sources"] = c = custom_ratio(0.5 if args.quick else 3.0)
         print("\n5. Custom source vs hand-written, one 1,000-event SendGrid POST (goal: custom <= 3x)")

@@ -9,7 +9,9 @@ Store first (docs/RELIABILITY.md): a webhook is acknowledged only once it is dur
          source that is not configured here (no secret, no required setting): see "Which sources
          answer" below
     405  a method the source does not receive
-    413  the body is larger than MAX_BODY_BYTES (checked before anything reads it)
+    413  the body is larger than MAX_BODY_BYTES (checked before anything reads it; by default a
+         Function URL's own 6 MB), or than one queue message holds where no claim-check bucket is
+         configured (a larger body goes whole to S3, see ``queue``)
     503  a source listed in CIOHOOKS_SOURCES has no key configured (fail closed), a setting has a bad
          value (``ConfigurationError``, logged with the setting's name), something authentication
          needs is unreachable (the secret store, the replay store, SNS's certificate host), or SQS
@@ -49,7 +51,7 @@ from . import sources
 from .config import ConfigurationError, MissingSetting, Settings, describe
 from .envelope import Envelope
 from .identity import NoIdentity
-from .queue import MessageTooLarge, Queue, QueueUnavailable, SqsQueue
+from .queue import ClaimCheck, MessageTooLarge, Queue, QueueUnavailable, SqsQueue
 from .redact import describe_validation_error, redact
 from .request import WebhookRequest
 from .sources import InvalidPayload, NotConfigured, Refused, Reply, Source, Translation, Unauthorized, Unavailable
@@ -57,7 +59,8 @@ from .sources.base import UNEXPECTED_SHAPE
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_BODY_BYTES = 1_000_000
+# A Function URL's request payload limit (6 MB, buffered mode): anything it carries is stored.
+DEFAULT_MAX_BODY_BYTES = 6_291_456
 
 
 class UntranslatableError(Exception):
@@ -156,10 +159,11 @@ class Ingest:
     @classmethod
     def from_environment(cls, family: str, settings: Settings | None = None) -> Ingest:
         settings = settings or Settings()
+        claim_check = ClaimCheck.from_settings(settings)  # bodies over 1 MiB go to S3, a pointer to SQS
         return cls(
             family,
-            SqsQueue(settings.require("DELIVERY_QUEUE_URL")),
-            SqsQueue(settings.require("DEAD_LETTER_QUEUE_URL")),
+            SqsQueue(settings.require("DELIVERY_QUEUE_URL"), claim_check=claim_check),
+            SqsQueue(settings.require("DEAD_LETTER_QUEUE_URL"), claim_check=claim_check),
             settings,
         )
 
@@ -263,6 +267,7 @@ class Ingest:
                     self.delivery_queue.put(Envelope(kind="request", source=full, received_at=request.received_at, request=stored))
                     kept = None
             except MessageTooLarge:
+                logger.error("a %s request too large for one queue message was refused: configure CIOHOOKS_CLAIM_CHECK_BUCKET", full)
                 return Outcome(413, {"error": "request too large to queue"}, "rejected", full)
             except QueueUnavailable as error:
                 logger.error("could not queue %s request: %s", full, error)

@@ -3,15 +3,20 @@
 The same handler objects as the Lambda functions, with what is outside swapped for an embedded
 default unless configured:
 
-- queues: in-process (``MemoryQueue``), or real SQS queues when ``CIOHOOKS_DELIVERY_QUEUE_URL`` and
-  ``CIOHOOKS_DEAD_LETTER_QUEUE_URL`` are set (an emulator via ``AWS_ENDPOINT_URL_SQS``);
+- queues: durable on local disk (``SqliteQueue``: ``serve`` keeps them in ``.ciohooks/queues.sqlite3``
+  of the working directory, or under ``CIOHOOKS_LOCAL_STATE_DIR``), so what serve acknowledged
+  survives ``kill -9`` and is delivered after a restart (a ``LocalPipeline`` built without a state
+  folder, as tests do, uses a temporary one); or real SQS queues when ``CIOHOOKS_DELIVERY_QUEUE_URL`` and
+  ``CIOHOOKS_DEAD_LETTER_QUEUE_URL`` are set (an emulator via ``AWS_ENDPOINT_URL_SQS``; large bodies
+  go to ``CIOHOOKS_CLAIM_CHECK_BUCKET`` as in AWS);
 - Customer.io: a dry-run sink that prints each call, or the real API (or ``CIOHOOKS_CUSTOMERIO_BASE_URL``)
   when ``CIOHOOKS_CUSTOMERIO_API_KEY`` is set.
 
 Each HTTP request becomes a Function URL (payload 2.0) event for the resolver of the source's family
 (``POST /sendgrid`` goes to the email function, as on its Function URL); a worker thread drains the
-delivery queue into SQS-shaped batches for the deliver handler, and emulates the redrive policy
-(after ``MAX_RECEIVE_COUNT`` receives a message moves to the dead-letter queue).
+delivery queue into SQS-shaped batches for the deliver handler, which backs failed messages off
+and dead-letters them past the retry horizon exactly as in AWS (the local queue has SQS's
+visibility semantics, and its redrive backstop after ``MAX_RECEIVE_COUNT`` receives).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -35,7 +41,7 @@ from .deliver import DeliverApp, Deliverer
 from .envelope import Envelope
 from .handlers import ingest_resolver
 from .ingest import Ingest
-from .queue import MemoryQueue, SqsQueue
+from .queue import ClaimCheck, SqliteQueue, SqsQueue
 from .request import WebhookRequest
 
 logger = logging.getLogger(__name__)
@@ -59,23 +65,33 @@ class LocalContext:
 
 
 class LocalPipeline:
-    def __init__(self, settings: Settings | None = None, write: Callable[[str], Any] | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, write: Callable[[str], Any] | None = None, state_dir: str | Path | None = None) -> None:
         self.settings = settings or Settings()
         self.write = write or (lambda line: print(line, flush=True))
         delivery_url, dead_letter_url = self.settings.get("DELIVERY_QUEUE_URL"), self.settings.get("DEAD_LETTER_QUEUE_URL")
+        self.claim_check = ClaimCheck.from_settings(self.settings)
         if delivery_url and dead_letter_url:
-            self.delivery_queue: Any = SqsQueue(delivery_url)
-            self.dead_letter_queue: Any = SqsQueue(dead_letter_url)
+            self.delivery_queue: Any = SqsQueue(delivery_url, claim_check=self.claim_check)
+            self.dead_letter_queue: Any = SqsQueue(dead_letter_url, claim_check=self.claim_check)
+            self.queue_description = f"SQS {delivery_url}"
         else:
-            self.delivery_queue, self.dead_letter_queue = MemoryQueue(), _PrintingDeadLetters(self.write)
-        self.max_receive_count = self.settings.get_int("MAX_RECEIVE_COUNT", 5)
+            state_dir = state_dir or self.settings.get("LOCAL_STATE_DIR")
+            if not state_dir:
+                self._temporary = tempfile.TemporaryDirectory(prefix="ciohooks-state-")
+                state_dir = self._temporary.name
+            path = Path(state_dir) / "queues.sqlite3"
+            dead = SqliteQueue(path, "dead-letter")
+            self.delivery_queue = SqliteQueue(path, "delivery", visibility_timeout=float(self.settings.get("LOCAL_VISIBILITY_SECONDS", "90")),
+                                              max_receive_count=self.settings.get_int("MAX_RECEIVE_COUNT", 1000), dead_letter=dead)
+            self.dead_letter_queue = _PrintingDeadLetters(dead, self.write)
+            self.queue_description = f"durable on disk ({path})"
         api_key = self.settings.secret("CUSTOMERIO_API_KEY")
         if api_key:
             sink: Any = CustomerIO.from_settings(self.settings, api_key)
         else:
             sink = DryRunSink(self.write)
         self.sink_description = f"Customer.io at {sink.base_url}" if api_key else "dry run (prints each Customer.io call)"
-        self.deliver_app = DeliverApp(Deliverer(sink, self.dead_letter_queue, self.settings))
+        self.deliver_app = DeliverApp(Deliverer(sink, self.dead_letter_queue, self.settings, delivery_queue=self.delivery_queue, claim_check=self.claim_check))
         self.ingests = {family: Ingest(family, self.delivery_queue, self.dead_letter_queue, self.settings) for family in sources.FAMILIES}
         self.resolvers = {family: ingest_resolver(ingest) for family, ingest in self.ingests.items()}
         # A Lambda instance handles one request at a time, and Powertools keeps the current event on
@@ -117,25 +133,17 @@ class LocalPipeline:
             return 0
         event = {
             "Records": [
-                {"messageId": m.message_id, "receiptHandle": m.receipt, "body": m.body, "attributes": {"ApproximateReceiveCount": str(m.receive_count)}, "eventSource": "aws:sqs", "messageAttributes": {}, "md5OfBody": "", "eventSourceARN": "arn:aws:sqs:local:000000000000:delivery", "awsRegion": "local"}
+                {"messageId": m.message_id, "receiptHandle": m.receipt, "body": m.body, "eventSource": "aws:sqs", "messageAttributes": {}, "md5OfBody": "", "eventSourceARN": "arn:aws:sqs:local:000000000000:delivery", "awsRegion": "local",
+                 "attributes": {"ApproximateReceiveCount": str(m.receive_count), **({"SentTimestamp": str(int(m.sent_at * 1000))} if m.sent_at else {})}}
                 for m in received
             ]
         }
         result = self.deliver_app.handle(event, LocalContext(function_name="deliver", timeout_seconds=60))
         failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
-        for message in received:
+        for message in received:  # a failed message stays, hidden for the backoff deliver gave it
             if message.message_id not in failed:
                 self.delivery_queue.delete(message.receipt)
-            elif isinstance(self.delivery_queue, MemoryQueue):
-                self._retry_in_memory(message)
         return len(received)
-
-    def _retry_in_memory(self, message: Any) -> None:
-        envelope = Envelope.from_json(message.body)
-        if message.receive_count >= self.max_receive_count:
-            self.dead_letter_queue.put(envelope.failed("deliver", "still undelivered after the maximum number of receives", message.receive_count))
-        else:
-            self.delivery_queue.requeue(message)
 
     def run_worker(self) -> threading.Thread:
         def loop() -> None:
@@ -154,17 +162,24 @@ class LocalPipeline:
         self._stop.set()
 
 
-class _PrintingDeadLetters(MemoryQueue):
-    """The embedded dead-letter queue: keeps messages and says so on the console."""
+class _PrintingDeadLetters:
+    """The embedded dead-letter queue: keeps messages on disk and says so on the console."""
 
-    def __init__(self, write: Callable[[str], Any]) -> None:
-        super().__init__()
-        self._write = write
+    def __init__(self, queue: SqliteQueue, write: Callable[[str], Any]) -> None:
+        self.queue, self._write = queue, write
 
     def put(self, envelope: Envelope) -> str:
-        message_id = super().put(envelope)
+        message_id = self.queue.put(envelope)
         self._write(json.dumps({"dead_letter": envelope.summary()}))
         return message_id
+
+    def put_raw(self, body: str) -> str:
+        message_id = self.queue.put_raw(body)
+        self._write(json.dumps({"dead_letter": {"kind": "foreign", "bytes": len(body)}}))
+        return message_id
+
+    def __getattr__(self, name: str) -> Any:  # receive, delete, approximate_depth, bodies: the queue's
+        return getattr(self.queue, name)
 
 
 def make_http_handler(pipeline: LocalPipeline) -> type[BaseHTTPRequestHandler]:
@@ -254,11 +269,13 @@ def serve(host: str = "127.0.0.1", port: int = 3000, settings: Settings | None =
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     # CloudWatch's EMF lines are for Lambda; on a console they would only clutter the printed calls.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    pipeline = LocalPipeline(settings)
+    settings = settings or Settings()
+    pipeline = LocalPipeline(settings, state_dir=settings.get("LOCAL_STATE_DIR") or ".ciohooks")
     server = ThreadingHTTPServer((host, port), make_http_handler(pipeline))
     pipeline.run_worker()
     print(f"ciohooks serving on http://{host}:{server.server_address[1]}", file=sys.stderr)
     print(f"  delivery: {pipeline.sink_description}", file=sys.stderr)
+    print(f"  queues: {pipeline.queue_description}", file=sys.stderr)
     print(f"  routes: {', '.join('POST /' + n.split('/', 1)[1] for n in sources.names())}", file=sys.stderr)
     try:
         server.serve_forever()

@@ -36,6 +36,7 @@ PRIVATE_KEY, PUBLIC_KEY = new_sendgrid_keypair()
 def make_pipeline(sqs_queues, cio_standin, monkeypatch):
     """``ciohooks serve`` wired to the SQS emulator and the stand-in, on a free loopback port."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", sqs_queues.endpoint_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", sqs_queues.endpoint_url)
     servers = []
 
     def make(**overrides: str) -> LocalPipeline:
@@ -56,6 +57,7 @@ def pipeline(make_pipeline):
 
 def _start_pipeline(sqs_queues, cio_standin, overrides):
     settings = Settings({
+        "CIOHOOKS_CLAIM_CHECK_BUCKET": sqs_queues.bucket,
         "CIOHOOKS_DELIVERY_QUEUE_URL": sqs_queues.delivery_url,
         "CIOHOOKS_DEAD_LETTER_QUEUE_URL": sqs_queues.dlq_url,
         "CIOHOOKS_CUSTOMERIO_API_KEY": cio_standin.api_key,
@@ -127,13 +129,17 @@ def test_forged_signature_is_refused_and_nothing_is_queued(pipeline, sqs_queues)
     assert sqs_queues.count("delivery", in_flight=True) == 0 and sqs_queues.count("dlq") == 0
 
 
-@pytest.mark.sqs_queues(max_receive_count=2, visibility_timeout=1)
-def test_outage_ends_in_the_dlq_and_a_replay_delivers_it(pipeline, sqs_queues, cio_standin):
+@pytest.mark.sqs_queues(max_receive_count=1000, visibility_timeout=1)
+def test_an_outage_past_the_retry_horizon_ends_in_the_dlq_and_a_replay_delivers_it(make_pipeline, sqs_queues, cio_standin):
+    # A 3.6-second horizon with 1-second backoffs: the same decisions as 72 hours of 30-minute ones.
+    pipeline = make_pipeline(DELIVERY_RETRY_HORIZON_HOURS="0.001", DELIVERY_BACKOFF_BASE_SECONDS="1", DELIVERY_BACKOFF_CAP_SECONDS="1")
     cio_standin.fail_next(1000, status=503)
     assert post_signed(pipeline).status_code == 200
-    # Every receive fails; after maxReceiveCount SQS's redrive policy moves the message to the DLQ.
+    # Every receive fails and is backed off; past the horizon deliver moves the events to the DLQ.
     drain(pipeline, sqs_queues, lambda: sqs_queues.count("dlq") == 1)
     assert cio_standin.events == [] and sqs_queues.count("delivery", in_flight=True) == 0
+    (letter,) = peek_dlq(sqs_queues)
+    assert letter.failure.stage == "deliver" and letter.failure.error.startswith("not delivered within the retry horizon of 3.6 seconds")
 
     cio_standin.clear_faults()
     replay(sqs_queues)
@@ -220,3 +226,28 @@ def cli_translate_line(event_name: str) -> str:
         if body["event"] == event_name:
             return json.dumps(body)
     raise AssertionError(f"no {event_name} in the translation")
+
+
+def test_serve_pointed_at_sqs_queues_delivers(sqs_queues, cio_standin, tmp_path):
+    """``ciohooks serve`` as a subprocess with real (emulated) SQS queues: its worker receives with
+    an integer WaitTimeSeconds, and what ingest queued reaches Customer.io."""
+    from tests.support.serve import ServeProcess
+
+    settings = {
+        "CIOHOOKS_DELIVERY_QUEUE_URL": sqs_queues.delivery_url,
+        "CIOHOOKS_DEAD_LETTER_QUEUE_URL": sqs_queues.dlq_url,
+        "CIOHOOKS_CLAIM_CHECK_BUCKET": sqs_queues.bucket,
+        "CIOHOOKS_CUSTOMERIO_API_KEY": cio_standin.api_key,
+        "CIOHOOKS_CUSTOMERIO_BASE_URL": cio_standin.base_url,
+        "CIOHOOKS_SENDGRID_VERIFICATION_KEY": PUBLIC_KEY,
+    }
+    with ServeProcess(settings, tmp_path, sqs_queues.env()) as serve:
+        response = requests.post(f"{serve.url}/sendgrid", data=BATCH, headers={"Content-Type": "application/json", **sign_sendgrid(PRIVATE_KEY, BATCH)}, timeout=10)
+        assert response.status_code == 200
+        assert cio_standin.wait_for_events(DELIVERABLE, timeout=20), serve.log()
+        deadline = time.monotonic() + 10  # the message is deleted right after Customer.io's answer
+        while sqs_queues.count("delivery", in_flight=True) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        log = serve.log()
+    assert "Traceback" not in log and "WaitTimeSeconds" not in log
+    assert sqs_queues.count("delivery", in_flight=True) == 0 and sqs_queues.count("dlq") == 0

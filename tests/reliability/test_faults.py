@@ -70,6 +70,9 @@ def pipeline(sqs_queues, cio_standin, monkeypatch):
         "CIOHOOKS_CUSTOMERIO_MAX_ATTEMPTS": "3",
         "CIOHOOKS_CUSTOMERIO_BACKOFF_SECONDS": "0.05",
         "CIOHOOKS_CUSTOMERIO_TIMEOUT_SECONDS": "1",
+        # Seconds, not minutes, between the tries of a message the faults held back.
+        "CIOHOOKS_DELIVERY_BACKOFF_BASE_SECONDS": "1",
+        "CIOHOOKS_DELIVERY_BACKOFF_CAP_SECONDS": "1",
     })
     local = LocalPipeline(settings, write=lambda line: None)
     server = ThreadingHTTPServer(("127.0.0.1", 0), make_http_handler(local))
@@ -136,7 +139,7 @@ def replay_all(sqs_queues) -> int:
     return total
 
 
-@pytest.mark.sqs_queues(max_receive_count=4, visibility_timeout=1)
+@pytest.mark.sqs_queues(max_receive_count=1000, visibility_timeout=1)
 def test_no_loss_under_faults(pipeline, sqs_queues, cio_standin, capsys):
     rng = random.Random(20261123)
     ledger = Ledger()

@@ -1,9 +1,11 @@
-"""An SQS emulator for the tests: moto's server in a subprocess, spoken to by boto3 over HTTP.
+"""An SQS (and S3) emulator for the tests: moto's server in a subprocess, spoken to by boto3 over HTTP.
 
 - :class:`MotoServer`: ``python -m moto.server -H 127.0.0.1 -p <free port>`` started in its own
   process group, ready-checked, reset (``POST /moto-api/reset``) between tests, stopped at the end.
 - :class:`SqsQueues`: a fresh DeliveryQueue + DeadLetterQueue pair with a RedrivePolicy and a short
-  visibility timeout, a boto3 client pointed at the emulator, and small helpers.
+  visibility timeout (1 MiB messages, as template.yaml creates them), a fresh S3 bucket for
+  claim-checked bodies on the same server (:attr:`SqsQueues.bucket`), a boto3 client pointed at
+  the emulator, and small helpers. :meth:`SqsQueues.env` points both SDK services at the server.
 
 moto's ``send_message`` gets slower as a queue gets deeper (it walks every message to compute the
 queue attributes), so keep queues small and fresh: one pair per test, drained by the test.
@@ -54,6 +56,7 @@ SANDBOX_UNSET: tuple[str, ...] = (
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_SQS",
+    "AWS_ENDPOINT_URL_S3",
 )
 
 
@@ -166,6 +169,19 @@ def sqs_client(endpoint_url: str, region: str = REGION):
                                         connect_timeout=5, read_timeout=30))
 
 
+def s3_client(endpoint_url: str, region: str = REGION):
+    """A boto3 S3 client for the same emulator (path-style addressing, dummy credentials)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session(
+        aws_access_key_id=SANDBOX_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=SANDBOX_ENV["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=SANDBOX_ENV["AWS_SESSION_TOKEN"],
+        region_name=region,
+    ).client("s3", endpoint_url=endpoint_url, config=Config(s3={"addressing_style": "path"}, connect_timeout=5, read_timeout=30))
+
+
 @dataclass
 class SqsQueues:
     """A fresh DeliveryQueue + DeadLetterQueue pair on the emulator."""
@@ -180,6 +196,7 @@ class SqsQueues:
     dlq_name: str
     max_receive_count: int
     visibility_timeout: int
+    bucket: str = ""
     region: str = REGION
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -192,24 +209,35 @@ class SqsQueues:
         fifo_attrs = {"FifoQueue": "true", "ContentBasedDeduplication": "true"} if fifo else {}
         dlq_name = f"{prefix}-DeadLetterQueue-{suffix}{ext}"
         delivery_name = f"{prefix}-DeliveryQueue-{suffix}{ext}"
-        dlq_url = client.create_queue(QueueName=dlq_name, Attributes={"MessageRetentionPeriod": "1209600", **fifo_attrs})["QueueUrl"]
+        dlq_url = client.create_queue(QueueName=dlq_name, Attributes={"MessageRetentionPeriod": "1209600", "MaximumMessageSize": "1048576", **fifo_attrs})["QueueUrl"]
         dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         delivery_url = client.create_queue(QueueName=delivery_name, Attributes={
             "VisibilityTimeout": str(visibility_timeout),
+            "MaximumMessageSize": "1048576",
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}),
             **fifo_attrs,
         })["QueueUrl"]
         delivery_arn = client.get_queue_attributes(QueueUrl=delivery_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        bucket = f"{prefix.lower()}-bodies-{suffix}"
+        s3_client(endpoint_url).create_bucket(Bucket=bucket)
         return cls(client=client, endpoint_url=endpoint_url, delivery_url=delivery_url, dlq_url=dlq_url,
                    delivery_arn=delivery_arn, dlq_arn=dlq_arn, delivery_name=delivery_name, dlq_name=dlq_name,
-                   max_receive_count=max_receive_count, visibility_timeout=visibility_timeout)
+                   max_receive_count=max_receive_count, visibility_timeout=visibility_timeout, bucket=bucket)
 
     # -- environment for code under test ------------------------------------------------------------
 
     def env(self, **extra: str) -> dict[str, str]:
         """AWS variables that point an SDK at the emulator (dummy credentials), plus ``extra``.
         The project's own setting names (queue URLs) are for the caller to add."""
-        return {**SANDBOX_ENV, "AWS_ENDPOINT_URL_SQS": self.endpoint_url, **extra}
+        return {**SANDBOX_ENV, "AWS_ENDPOINT_URL_SQS": self.endpoint_url, "AWS_ENDPOINT_URL_S3": self.endpoint_url, **extra}
+
+    @property
+    def s3(self) -> Any:
+        return s3_client(self.endpoint_url)
+
+    def stored_bodies(self) -> list[str]:
+        """Keys of every claim-checked body in the bucket."""
+        return [o["Key"] for o in self.s3.list_objects_v2(Bucket=self.bucket).get("Contents", [])]
 
     # -- helpers ----------------------------------------------------------------------------------
 

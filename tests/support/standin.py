@@ -20,7 +20,11 @@ Any invalid event rejects the whole request: **400** with the documented shape
 ``{"meta": {"errors": ["batch[3] (Email Opened) /properties: missing required property 'email_id'", ...]}}``,
 one string per failing event, naming its index (``batch[i]``; ``event`` for ``/v1/track``), the JSON
 pointer inside the event and what failed -- never the offending value, so no email address or token
-is echoed. A batch-level ``context`` is merged under each event's own ``context`` (as Segment does)
+is echoed. The body's shape (``meta.errors``, an array of strings) is what Customer.io's OpenAPI
+specs document for a 400 (``shared/ciohooks/specs``); how a string names the event it is about is
+*not* documented anywhere we found, so ``batch[i]`` is this stand-in's reading (the index is the
+position in the request, as Segment-compatible batch APIs count it). ``name_events=False`` answers
+the same errors without any index, for the client's bisection fallback. A batch-level ``context`` is merged under each event's own ``context`` (as Segment does)
 before validation and recording.
 
 Before any of that, a scripted fault is taken from the queue if one is pending
@@ -338,8 +342,10 @@ class CioStandin:
         max_request_bytes: int = MAX_REQUEST_BYTES,
         max_batch_events: int = MAX_BATCH_EVENTS,
         specs: SpecIndex | None = None,
+        name_events: bool = True,
     ) -> None:
         self.api_key = api_key
+        self.name_events = name_events
         self.host, self._port = host, port
         self.require_strict = require_strict
         self.require_message_id = require_message_id
@@ -435,6 +441,10 @@ class CioStandin:
         if not (then in ("close", "reset", "process") or isinstance(then, int)):
             raise ValueError(f"then must be close, reset, process or an int status, not {then!r}")
         self.script(*(Fault("hang", seconds=seconds, then=then) for _ in range(n)))
+
+    def pass_next(self, n: int = 1) -> None:
+        """Handle the next ``n`` requests normally: scripts a fault later in a sequence."""
+        self.script(*(Fault("hang", seconds=0.0, then="process") for _ in range(n)))
 
     def reset_next(self, n: int = 1) -> None:
         """Abort the next ``n`` connections with a TCP RST and no response."""
@@ -629,7 +639,7 @@ class CioStandin:
                 raise _Reject(400, ["'batch' is empty"], "bad-request")
             if len(items) > self.max_batch_events:
                 raise _Reject(400, [f"'batch' has {len(items)} events, over the limit of {self.max_batch_events}"], "too-large")
-            label = lambda i: f"batch[{i}]"  # noqa: E731
+            label = (lambda i: f"batch[{i}]") if self.name_events else (lambda i: "an event")  # noqa: E731
             sent_at = data.get("sentAt")
             if sent_at is not None and not (isinstance(sent_at, str) and Draft202012Validator.FORMAT_CHECKER.conforms(sent_at, "date-time")):
                 raise _Reject(400, ["/sentAt: not a valid date-time"], "bad-request")

@@ -159,3 +159,80 @@ def test_a_key_provider_is_asked_again_before_each_send():
     assert session.auth == ("old-key", "")
     io.send([event(2)])
     assert session.auth == ("rotated-key", "")
+
+
+def _refuse_named(bad: set[str]):
+    """A 400 naming each refused event by its position (``batch[i]``), as the stand-in answers."""
+
+    def reply(batch):
+        errors = [f"batch[{i}] (Email Opened) /properties: missing required property 'email_id'" for i, e in enumerate(batch) if e["messageId"] in bad]
+        return FakeResponse(400, {"meta": {"errors": errors}}) if errors else FakeResponse(200)
+
+    return reply
+
+
+def test_refused_events_named_by_index_cost_one_extra_request():
+    bad = {"m3", "m40", "m77"}
+    session = ScriptedSession(*[_refuse_named(bad)] * 10)
+    result = client(session).send([event(n) for n in range(100)])
+    assert len(session.calls) == 2  # the refused batch, then the 97 others at once
+    assert [len(c["batch"]) for c in session.calls] == [100, 97]
+    assert sorted(r.event["messageId"] for r in result.rejected) == ["m3", "m40", "m77"]
+    assert result.rejected[0].reason == "Customer.io answered 400: event (Email Opened) /properties: missing required property 'email_id'"
+    assert len(result.delivered) == 97 and not result.unsent
+
+
+def test_errors_as_objects_with_batch_index_are_read_too():
+    def reply(batch):
+        if any(e["messageId"] == "m2" for e in batch):
+            return FakeResponse(400, {"errors": [{"batch_index": 2, "reason": "invalid", "field": "email", "message": "email is invalid"}]})
+        return FakeResponse(200)
+
+    session = ScriptedSession(reply, reply)
+    result = client(session).send([event(n) for n in range(5)])
+    assert len(session.calls) == 2
+    assert [r.event["messageId"] for r in result.rejected] == ["m2"] and result.rejected[0].reason == "Customer.io answered 400: email is invalid"
+
+
+def test_an_error_that_names_no_event_falls_back_to_bisection():
+    def reply(batch):
+        if any(e["messageId"] == "m6" for e in batch):
+            return FakeResponse(400, {"meta": {"errors": ["batch[0] fine", "something is wrong somewhere"]}})
+        return FakeResponse(200)
+
+    session = ScriptedSession(*[reply] * 20)
+    result = client(session).send([event(n) for n in range(8)])
+    assert [r.event["messageId"] for r in result.rejected] == ["m6"]
+    assert len(result.delivered) == 7 and len(session.calls) == 7  # 1 + 2 per level of 3 halvings
+
+
+def test_a_broken_answer_is_a_transient_failure_not_an_exception():
+    clock = Clock()
+    session = ScriptedSession(requests.exceptions.ChunkedEncodingError("connection broken"), FakeResponse(200))
+    result = client(session, clock).send([event(1)])
+    assert len(result.delivered) == 1 and len(session.calls) == 2
+
+
+def test_retry_after_is_reported_for_the_backoff_of_the_message():
+    clock = Clock()
+    session = ScriptedSession(*[FakeResponse(429, headers={"Retry-After": "90"})] * 3)
+    result = client(session, clock).send([event(1)], deadline=clock.now + 30)
+    assert result.retry_after == 90.0 and len(result.unsent) == 1
+
+
+def test_an_event_that_is_not_json_is_rejected_alone():
+    session = ScriptedSession()
+    result = client(session).send([event(1), {"messageId": "m2", "properties": {"x": float("nan")}}])
+    assert [e["messageId"] for e in result.delivered] == ["m1"]
+    assert [r.reason for r in result.rejected] == ["event is not valid JSON (ValueError)"]
+
+
+def test_an_error_quoting_the_message_id_names_its_event():
+    def reply(batch):
+        if any(e["messageId"] == "m4" for e in batch):
+            return FakeResponse(400, {"meta": {"errors": ["event m4: properties.email_id is required"]}})
+        return FakeResponse(200)
+
+    session = ScriptedSession(reply, reply)
+    result = client(session).send([event(n) for n in range(8)])
+    assert len(session.calls) == 2 and [r.event["messageId"] for r in result.rejected] == ["m4"]

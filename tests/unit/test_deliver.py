@@ -6,15 +6,20 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ciohooks.config import Settings
+import random
+
+import pytest
+
+from ciohooks.config import ConfigurationError, Settings
 from ciohooks.customerio import Rejected, SendResult
-from ciohooks.deliver import DeliverApp, Deliverer, InboundMessage
+from ciohooks.deliver import DeliverApp, Deliverer, InboundMessage, RetryPolicy
 from ciohooks.envelope import Envelope
-from ciohooks.queue import MemoryQueue
+from ciohooks.queue import ClaimCheck, MemoryQueue
 from ciohooks.request import WebhookRequest
 
 BATCH = (Path(__file__).parents[2] / "events" / "samples" / "email" / "sendgrid" / "batch.json").read_bytes()
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
+SOON = NOW.timestamp() + 60  # the deliverer's clock: a minute after the webhook arrived
 
 
 def ev(n: int) -> dict:
@@ -29,7 +34,7 @@ class RecordingSink:
 
     def send(self, events, deadline=None):
         self.calls.append(list(events))
-        result = SendResult(requests=1)
+        result = SendResult(requests=1, last_error="Customer.io answered 503: unavailable" if self.unsent else None)
         for e in events:
             if e["messageId"] in self.refuse:
                 result.rejected.append(Rejected(e, "Customer.io answered 400: properties.email_id is required"))
@@ -40,41 +45,129 @@ class RecordingSink:
         return result
 
 
-def message(mid: str, envelope: Envelope, receives: int = 1) -> InboundMessage:
-    return InboundMessage(mid, envelope.to_json(), receives)
+def message(mid: str, envelope: Envelope, receives: int = 1, sent_at: float | None = None) -> InboundMessage:
+    return InboundMessage(mid, envelope.to_json(), receives, receipt=f"receipt-{mid}", sent_at=sent_at)
 
 
-def events_envelope(*numbers: int) -> Envelope:
-    return Envelope(kind="events", source="email/sendgrid", received_at=NOW, events=[ev(n) for n in numbers])
+class BackoffQueue(MemoryQueue):
+    """A delivery queue that records the backoffs (ChangeMessageVisibility) it is asked for."""
+
+    def __init__(self):
+        super().__init__()
+        self.visibility: dict[str, int] = {}
+
+    def change_visibilities(self, backoffs):
+        self.visibility.update(backoffs)
+        return len(backoffs)
+
+
+def deliverer(sink, dead=None, delivery=None, settings=None, now=SOON, **kwargs) -> Deliverer:
+    return Deliverer(sink, dead if dead is not None else MemoryQueue(), settings or Settings({}), delivery_queue=delivery,
+                     clock=lambda: now, rng=random.Random(7), **kwargs)
+
+
+def letters(queue: MemoryQueue) -> list[Envelope]:
+    return [Envelope.from_json(m.body) for m in queue.receive(max_messages=100)]
+
+
+def events_envelope(*numbers: int, request: dict | None = None) -> Envelope:
+    return Envelope(kind="events", source="email/sendgrid", received_at=NOW, events=[ev(n) for n in numbers], request=request)
+
+
+SENDGRID_REQUEST = WebhookRequest("POST", "/sendgrid", BATCH, {"content-type": "application/json"}, received_at=NOW).to_dict()
 
 
 def test_all_messages_of_a_batch_go_out_together():
     sink, dead = RecordingSink(), MemoryQueue()
-    report = Deliverer(sink, dead).deliver([message("q1", events_envelope(1, 2)), message("q2", events_envelope(3))])
+    report = deliverer(sink, dead).deliver([message("q1", events_envelope(1, 2)), message("q2", events_envelope(3))])
     assert len(sink.calls) == 1 and [e["messageId"] for e in sink.calls[0]] == ["m1", "m2", "m3"]
     assert report.retry == set() and report.delivered == 3 and dead.approximate_depth() == 0
 
 
-def test_refused_events_are_dead_lettered_alone_with_the_reason():
+def test_refused_events_are_dead_lettered_alone_with_the_request_and_what_to_exclude():
     sink, dead = RecordingSink(refuse={"m2"}), MemoryQueue()
-    report = Deliverer(sink, dead).deliver([message("q1", events_envelope(1, 2, 3), receives=2)])
+    report = deliverer(sink, dead).deliver([message("q1", events_envelope(1, 2, 3, request=SENDGRID_REQUEST), receives=2)])
     assert report.retry == set() and report.delivered == 2 and report.dead_lettered == 1
-    (letter,) = [Envelope.from_json(m.body) for m in dead.receive()]
-    assert [e["messageId"] for e in letter.events] == ["m2"]
-    assert letter.failure.stage == "deliver" and "email_id" in letter.failure.error and letter.failure.attempts == 2
+    (letter,) = letters(dead)
+    assert [e["messageId"] for e in letter.events] == ["m2"] and letter.exclude_ids == ["m1", "m3"]
+    assert letter.request == SENDGRID_REQUEST  # replay translates the request again
+    assert letter.failure.stage == "deliver" and letter.failure.attempts == 2
+    assert letter.failure.error == "Customer.io answered 400: properties.email_id is required"
+    replay = letter.for_replay()
+    assert replay.kind == "request" and replay.events is None and replay.exclude_ids == ["m1", "m3"]
 
 
-def test_unsent_events_make_only_their_message_retry():
-    sink = RecordingSink(unsent={"m3"})
-    report = Deliverer(sink, MemoryQueue()).deliver([message("q1", events_envelope(1, 2)), message("q2", events_envelope(3))])
+def test_unsent_events_make_only_their_message_retry_with_a_backoff():
+    sink, delivery = RecordingSink(unsent={"m3"}), BackoffQueue()
+    report = deliverer(sink, delivery=delivery).deliver([message("q1", events_envelope(1, 2)), message("q2", events_envelope(3), receives=1)])
     assert report.retry == {"q2"}
+    assert delivery.visibility == {"receipt-q2": 30}  # first receive: the base of 30 s
+
+
+def test_backoff_is_exponential_with_full_jitter_capped_and_retry_after_wins():
+    policy = RetryPolicy(horizon_seconds=72 * 3600, backoff_base=30, backoff_cap=1800)
+    rng = random.Random(20261202)
+    fifth = [policy.backoff(5, rng=rng) for _ in range(200)]
+    assert min(fifth) == 30 and 240 <= max(fifth) <= 480  # uniform(0, 30 x 2^4), never under the base
+    assert {policy.backoff(40, rng=rng) for _ in range(50)} <= set(range(30, 1801))
+    assert policy.backoff(1, retry_after=600, rng=rng) == 600
+    assert policy.backoff(1, retry_after=90_000, rng=rng) == 1800  # capped, like every backoff
+
+
+def test_retry_settings_are_checked_once():
+    with pytest.raises(ConfigurationError, match="DELIVERY_BACKOFF"):
+        RetryPolicy.from_settings(Settings({"CIOHOOKS_DELIVERY_BACKOFF_CAP_SECONDS": "50000"}))
+    policy = RetryPolicy.from_settings(Settings({"CIOHOOKS_DELIVERY_RETRY_HORIZON_HOURS": "96"}))
+    assert policy.horizon_seconds == 345_600
+
+
+def test_past_the_horizon_the_undelivered_events_go_to_the_dlq_with_the_reason():
+    sink, dead, delivery = RecordingSink(unsent={"m2"}), MemoryQueue(), BackoffQueue()
+    sent = SOON - 73 * 3600
+    report = deliverer(sink, dead, delivery).deliver([message("q1", events_envelope(1, 2, request=SENDGRID_REQUEST), receives=140, sent_at=sent)])
+    assert report.retry == set() and delivery.visibility == {}
+    (letter,) = letters(dead)
+    assert [e["messageId"] for e in letter.events] == ["m2"] and letter.exclude_ids == ["m1"]
+    assert letter.failure.stage == "deliver"
+    assert letter.failure.error == "not delivered within the retry horizon of 72 hours: Customer.io answered 503: unavailable"
+
+
+def test_before_the_horizon_an_old_message_is_still_retried():
+    sink, dead = RecordingSink(unsent={"m1"}), MemoryQueue()
+    report = deliverer(sink, dead).deliver([message("q1", events_envelope(1), receives=100, sent_at=SOON - 71 * 3600)])
+    assert report.retry == {"q1"} and dead.approximate_depth() == 0
+
+
+def test_refused_and_unsent_events_split_once_and_the_remainder_goes_on():
+    sink, dead, delivery = RecordingSink(refuse={"m2"}, unsent={"m3", "m4"}), MemoryQueue(), BackoffQueue()
+    report = deliverer(sink, dead, delivery).deliver([message("q1", events_envelope(1, 2, 3, 4, request=SENDGRID_REQUEST))])
+    assert report.retry == set() and report.requeued == 1  # the original message is done
+    (letter,) = letters(dead)
+    assert [e["messageId"] for e in letter.events] == ["m2"] and letter.exclude_ids == ["m1", "m3", "m4"]
+    (remainder,) = letters(delivery)
+    assert [e["messageId"] for e in remainder.events] == ["m3", "m4"]
+    assert remainder.exclude_ids == ["m1", "m2"] and remainder.request == SENDGRID_REQUEST
+
+    # The remainder delivers later; nothing is dead-lettered a second time.
+    sink.unsent = set()
+    report = deliverer(sink, dead, delivery).deliver([message("q2", remainder)])
+    assert report.delivered == 2 and report.retry == set() and dead.approximate_depth() == 0
+
+
+def test_a_replayed_request_skips_the_excluded_events():
+    envelope = Envelope(kind="request", source="email/sendgrid", received_at=NOW, request=SENDGRID_REQUEST, exclude_ids=[])
+    sink = RecordingSink()
+    deliverer(sink).deliver([message("q1", envelope)])
+    ids = [e["messageId"] for e in sink.calls[0]]
+    replayed = RecordingSink()
+    deliverer(replayed).deliver([message("q2", envelope.model_copy(update={"exclude_ids": ids[1:]}))])
+    assert [e["messageId"] for e in replayed.calls[0]] == ids[:1]
 
 
 def test_raw_request_is_translated_at_delivery():
-    request = WebhookRequest("POST", "/sendgrid", BATCH, {"content-type": "application/json"})
-    envelope = Envelope(kind="request", source="email/sendgrid", received_at=NOW, request=request.to_dict())
+    envelope = Envelope(kind="request", source="email/sendgrid", received_at=NOW, request=SENDGRID_REQUEST)
     sink = RecordingSink()
-    report = Deliverer(sink, MemoryQueue(), Settings({})).deliver([message("q1", envelope)])
+    report = deliverer(sink).deliver([message("q1", envelope)])
     assert report.delivered == 7 and [e["event"] for e in sink.calls[0]][:2] == ["Email Delivered", "Email Bounced"]
 
 
@@ -82,22 +175,72 @@ def test_untranslatable_raw_request_goes_to_the_dlq_not_the_retry_loop():
     request = WebhookRequest("POST", "/sendgrid", b'{"not": "an array"}', {})
     envelope = Envelope(kind="request", source="email/sendgrid", received_at=NOW, request=request.to_dict())
     dead = MemoryQueue()
-    report = Deliverer(RecordingSink(), dead).deliver([message("q1", envelope, receives=1)])
+    report = deliverer(RecordingSink(), dead).deliver([message("q1", envelope, receives=1)])
     assert report.retry == set()
-    (letter,) = [Envelope.from_json(m.body) for m in dead.receive()]
+    (letter,) = letters(dead)
     assert letter.kind == "request" and letter.failure.stage == "translate"
 
 
-def test_a_foreign_message_is_left_to_the_redrive_policy():
-    report = Deliverer(RecordingSink(), MemoryQueue()).deliver([InboundMessage("q1", "hello", 1)])
-    assert report.retry == {"q1"}
+def test_a_foreign_message_is_dead_lettered_whole_at_once():
+    dead = MemoryQueue()
+    report = deliverer(RecordingSink(), dead).deliver([InboundMessage("q1", "hello", 1)])
+    assert report.retry == set() and [m.body for m in dead.receive()] == ["hello"]
+
+
+def test_a_poison_record_among_100_fails_alone(caplog):
+    good = [message(f"q{n}", events_envelope(n)) for n in range(99)]
+    # A stored request whose received_at is not a date: WebhookRequest.from_dict raises ValueError.
+    poison = Envelope(kind="request", source="email/sendgrid", received_at=NOW, request={**SENDGRID_REQUEST, "received_at": "yesterday"})
+    sink, delivery = RecordingSink(), BackoffQueue()
+    report = deliverer(sink, delivery=delivery).deliver(good[:50] + [message("poison", poison)] + good[50:])
+    assert report.retry == {"poison"} and report.delivered == 99 and len(sink.calls) == 1
+    assert list(delivery.visibility) == ["receipt-poison"]
+    (line,) = [r.getMessage() for r in caplog.records if "poison" in r.getMessage()]
+    assert line.startswith("message poison failed before delivery; it will be retried: ValueError: Invalid isoformat string: 'yesterday' at request.py:")
+    assert line.endswith(" in from_dict")
+
+
+def test_a_sink_that_raises_fails_only_the_message_that_caused_it():
+    class Fussy(RecordingSink):
+        def send(self, events, deadline=None):
+            if any(e["messageId"] == "m7" for e in events):
+                raise RuntimeError("unforeseen")
+            return super().send(events, deadline)
+
+    sink = Fussy()
+    report = deliverer(sink).deliver([message("q1", events_envelope(1, 2)), message("q7", events_envelope(7)), message("q3", events_envelope(3))])
+    assert report.retry == {"q7"} and report.delivered == 3
+
+
+def test_a_claim_checked_body_is_read_from_s3():
+    class S3:
+        def __init__(self):
+            self.objects = {}
+
+        def put_object(self, Bucket, Key, Body, ContentType):  # noqa: N803 - boto3's names
+            self.objects[(Bucket, Key)] = Body
+
+        def get_object(self, Bucket, Key):  # noqa: N803
+            import io
+
+            return {"Body": io.BytesIO(self.objects[(Bucket, Key)])}
+
+    claims = ClaimCheck("bodies-bucket", client=S3())
+    pointer = claims.store(events_envelope(1, 2).to_json())
+    assert json.loads(pointer)[0] == "software.amazon.payloadoffloading.PayloadS3Pointer"
+    assert json.loads(pointer)[1]["s3BucketName"] == "bodies-bucket"
+    sink = RecordingSink()
+    report = deliverer(sink, claim_check=claims).deliver([InboundMessage("q1", pointer, 1)])
+    assert report.delivered == 2 and report.retry == set()
 
 
 def test_deliver_app_reports_partial_batch_failures():
-    app = DeliverApp(Deliverer(RecordingSink(unsent={"m2"}), MemoryQueue()))
+    delivery = BackoffQueue()
+    app = DeliverApp(deliverer(RecordingSink(unsent={"m2"}), delivery=delivery))
     records = [
-        {"messageId": mid, "receiptHandle": mid, "body": env.to_json(), "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:q", "awsRegion": "us-east-1"}
+        {"messageId": mid, "receiptHandle": f"receipt-{mid}", "body": env.to_json(), "attributes": {"ApproximateReceiveCount": "3", "SentTimestamp": str(int(SOON * 1000) - 5000)}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:q", "awsRegion": "us-east-1"}
         for mid, env in (("q1", events_envelope(1)), ("q2", events_envelope(2)))
     ]
     result = app.handle({"Records": records}, None)
     assert result == {"batchItemFailures": [{"itemIdentifier": "q2"}]}
+    assert list(delivery.visibility) == ["receipt-q2"] and 30 <= delivery.visibility["receipt-q2"] <= 120

@@ -39,7 +39,9 @@ STAR_RESOURCE_EXCEPTIONS = {
 SECRETS_MANAGER_ARN = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
 SSM_ARN = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
 # The only wildcards allowed in a Resource: Secrets Manager's 6-character suffix of a named secret
-# (``-??????``), and the Customer.io key under the prefix in both stores (ingest roles, Deny).
+# (``-??????``), the Customer.io key under the prefix in both stores (ingest roles, Deny), and the
+# claim-checked bodies under the bucket's one prefix.
+LARGE_BODIES = "${BodiesBucket.Arn}/bodies/*"  # claim-checked queue messages (the only S3 objects)
 CUSTOMERIO_KEY_DENIED = {SECRETS_MANAGER_ARN + "${SecretsPrefix}customerio-api-key*", SSM_ARN + "${SecretsPrefix}customerio-api-key*"}
 CUSTOMERIO_KEY_READ = {SECRETS_MANAGER_ARN + "${SecretsPrefix}customerio-api-key-??????", SSM_ARN + "${SecretsPrefix}customerio-api-key"}
 SECRET_READS = {"secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"}
@@ -273,6 +275,59 @@ def test_delivery_queue_redrives_to_the_dead_letter_queue() -> None:
     assert max_receive["Type"] == "Number" and 1 <= max_receive["MinValue"] <= max_receive["Default"] <= 1000
 
 
+def test_the_retry_horizon_fits_the_queue_and_the_redrive_is_only_a_backstop() -> None:
+    from ciohooks.deliver import DEFAULT_BACKOFF_BASE_SECONDS, DEFAULT_BACKOFF_CAP_SECONDS, DEFAULT_HORIZON_HOURS
+
+    horizon = parameter("RetryHorizonHours")
+    assert horizon["Default"] == DEFAULT_HORIZON_HOURS == 72
+    assert function_settings("DeliverFunction")["Environment"]["Variables"]["CIOHOOKS_DELIVERY_RETRY_HORIZON_HOURS"] == ref("RetryHorizonHours")
+    # A message is settled (delivered or dead-lettered) before SQS could drop it: the longest horizon
+    # plus one backoff stays inside the delivery queue's retention.
+    assert horizon["MaxValue"] * 3600 + DEFAULT_BACKOFF_CAP_SECONDS < queue("DeliveryQueue")["MessageRetentionPeriod"]
+    # Backing off uniformly up to the cap, a message is received about horizon / (cap / 2) times:
+    # the redrive backstop must stay well above that, so only deliver decides, by age.
+    expected_receives = horizon["MaxValue"] * 3600 / ((DEFAULT_BACKOFF_BASE_SECONDS + DEFAULT_BACKOFF_CAP_SECONDS) / 2)
+    assert expected_receives * 1.5 < parameter("MaxReceiveCount")["MinValue"]
+    stalled = alarms()["DeliveryStalledAlarm"]
+    assert stalled["MetricName"] == "ApproximateAgeOfOldestMessage" and stalled["Threshold"] <= horizon["MinValue"] * 3600 / 2
+    retried = alarms()["DeliveryRetriedAgeAlarm"]
+    assert (retried["Namespace"], retried["MetricName"]) == ("CioHooks", "OldestMessageAge") and retried["Threshold"] <= horizon["MinValue"] * 3600 / 2
+
+
+def bucket() -> dict[str, Any]:
+    return resources("AWS::S3::Bucket")["BodiesBucket"]
+
+
+def test_large_bodies_bucket_is_private_encrypted_tls_only_and_outlives_every_pointer() -> None:
+    props = bucket()["Properties"]
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    assert all(props["PublicAccessBlockConfiguration"][k] is True for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"))
+    (rule,) = props["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled" and rule["Prefix"] == "bodies/"
+    assert rule["ExpirationInDays"] * 86400 > queue("DeadLetterQueue")["MessageRetentionPeriod"] > parameter("RetryHorizonHours")["MaxValue"] * 3600
+    (policy,) = resources("AWS::S3::BucketPolicy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    from ciohooks.queue import ClaimCheck
+
+    assert ClaimCheck("b").prefix == rule["Prefix"]
+    assert template()["Globals"]["Function"]["Environment"]["Variables"]["CIOHOOKS_CLAIM_CHECK_BUCKET"] == ref("BodiesBucket")
+
+
+def test_s3_permissions_are_least_privilege() -> None:
+    objects = {"Fn::Sub": "${BodiesBucket.Arn}/bodies/*"}
+    for owner, statement in all_policy_statements():
+        if any(a.startswith("s3:") for a in as_list(statement["Action"])):
+            assert statement["Resource"] == objects, owner
+    for name in INGEST_FUNCTIONS.values():
+        actions = {a for s in role_statements(role_of(name)) for a in as_list(s["Action"]) if a.startswith("s3:")}
+        assert actions == {"s3:PutObject"}, name
+    deliver = {a for s in role_statements(role_of("DeliverFunction")) for a in as_list(s["Action"]) if a.startswith("s3:")}
+    # GetObject: claim-checked messages; PutObject: a dead letter or remainder over 1 MiB. No
+    # DeleteObject: a duplicate SQS delivery must still find its body; the lifecycle rule deletes.
+    assert deliver == {"s3:GetObject", "s3:PutObject"}
+
+
 def test_dead_letter_queue_allows_redrive_from_the_delivery_queue_only() -> None:
     allow = queue("DeadLetterQueue")["RedriveAllowPolicy"]
     assert allow["redrivePermission"] == "byQueue"
@@ -288,10 +343,12 @@ def test_both_queues_are_encrypted() -> None:
 
 def test_queues_take_1_mib_messages() -> None:
     assert queue("DeliveryQueue")["MaximumMessageSize"] == queue("DeadLetterQueue")["MaximumMessageSize"] == 1_048_576
-    # Every accepted body must fit in one message (ingest dead-letters raw requests).
+    # Every body a Function URL carries (6 MB) is accepted: what does not fit one message goes to S3.
+    from ciohooks.ingest import DEFAULT_MAX_BODY_BYTES
+
     for name in INGEST_FUNCTIONS.values():
         max_body = int(function_settings(name)["Environment"]["Variables"]["CIOHOOKS_MAX_BODY_BYTES"])
-        assert 0 < max_body < queue("DeadLetterQueue")["MaximumMessageSize"], name
+        assert max_body == DEFAULT_MAX_BODY_BYTES == 6 * 1024 * 1024, name
 
 
 def test_visibility_timeout_is_at_least_six_times_the_deliver_timeout() -> None:
@@ -467,7 +524,10 @@ def test_no_wildcard_actions_and_no_star_resource_beyond_the_documented_exceptio
                 assert statement["Effect"] == "Allow"
             elif "*" in text_of(resource):
                 arn = text_of(resource)
-                assert statement["Effect"] == "Deny" and arn in CUSTOMERIO_KEY_DENIED, f"{owner}: wildcard in {arn!r}"
+                if statement["Effect"] == "Allow" and set(actions) <= {"s3:GetObject", "s3:PutObject"}:
+                    assert arn == LARGE_BODIES, f"{owner}: wildcard in {arn!r}"  # objects under the bucket's one prefix
+                else:
+                    assert statement["Effect"] == "Deny" and arn in CUSTOMERIO_KEY_DENIED, f"{owner}: wildcard in {arn!r}"
             elif "?" in text_of(resource):
                 arn = text_of(resource)
                 assert arn.startswith(SECRETS_MANAGER_ARN) and arn.endswith("-??????") and arn.count("?") == 6, f"{owner}: {arn!r}"
@@ -592,8 +652,9 @@ def test_sqs_permissions_name_the_queues() -> None:
     deliver = role_statements(role_of("DeliverFunction"))
     polls = [s for s in deliver if "sqs:ReceiveMessage" in as_list(s["Action"])]
     assert [s["Resource"] for s in polls] == [getatt("DeliveryQueue", "Arn")]
-    dead_letters = [s for s in deliver if "sqs:SendMessage" in as_list(s["Action"])]
-    assert [s["Resource"] for s in dead_letters] == [getatt("DeadLetterQueue", "Arn")]
+    sends = [s for s in deliver if "sqs:SendMessage" in as_list(s["Action"])]
+    # Dead letters, and the unsent remainder of a message with refused events put back as a new one.
+    assert [s["Resource"] for s in sends] == [[getatt("DeadLetterQueue", "Arn"), getatt("DeliveryQueue", "Arn")]]
 
 
 def test_customer_managed_keys_are_used_only_through_their_services() -> None:
