@@ -1,24 +1,23 @@
 """An event type this version does not know is kept whole, and a mapping fix plus a replay heals it.
 
-Brevo documents a ``complaint`` event that the Brevo source does not map today (nor declare as
-ignored). A batch holding it beside four mapped events goes through the real pipeline (the SQS
+A type Brevo may add tomorrow (``spam_report``, here: Brevo's ``spam`` sample under a new name, as
+providers rename types) is neither mapped by the Brevo source nor declared as ignored. A batch
+holding it beside four mapped events goes through the real pipeline (the SQS
 emulator, the deliver function, the Customer.io stand-in):
 
 1. ingest answers 200 once the four events are queued AND the whole raw request is in the DLQ
-   (stage ``translate``, ``unknown event type 'complaint' (x1)``, ``exclude_ids`` = the four);
+   (stage ``translate``, ``unknown event type 'spam_report' (x1)``, ``exclude_ids`` = the four);
 2. the four are delivered;
-3. the mapping is "fixed" (a monkeypatched Brevo ``EVENTS`` that maps ``complaint`` to Email Marked
+3. the mapping is "fixed" (a monkeypatched Brevo ``EVENTS`` that maps ``spam_report`` to Email Marked
    as Spam, what the next version would ship) and ``ciohooks dlq replay`` puts the dead letter back;
-4. deliver translates the request again with the fixed code and sends only the complaint: the four
+4. deliver translates the request again with the fixed code and sends only that one: the four
    are excluded by messageId, so Customer.io gets each event exactly once.
 
 The ledger prints sent, acked, delivered, in DLQ, replayed, DLQ duplicates and lost; the last two
 must be 0.
 
-Payloads: Brevo's documented samples (events/samples/email/brevo, credited there); the complaint
-is Brevo's ``spam`` sample under the name Brevo's event list gives the type (``complaint``, also
-listed by django-anymail issue #385 among Brevo's events), since Brevo publishes no separate
-complaint example.
+Payloads: Brevo's documented samples (events/samples/email/brevo, credited there). (Brevo's real
+``complaint`` type, once the example here, is mapped now: docs/sources/brevo.md.)
 """
 
 from __future__ import annotations
@@ -51,12 +50,12 @@ MAPPED_IDS = {
     "85ffdfb0-35f0-5a97-b934-24c565f44345",  # Email Link Clicked
     "81d7c53f-70be-5d7d-bb1e-fc37aaac99cd",  # Email Bounced
 }
-COMPLAINT_ID = "7baf46ee-d865-5b8c-aa9b-0c3dcdbefdb6"  # Email Marked as Spam
+COMPLAINT_ID = "ff2917c3-8ca0-5c05-8d94-a2d394635d87"  # Email Marked as Spam (the id names the provider type, spam_report)
 
 
 def brevo_batch() -> bytes:
     items = [json.loads((SAMPLES / name).read_text()) for name in MAPPED]
-    items.append({**json.loads((SAMPLES / "spam.json").read_text()), "event": "complaint"})
+    items.append({**json.loads((SAMPLES / "spam.json").read_text()), "event": "spam_report"})
     return json.dumps(items).encode()
 
 
@@ -108,7 +107,7 @@ def test_an_unknown_type_is_kept_then_a_mapping_fix_and_a_replay_deliver_only_wh
     assert json.loads(response["body"]) == {"accepted": 4, "ignored": 0, "dead_lettered": True}
     before_replay = dead_letters(sqs_queues)
     (kept,) = before_replay
-    assert (kept.kind, kept.failure.stage, kept.failure.error) == ("request", "translate", "unknown event type 'complaint' (x1)")
+    assert (kept.kind, kept.failure.stage, kept.failure.error) == ("request", "translate", "unknown event type 'spam_report' (x1)")
     assert set(kept.exclude_ids) == MAPPED_IDS
     assert WebhookRequest.from_dict(kept.request).body == body and "authorization" not in kept.request["headers"]
 
@@ -117,7 +116,7 @@ def test_an_unknown_type_is_kept_then_a_mapping_fix_and_a_replay_deliver_only_wh
     assert set(cio_standin.message_ids()) == MAPPED_IDS
 
     # 3. The next version maps the type; the operator replays the dead letter.
-    monkeypatch.setitem(brevo.EVENTS, "complaint", EmailMarkedAsSpam)
+    monkeypatch.setitem(brevo.EVENTS, "spam_report", EmailMarkedAsSpam)
     replayed = replay(sqs_queues)
     drain(pipeline, sqs_queues)
 
