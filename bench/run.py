@@ -120,18 +120,17 @@ def throughput(seconds: float) -> dict:
     from ciohooks import sources
     from ciohooks.config import Settings
     from ciohooks.ingest import translate
-    from ciohooks.local import local_keys
     from ciohooks.request import WebhookRequest
+    from ciohooks.samples import local_keys, sample_files, sample_request
 
-    generate = __import__("runpy").run_path(str(REPO / "events" / "generate.py"))
     settings = Settings(local_keys(REPO / "events" / "keys"))
     cases: list[tuple[str, WebhookRequest]] = [("email/sendgrid (1,000-event POST)", WebhookRequest("POST", "/sendgrid", sendgrid_batch(), {"content-type": "application/json"}))]
     for name in sources.names():
         source = sources.load(name)
-        samples = generate["sample_files"](REPO / "events" / "samples" / name)
+        samples = sample_files(REPO / "events" / "samples" / name)
         best = None
         for sample in samples:  # the sample with the most events speaks for the source
-            request = generate["sample_request"](source, sample)
+            request = sample_request(source, sample)
             try:
                 count = len(translate(source(settings), request).events)
             except Exception:

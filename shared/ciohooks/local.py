@@ -37,6 +37,7 @@ from .handlers import ingest_resolver
 from .ingest import Ingest
 from .queue import MemoryQueue, SqsQueue
 from .request import WebhookRequest
+from .samples import local_keys, signing_key  # noqa: F401 - where callers have always found them
 
 logger = logging.getLogger(__name__)
 
@@ -229,25 +230,6 @@ def make_http_handler(pipeline: LocalPipeline) -> type[BaseHTTPRequestHandler]:
             sys.stderr.write("%s\n" % (format % args))
 
     return Handler
-
-
-def local_keys(folder: str | Path) -> dict[str, str]:
-    """``KEY=value`` lines of ``<folder>/local.env``: the local-only secrets of every source."""
-    values = {}
-    for line in (Path(folder) / "local.env").read_text().splitlines():
-        name, sep, value = line.partition("=")
-        if sep and not line.lstrip().startswith("#"):
-            values[name.strip()] = value.strip()
-    return values
-
-
-def signing_key(source: type[sources.Source], folder: str | Path) -> str | None:
-    """The key that signs local samples for ``source``: its ``<name>-local.pem`` private key (asymmetric
-    schemes), else the shared secret ``local.env`` gives it."""
-    pem = Path(folder) / f"{source.name}-local.pem"
-    if pem.exists():
-        return pem.read_text()
-    return local_keys(folder).get(f"CIOHOOKS_{source.secret_name}") if source.secret_name else None
 
 
 def serve(host: str = "127.0.0.1", port: int = 3000, settings: Settings | None = None) -> None:

@@ -6,7 +6,6 @@ providers' own (events/samples/, credited there); the keys are the local-only on
 
 from __future__ import annotations
 
-import runpy
 from pathlib import Path
 
 import pytest
@@ -16,14 +15,14 @@ from ciohooks.config import Settings
 from ciohooks.ingest import Ingest
 from ciohooks.local import local_keys, signing_key
 from ciohooks.queue import MemoryQueue
+from ciohooks.samples import sample_files, sample_request
 
 EVENTS = Path(__file__).parents[2] / "events"
-generate = runpy.run_path(str(EVENTS / "generate.py"))
 LOCAL_KEYS = local_keys(EVENTS / "keys")
 
 
 def first_sample(full_name: str):
-    files = generate["sample_files"](EVENTS / "samples" / full_name)
+    files = sample_files(EVENTS / "samples" / full_name)
     return files[0] if files else None
 
 
@@ -41,7 +40,7 @@ def test_every_source_has_samples():
 @pytest.mark.parametrize("full_name,sample", CASES, ids=[n for n, _ in CASES])
 def test_without_its_secret_a_source_refuses_everything(full_name, sample):
     source = sources.load(full_name)
-    request = generate["sample_request"](source, sample)
+    request = sample_request(source, sample)
     if (key := signing_key(source, EVENTS / "keys")) is not None:
         request = source.sign(request, key)
     ingest = ingest_for(full_name, {})
@@ -55,7 +54,7 @@ def test_an_unauthenticated_request_is_refused_and_nothing_is_kept(full_name, sa
     source = sources.load(full_name)
     if source.secret_name is None:
         pytest.skip(f"{full_name} declares no secret")
-    unsigned = generate["sample_request"](source, sample)  # the sample exactly, minus the credentials
+    unsigned = sample_request(source, sample)  # the sample exactly, minus the credentials
     ingest = ingest_for(full_name, LOCAL_KEYS)
     outcome = ingest.handle(source.name, unsigned)
     assert outcome.status in (401, 403), f"{full_name} answered {outcome.status} to an unsigned request"
@@ -66,7 +65,7 @@ def test_an_unauthenticated_request_is_refused_and_nothing_is_kept(full_name, sa
 def test_the_signed_sample_is_accepted(full_name, sample):
     """The other half of the two tests above: the same request, authenticated, goes through."""
     source = sources.load(full_name)
-    request = generate["sample_request"](source, sample)
+    request = sample_request(source, sample)
     if (key := signing_key(source, EVENTS / "keys")) is not None:
         request = source.sign(request, key)
     outcome = ingest_for(full_name, LOCAL_KEYS).handle(source.name, request)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import runpy
 from pathlib import Path
 
 import pytest
@@ -22,9 +21,9 @@ from ciohooks.ingest import Ingest
 from ciohooks.local import local_keys
 from ciohooks.queue import MemoryQueue
 from ciohooks.request import WebhookRequest
+from ciohooks.samples import sample_files
 
 EVENTS = Path(__file__).parents[2] / "events"
-generate = runpy.run_path(str(EVENTS / "generate.py"))
 LOCAL = local_keys(EVENTS / "keys")
 ROUTES = [name.split("/", 1)[1] for name in sources.names()]
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "post", "PROPFIND"]
@@ -35,7 +34,7 @@ ALLOWED = {200, 201, 202, 204, 400, 401, 403, 404, 405, 406, 409, 413, 415, 422,
 def real_bodies() -> list[bytes]:
     bodies = []
     for name in sources.names():
-        for sample in generate["sample_files"](EVENTS / "samples" / name):
+        for sample in sample_files(EVENTS / "samples" / name):
             bodies.append(sample.read_bytes())
     return bodies or [b"[]"]
 
