@@ -168,10 +168,13 @@ class _PrintingDeadLetters(MemoryQueue):
         return message_id
 
 
-def make_http_handler(pipeline: LocalPipeline) -> type[BaseHTTPRequestHandler]:
+def make_http_handler(pipeline: LocalPipeline, inspector: Any = None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "ciohooks-local"
         protocol_version = "HTTP/1.1"
+        # TCP_NODELAY: a small reply must not wait for the client's delayed ACK (Nagle's algorithm
+        # held each acknowledgement ~40 ms on loopback).
+        disable_nagle_algorithm = True
 
         def _cors_headers(self, path: str) -> dict[str, str]:
             """What the video Function URL's CORS configuration answers in AWS (template.yaml)."""
@@ -192,6 +195,8 @@ def make_http_handler(pipeline: LocalPipeline) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             path = self.path.partition("?")[0]
+            if inspector is not None and path.startswith("/_inspect"):
+                return inspector.serve(self)
             cors = self._cors_headers(path)
             if self.command == "OPTIONS" and self.headers.get("Access-Control-Request-Method"):
                 # A preflight never reaches the function: the Function URL answers it.
@@ -232,14 +237,19 @@ def make_http_handler(pipeline: LocalPipeline) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def serve(host: str = "127.0.0.1", port: int = 3000, settings: Settings | None = None) -> None:
+def serve(host: str = "127.0.0.1", port: int = 3000, settings: Settings | None = None, inspect: bool | None = None, keys: str | Path | None = None) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     # CloudWatch's EMF lines are for Lambda; on a console they would only clutter the printed calls.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     pipeline = LocalPipeline(settings)
-    server = ThreadingHTTPServer((host, port), make_http_handler(pipeline))
+    from .inspector import inspector_for
+
+    inspector = inspector_for(pipeline, host, inspect, keys)
+    server = ThreadingHTTPServer((host, port), make_http_handler(pipeline, inspector))
     pipeline.run_worker()
     print(f"ciohooks serving on http://{host}:{server.server_address[1]}", file=sys.stderr)
+    if inspector is not None:
+        print(f"  inspector: http://{host}:{server.server_address[1]}/_inspect", file=sys.stderr)
     print(f"  delivery: {pipeline.sink_description}", file=sys.stderr)
     print(f"  routes: {', '.join('POST /' + n.split('/', 1)[1] for n in sources.names())}", file=sys.stderr)
     try:
