@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup browser run test test-fast lint-template events bench clean
+.PHONY: setup browser run invoke test test-fast lint-template events bench clean
 
 # pip's notes about unreachable extra indexes on some machines are noise here, not errors.
 QUIET_PIP = 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
@@ -42,6 +42,13 @@ browser:
 # can be posted at once; a deployed stack never does.
 run: $(VENV)/.installed
 	$(VENV)/bin/ciohooks serve --port $(PORT) --local-keys events/keys
+
+# One function of template.yaml, its real handler, in the Lambda runtime emulator: no Docker, no
+# AWS (queues and tables are moto's, in-process; secrets the local-only keys). See docs/DEPLOY.md.
+#   make invoke FN=EmailIngestFunction EVENT=events/email/sendgrid/batch.json
+invoke: setup
+	$(if $(and $(FN),$(EVENT)),,$(error give FN and EVENT, e.g. make invoke FN=EmailIngestFunction EVENT=events/email/sendgrid/batch.json))
+	$(VENV)/bin/ciohooks invoke $(FN) $(EVENT) --project $(CURDIR)
 
 test: setup browser
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(PY) -m pytest
