@@ -34,7 +34,9 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 
 setup: $(VENV)/.installed $(SAM_VENV)/.installed
 
-# Debian's chromium and ffmpeg for the browser test (apt-get; nothing is downloaded by Playwright).
+# A Chrome or Chromium and ffmpeg for the browser tests: the machine's own where found, else Debian's
+# packages, Homebrew's ffmpeg or Playwright's Chromium download; where none can be had it says so and
+# `make test` runs the rest (CI=true requires them).
 browser:
 	bash scripts/install-browser.sh
 
