@@ -365,14 +365,14 @@ def _reply(handler: Any, status: int, body: bytes, content_type: str) -> None:
     handler.send_header("Content-Type", content_type)
     handler.send_header("Content-Length", str(len(body)))
     handler.send_header("Cache-Control", "no-store")
-    handler.send_header("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
+    handler.send_header("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:")
     handler.end_headers()
     if handler.command != "HEAD":
         handler.wfile.write(body)
 
 
 PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>cio-hooks inspector</title>
+<html lang="en"><head><meta charset="utf-8"><title>cio-hooks inspector</title><link rel="icon" href="data:,">
 <style>
 body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}h1{font-size:1.3em}h2{font-size:1.1em;margin-top:1.5em}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}
