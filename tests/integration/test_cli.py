@@ -138,3 +138,12 @@ def test_every_option_says_what_it_does_and_its_default() -> None:
             assert action.help, f"ciohooks {name} {'/'.join(action.option_strings) or action.dest} has no help"
             if action.option_strings and action.default not in (None, False, [], True) and action.nargs != 0:
                 assert "default" in sub.formatter_class("x")._get_help_string(action), f"ciohooks {name} {action.option_strings[0]}: default not said"
+
+
+def test_local_env_is_sourceable_by_a_shell_with_the_values_serve_reads() -> None:
+    from ciohooks.samples import local_keys
+
+    shell = subprocess.run(["bash", "-c", "set -eu -a; . events/keys/local.env; set +a; env -0"], cwd=REPO_ROOT, capture_output=True, text=True, env={"PATH": os.defpath})
+    assert shell.returncode == 0, shell.stderr
+    sourced = dict(item.split("=", 1) for item in shell.stdout.split("\0") if item.startswith("CIOHOOKS_"))
+    assert sourced == local_keys(REPO_ROOT / "events" / "keys")
