@@ -18,6 +18,7 @@ Customer.io took or refused). The pipeline itself does not know about it.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -33,6 +34,17 @@ from .request import WebhookRequest
 
 PREFIX = "/_inspect"
 KEEP = 200  # requests remembered (the newest)
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+logger = logging.getLogger(__name__)
+
+
+def _quietly(record: Callable[..., None], *args: Any) -> None:
+    """Run a recording step; a fault in it is logged, never passed on to the pipeline (the webhook's
+    answer and its delivery must not depend on what the inspector shows)."""
+    try:
+        record(*args)
+    except Exception:  # noqa: BLE001
+        logger.warning("inspector: could not record (%s)", record.__name__, exc_info=True)
 
 
 @dataclass
@@ -76,8 +88,9 @@ class DeadLetter:
 
 
 class Inspector:
-    def __init__(self, pipeline: Any, keys: Path | None = None, samples: Path | None = None) -> None:
+    def __init__(self, pipeline: Any, keys: Path | None = None, samples: Path | None = None, host: str = "127.0.0.1") -> None:
         self.pipeline = pipeline
+        self.host = host
         self.keys = keys
         self.samples = samples
         self._lock = threading.Lock()
@@ -108,42 +121,46 @@ class Inspector:
                 result = handle(request)
             finally:
                 self._current.seen = None
-            self._judge(seen, request, result)
-            with self._lock:
-                self._seen.appendleft(seen)
+            _quietly(self._keep, seen, request, result)
             return result
 
         return wrapped
 
+    def _keep(self, seen: Seen, request: WebhookRequest, result: dict[str, Any]) -> None:
+        self._judge(seen, request, result)
+        with self._lock:
+            self._seen.appendleft(seen)
+
     def _wrap_put(self, put: Callable[[Envelope], str], dead: bool) -> Callable[[Envelope], str]:
         def wrapped(envelope: Envelope) -> str:
             message_id = put(envelope)
-            seen = getattr(self._current, "seen", None)
-            batch = getattr(self._current, "batch", None) or []
-            owner = seen or (batch[0] if len(batch) == 1 else None) or self._owner_of(envelope)
-            with self._lock:
-                if dead:
-                    failure = envelope.failure
-                    self._dead[message_id] = DeadLetter(message_id, owner.id if owner else None, envelope.source,
-                                                        failure.stage if failure else "?", failure.error if failure else "", _now(), envelope)
-                    if owner is not None:
-                        owner.verdict, owner.reason = "dead-lettered", redact(failure.error if failure else "")
-                        for event in owner.events:
-                            event.delivery = "dead-lettered" if event.delivery in ("queued", "retrying") else event.delivery
-                elif owner is not None:
-                    self._by_message[message_id] = owner
-                    for event in envelope.events or []:
-                        self._add_event(owner, event)
+            _quietly(self._record_put, envelope, message_id, dead)
             return message_id
 
         return wrapped
 
+    def _record_put(self, envelope: Envelope, message_id: str, dead: bool) -> None:
+        seen = getattr(self._current, "seen", None)
+        batch = getattr(self._current, "batch", None) or []
+        owner = seen or (batch[0] if len(batch) == 1 else None) or self._owner_of(envelope)
+        with self._lock:
+            if dead:
+                failure = envelope.failure
+                self._dead[message_id] = DeadLetter(message_id, owner.id if owner else None, envelope.source,
+                                                    failure.stage if failure else "?", failure.error if failure else "", _now(), envelope)
+                if owner is not None:
+                    owner.verdict, owner.reason = "dead-lettered", redact(failure.error if failure else "")
+                    for event in owner.events:
+                        event.delivery = "dead-lettered" if event.delivery in ("queued", "retrying") else event.delivery
+            elif owner is not None:
+                self._by_message[message_id] = owner
+                for event in envelope.events or []:
+                    self._add_event(owner, event)
+
     def _wrap_deliver(self, deliver: Callable[..., Any]) -> Callable[..., Any]:
         def wrapped(messages: Any, *args: Any, **kwargs: Any) -> Any:
             messages = list(messages)
-            with self._lock:
-                batch = [s for m in messages if (s := self._by_message.get(m.message_id)) is not None]
-            self._current.batch = batch
+            self._current.batch = self._batch_of(messages)
             try:
                 return deliver(messages, *args, **kwargs)
             finally:
@@ -151,21 +168,32 @@ class Inspector:
 
         return wrapped
 
+    def _batch_of(self, messages: list[Any]) -> list[Seen]:
+        try:
+            with self._lock:
+                return [s for m in messages if (s := self._by_message.get(m.message_id)) is not None]
+        except Exception:  # noqa: BLE001 - see _quietly
+            logger.warning("inspector: could not read a delivery batch", exc_info=True)
+            return []
+
     def _wrap_send(self, send: Callable[..., Any]) -> Callable[..., Any]:
         def wrapped(events: Any, *args: Any, **kwargs: Any) -> Any:
             result = send(events, *args, **kwargs)
-            batch = getattr(self._current, "batch", None) or []
-            outcomes = [(e, "delivered") for e in result.delivered] + [(r.event, f"rejected: {redact(r.reason)}") for r in result.rejected] + [(e, "retrying") for e in result.unsent]
-            with self._lock:
-                for event, delivery in outcomes:
-                    owner = (batch[0] if len(batch) == 1 else None) or self._by_event.get(event.get("messageId", ""))
-                    if owner is None:
-                        continue
-                    seen_event = self._add_event(owner, event)
-                    seen_event.delivery = delivery
+            _quietly(self._record_send, result)
             return result
 
         return wrapped
+
+    def _record_send(self, result: Any) -> None:
+        batch = getattr(self._current, "batch", None) or []
+        outcomes = [(e, "delivered") for e in result.delivered] + [(r.event, f"rejected: {redact(r.reason)}") for r in result.rejected] + [(e, "retrying") for e in result.unsent]
+        with self._lock:
+            for event, delivery in outcomes:
+                owner = (batch[0] if len(batch) == 1 else None) or self._by_event.get(event.get("messageId", ""))
+                if owner is None:
+                    continue
+                seen_event = self._add_event(owner, event)
+                seen_event.delivery = delivery
 
     def _owner_of(self, envelope: Envelope) -> Seen | None:
         for event in envelope.events or []:
@@ -280,9 +308,15 @@ class Inspector:
 
     # ---- HTTP ----------------------------------------------------------------------------------
 
+    def _host_allowed(self, host_header: str) -> bool:
+        return _hostname(host_header) in LOOPBACK_NAMES | {self.host.strip("[]").lower()}
+
     def serve(self, handler: Any) -> None:
         """Answer a request to ``/_inspect...`` on serve's HTTP handler."""
         path = handler.path.partition("?")[0]
+        if not self._host_allowed(handler.headers.get("Host", "")):
+            # A page of another site whose name resolves to 127.0.0.1 (DNS rebinding) must not read it.
+            return _json(handler, 403, {"error": "the inspector answers requests for this machine's own address only"})
         try:
             if handler.command == "GET" and path in (PREFIX, PREFIX + "/"):
                 return _reply(handler, 200, PAGE.encode("utf-8"), "text/html; charset=utf-8")
@@ -316,7 +350,7 @@ def inspector_for(pipeline: Any, host: str, inspect: bool | None, keys: str | Pa
         return None
     keys_dir = Path(keys) if keys else None
     samples = (keys_dir.parent if keys_dir else Path("events")) / "samples"
-    return Inspector(pipeline, keys_dir, samples if samples.is_dir() else None).attach()
+    return Inspector(pipeline, keys_dir, samples if samples.is_dir() else None, host).attach()
 
 
 def is_loopback(host: str) -> bool:
@@ -328,6 +362,13 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _hostname(host_header: str) -> str:
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
 
 
 def take(queue: Any, message_id: str) -> None:

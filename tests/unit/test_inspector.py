@@ -80,3 +80,10 @@ def test_the_form_posts_a_signed_sample_and_refuses_other_files(inspector: Inspe
             inspector.send(source, name, None, sign=True)
     routes = {r["source"]: r for r in inspector.routes()}
     assert routes["email/sendgrid"]["path"] == "/sendgrid" and "open.json" in routes["email/sendgrid"]["samples"]
+
+
+@pytest.mark.parametrize("host,allowed", [("127.0.0.1:3000", True), ("localhost:3000", True), ("[::1]:3000", True), ("127.0.0.1", True),
+                                          ("evil.example:3000", False), ("127.0.0.1.evil.example", False), ("", False)])
+def test_only_requests_for_this_machine_reach_the_page(inspector: Inspector, host: str, allowed: bool) -> None:
+    """DNS rebinding: another site's name pointed at 127.0.0.1 sends its own Host header."""
+    assert inspector._host_allowed(host) is allowed
