@@ -107,6 +107,7 @@ def build_parser() -> Parser:
     sam_env = command("sam-env-vars", "print an --env-vars file for `sam local invoke` (Docker) pointing the functions at a deployed stack's queues and secrets")
     sam_env.add_argument("--stack", required=True, help="the deployed stack (a development stack: the invoke queues real messages)")
     sam_env.add_argument("--region", help="AWS region of the stack (default: your AWS configuration)")
+    sam_env.add_argument("--project", metavar="DIR", default=".", help="the folder holding template.yaml")
 
     dlq = command("dlq", "list, show, replay or purge dead-letter messages (any SQS endpoint)")
     dlq.add_argument("action", choices=["list", "show", "replay", "purge"], help="list: one summary per message; show: the message; replay: back to the delivery queue, translated again; purge: delete for good")
@@ -396,9 +397,16 @@ def _sam_env_vars(args: argparse.Namespace) -> int:
     declares, so the local-only keys cannot go in; the functions read the stack's queues and secrets."""
     from .doctor import AwsClients, settings_from_stack
 
+    try:
+        from .invoke import InvokeError, declared_variables, load_template
+    except ImportError as error:
+        raise Failure(f"sam-env-vars needs the development dependencies ({error.name} is missing): run `make setup`") from None
+    try:
+        declared = declared_variables(load_template(Path(args.project) / "template.yaml"))
+    except InvokeError as error:
+        raise UsageError(str(error)) from None
     env, _ = settings_from_stack(AwsClients(args.region).cloudformation, args.stack)
-    declared = ("CIOHOOKS_DELIVERY_QUEUE_URL", "CIOHOOKS_DEAD_LETTER_QUEUE_URL", "CIOHOOKS_SECRETS_PREFIX", "CIOHOOKS_SECRETS_STORE", "CIOHOOKS_SOURCE_SETTINGS")
-    print(json.dumps({"Parameters": {name: env[name] for name in declared if name in env}}, indent=2))
+    print(json.dumps({"Parameters": {name: value for name, value in env.items() if name in declared}}, indent=2))
     return 0
 
 

@@ -79,6 +79,14 @@ def function_names(template: dict[str, Any]) -> list[str]:
     return sorted(name for name, r in template.get("Resources", {}).items() if r.get("Type") == "AWS::Serverless::Function")
 
 
+def declared_variables(template: dict[str, Any]) -> set[str]:
+    """Every environment variable some function of the template declares (Globals included): the
+    only ones ``sam local invoke --env-vars`` can set."""
+    functions = [r.get("Properties", {}) for r in template.get("Resources", {}).values() if r.get("Type") == "AWS::Serverless::Function"]
+    functions.append(template.get("Globals", {}).get("Function", {}))
+    return {name for props in functions for name in props.get("Environment", {}).get("Variables", {})}
+
+
 def function_spec(template: dict[str, Any], root: Path, logical_id: str) -> FunctionSpec:
     resource = template.get("Resources", {}).get(logical_id)
     if resource is None or resource.get("Type") != "AWS::Serverless::Function":

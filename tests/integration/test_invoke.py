@@ -74,3 +74,33 @@ def test_make_invoke_without_its_arguments_says_what_to_give(checkout: Path) -> 
     run = subprocess.run(["make", "--no-print-directory", "invoke"], cwd=checkout, capture_output=True, text=True, timeout=60)
     assert run.returncode != 0
     assert "give FN and EVENT, e.g. make invoke FN=EmailIngestFunction EVENT=events/email/sendgrid/batch.json" in run.stderr
+
+
+def test_sam_env_vars_points_the_functions_at_a_stack(sqs_queues, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`ciohooks sam-env-vars --stack`: only variables template.yaml declares (SAM passes no other),
+    read from the stack's outputs and parameters (CloudFormation on moto)."""
+    import boto3
+
+    from ciohooks.cli import main
+
+    template = {
+        "Parameters": {"SecretsPrefix": {"Type": "String"}, "SecretStore": {"Type": "String"}, "SourceSettings": {"Type": "String"}},
+        "Resources": {"Nothing": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {"DeliveryQueueUrl": {"Value": sqs_queues.delivery_url}, "DeadLetterQueueUrl": {"Value": sqs_queues.dlq_url}},
+    }
+    parameters = {"SecretsPrefix": "/cio-hooks-dev/", "SecretStore": "SSM", "SourceSettings": "SENDGRID_EMAIL_AS=userId"}
+    boto3.client("cloudformation", endpoint_url=sqs_queues.endpoint_url, region_name=sqs_queues.region).create_stack(
+        StackName="cio-hooks-dev", TemplateBody=json.dumps(template), Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()])
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sqs_queues.endpoint_url)
+    assert main(["sam-env-vars", "--stack", "cio-hooks-dev", "--region", sqs_queues.region]) == 0
+    assert json.loads(capsys.readouterr().out) == {"Parameters": {
+        "CIOHOOKS_DELIVERY_QUEUE_URL": sqs_queues.delivery_url,
+        "CIOHOOKS_DEAD_LETTER_QUEUE_URL": sqs_queues.dlq_url,
+        "CIOHOOKS_SECRETS_PREFIX": "/cio-hooks-dev/",
+        "CIOHOOKS_SECRETS_STORE": "ssm",
+        "CIOHOOKS_SOURCE_SETTINGS": "SENDGRID_EMAIL_AS=userId",
+    }}
+    from ciohooks.invoke import declared_variables, load_template
+
+    assert {"CIOHOOKS_DELIVERY_QUEUE_URL", "CIOHOOKS_SOURCES", "CIOHOOKS_CUSTOMERIO_REGION"} <= declared_variables(load_template(REPO_ROOT / "template.yaml"))
+    assert "CIOHOOKS_SENDGRID_VERIFICATION_KEY" not in declared_variables(load_template(REPO_ROOT / "template.yaml"))
