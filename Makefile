@@ -47,10 +47,10 @@ run: $(VENV)/.installed
 
 # One function of template.yaml, its real handler, in the Lambda runtime emulator: no Docker, no
 # AWS (queues and tables are moto's, in-process; secrets the local-only keys). See docs/DEPLOY.md.
-#   make invoke FN=EmailIngestFunction EVENT=events/email/sendgrid/batch.json
+#   make invoke FN=EmailIngestFunction EVENT=events/email/sendgrid/batch.json [LAYER=1: only the layer's files]
 invoke: setup
 	$(if $(and $(FN),$(EVENT)),,$(error give FN and EVENT, e.g. make invoke FN=EmailIngestFunction EVENT=events/email/sendgrid/batch.json))
-	$(VENV)/bin/ciohooks invoke $(FN) $(EVENT) --project $(CURDIR)
+	$(VENV)/bin/ciohooks invoke $(FN) $(EVENT) --project $(CURDIR)$(if $(LAYER), --layer)
 
 test: setup browser
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(PY) -m pytest

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,6 +104,7 @@ def build_parser() -> Parser:
     invoke.add_argument("--local-keys", metavar="DIR", default=LOCAL_KEYS, help="the local-only keys the function trusts (relative to --project)")
     invoke.add_argument("--no-local-keys", dest="local_keys", action="store_const", const=None, help="trust no local key")
     invoke.add_argument("--env", action="append", default=[], metavar="NAME=value", help="an environment variable for the function (repeatable; wins over the template)")
+    invoke.add_argument("--layer", action="store_true", help="run with only the deployed layer on the path (requirements.txt + shared/ciohooks, installed once into .ciohooks-cache/), as on Lambda; default: the project's .venv")
 
     sam_env = command("sam-env-vars", "print an --env-vars file for `sam local invoke` (Docker) pointing the functions at a deployed stack's queues and secrets")
     sam_env.add_argument("--stack", required=True, help="the deployed stack (a development stack: the invoke queues real messages)")
@@ -381,7 +383,7 @@ def _invoke(args: argparse.Namespace) -> int:
             raise UsageError(f"--env takes NAME=value, got {item!r}")
         env[name] = value
     project = Path(args.project)
-    options = InvokeOptions(args.function, Path(args.event), project, Path(args.local_keys) if args.local_keys else None, env)
+    options = InvokeOptions(args.function, Path(args.event), project, Path(args.local_keys) if args.local_keys else None, env, layer=args.layer)
     try:
         return invoke(options)
     except InvokeError as error:
@@ -390,6 +392,9 @@ def _invoke(args: argparse.Namespace) -> int:
         raise Failure(f"the Lambda runtime emulator is not available: {error}") from None
     except ImportError as error:
         raise Failure(f"invoke needs the development dependencies ({error.name} is missing): run `make setup`") from None
+    except subprocess.CalledProcessError as error:
+        said = (error.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+        raise Failure(f"pip could not build the layer ({said[-1] if said else 'no output'}): check your network, or leave out --layer") from None
 
 
 def _sam_env_vars(args: argparse.Namespace) -> int:

@@ -235,6 +235,7 @@ class InvokeOptions:
     keys: Path | None = Path("events/keys")
     env: dict[str, str] = field(default_factory=dict)
     python: str = sys.executable
+    layer: bool = False  # only the deployed layer's files on the path (built under <project>/.ciohooks-cache)
 
 
 def invoke(options: InvokeOptions, out: Callable[[str], Any] = print, err: Callable[[str], Any] | None = None) -> int:
@@ -252,7 +253,14 @@ def invoke(options: InvokeOptions, out: Callable[[str], Any] = print, err: Calla
         if spec.logical_id == "DeliverFunction" and "CIOHOOKS_CUSTOMERIO_API_KEY" not in environment:
             customerio = DryRunCustomerIO(out)
             environment.update(CIOHOOKS_CUSTOMERIO_API_KEY="dry-run", CIOHOOKS_CUSTOMERIO_BASE_URL=customerio.base_url)
-        rie = LambdaRie(spec.handler, spec.code_dir, [root / "shared"], environment, python=options.python,
+        if options.layer:
+            from .lambda_runtime import build_layer_dir
+
+            err("building the layer (requirements.txt + shared/ciohooks; the first time, pip installs for a minute)")
+            path, isolated = [build_layer_dir(root, root / ".ciohooks-cache", options.python)], True
+        else:  # the project's own interpreter and packages, its shared/ first
+            path, isolated = [root / "shared"], False
+        rie = LambdaRie(spec.handler, spec.code_dir, path, environment, python=options.python, isolated=isolated,
                         function_name=spec.logical_id, timeout=spec.timeout, memory_size=spec.memory_size, repo_root=root)
         with rie:
             payload, seconds = rie.invoke(event)

@@ -221,6 +221,33 @@ def runtime_client_dir() -> Path:
     return target
 
 
+def build_layer_dir(root: str | os.PathLike[str], cache: str | os.PathLike[str], python: str | None = None) -> Path:
+    """``/opt/python`` as the deployed layer has it (``requirements.txt`` + ``shared/ciohooks``), for
+    this machine's architecture: run a function ``isolated=True`` with only this on its path, and a
+    dependency missing from the layer fails as it would on Lambda.
+
+    The dependencies are installed once per hash of requirements.txt (under ``cache``); the library
+    is copied fresh every time, so a run always has the code of the working tree."""
+    import hashlib
+    import shutil
+
+    root, cache = Path(root), Path(cache)
+    requirements = root / "requirements.txt"
+    target = cache / f"layer-{hashlib.sha256(requirements.read_bytes()).hexdigest()[:12]}"
+    if not (target / ".complete").exists():
+        shutil.rmtree(target, ignore_errors=True)
+        subprocess.run(
+            [python or sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(target), "-r", str(requirements)],
+            check=True, capture_output=True,  # pip's notes would drown the output
+        )
+        (target / ".complete").touch()
+    layer = target.parent / f"{target.name}-with-ciohooks"
+    shutil.rmtree(layer, ignore_errors=True)
+    shutil.copytree(target, layer, symlinks=True)
+    shutil.copytree(root / "shared" / "ciohooks", layer / "ciohooks", ignore=shutil.ignore_patterns("__pycache__"))
+    return layer
+
+
 def is_error(payload: Any) -> bool:
     """True for the RIE's error shape (HTTP 200 with errorMessage/errorType)."""
     return isinstance(payload, dict) and "errorType" in payload and "errorMessage" in payload

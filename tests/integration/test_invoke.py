@@ -44,9 +44,9 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-def make_invoke(checkout: Path, function: str, event: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["make", "--no-print-directory", "invoke", f"FN={function}", f"EVENT={event}"], cwd=checkout,
-                          capture_output=True, text=True, timeout=300)
+def make_invoke(checkout: Path, function: str, event: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["make", "--no-print-directory", "invoke", f"FN={function}", f"EVENT={event}", *extra], cwd=checkout,
+                          capture_output=True, text=True, timeout=600)
 
 
 def test_make_invoke_runs_the_email_ingest_function_on_a_fresh_checkout(checkout: Path) -> None:
@@ -68,6 +68,14 @@ def test_make_invoke_runs_the_deliver_function_against_the_dry_run_endpoint(chec
     call, result = (json.loads(line) for line in run.stdout.strip().splitlines()[-2:])
     assert result == {"batchItemFailures": []}
     assert call["body"]["event"] == "Email Opened" and call["body"]["messageId"] == "7128e3a3-53f1-5065-9169-9f456b6a7b9e"
+
+
+def test_make_invoke_with_only_the_layer_on_the_path(checkout: Path) -> None:
+    """LAYER=1: requirements.txt + shared/ciohooks installed apart, the interpreter without site-packages."""
+    run = make_invoke(checkout, "MobileIngestFunction", "events/mobile/adjust/install.json", "LAYER=1")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(json.loads(run.stdout.strip().splitlines()[-1])["body"]) == {"accepted": 1, "ignored": 0}
+    assert (checkout / ".ciohooks-cache").is_dir()
 
 
 def test_make_invoke_without_its_arguments_says_what_to_give(checkout: Path) -> None:
