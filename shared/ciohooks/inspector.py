@@ -33,7 +33,8 @@ from .redact import redact
 from .request import WebhookRequest
 
 PREFIX = "/_inspect"
-KEEP = 200  # requests remembered (the newest)
+KEEP = 200  # requests and dead letters remembered (the newest)
+EVENTS_SHOWN = 100  # events listed per request (the rest counted)
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class Seen:
     reason: str = ""
     replay_of: int | None = None
     events: list[SeenEvent] = field(default_factory=list)
+    more_events: int = 0  # beyond EVENTS_SHOWN
 
 
 @dataclass
@@ -97,7 +99,7 @@ class Inspector:
         self._ids = count(1)
         self._seen: deque[Seen] = deque(maxlen=KEEP)
         self._by_message: dict[str, Seen] = {}  # queue message id -> the request it came from
-        self._by_event: dict[str, Seen] = {}  # event messageId -> the request it came from
+        self._by_event: dict[str, tuple[Seen, SeenEvent]] = {}  # event messageId -> the request it came from, its line
         self._dead: dict[str, DeadLetter] = {}
         self._current = threading.local()  # .seen: the request being handled; .batch: the requests being delivered
 
@@ -189,7 +191,7 @@ class Inspector:
         outcomes = [(e, "delivered") for e in result.delivered] + [(r.event, f"rejected: {redact(r.reason)}") for r in result.rejected] + [(e, "retrying") for e in result.unsent]
         with self._lock:
             for event, delivery in outcomes:
-                owner = (batch[0] if len(batch) == 1 else None) or self._by_event.get(event.get("messageId", ""))
+                owner = (batch[0] if len(batch) == 1 else None) or self._owner_by_event(event)
                 if owner is None:
                     continue
                 seen_event = self._add_event(owner, event)
@@ -197,19 +199,33 @@ class Inspector:
 
     def _owner_of(self, envelope: Envelope) -> Seen | None:
         for event in envelope.events or []:
-            if (owner := self._by_event.get(event.get("messageId", ""))) is not None:
+            if (owner := self._owner_by_event(event)) is not None:
                 return owner
         return None
 
+    def _owner_by_event(self, event: dict[str, Any]) -> Seen | None:
+        known = self._by_event.get(str(event.get("messageId", "")))
+        return known[0] if known else None
+
     def _add_event(self, owner: Seen, event: dict[str, Any]) -> SeenEvent:
         message_id = str(event.get("messageId", ""))
-        for known in owner.events:
-            if known.message_id == message_id:
-                return known
+        known = self._by_event.get(message_id)
+        if known is not None and known[0] is owner:
+            return known[1]
         seen_event = SeenEvent(str(event.get("event") or event.get("type", "?")), message_id, redact(str(event.get("userId") or event.get("anonymousId") or "")))
-        owner.events.append(seen_event)
-        self._by_event[message_id] = owner
+        if len(owner.events) < EVENTS_SHOWN:
+            owner.events.append(seen_event)
+        else:
+            owner.more_events += 1
+        self._by_event[message_id] = (owner, seen_event)
+        self._forget_old()
         return seen_event
+
+    def _forget_old(self) -> None:
+        """Bounded memory however long serve runs: the oldest lookups and dead letters go first."""
+        for index, most in ((self._by_event, KEEP * EVENTS_SHOWN), (self._by_message, KEEP * 10), (self._dead, KEEP)):
+            while len(index) > most:
+                del index[next(iter(index))]
 
     def _judge(self, seen: Seen, request: WebhookRequest, result: dict[str, Any]) -> None:
         seen.status = int(result.get("statusCode", 500))
@@ -457,7 +473,8 @@ function events(list) {
 async function refresh() {
   const state = await (await api("state")).json();
   document.querySelector("#requests tbody").replaceChildren(...state.requests.map(r => {
-    const tr = row([String(r.id), r.at, r.method + " " + r.path, r.source, String(r.status || ""), text("span", r.verdict + (r.reason ? ": " + r.reason : ""), "v-" + r.verdict), events(r.events)]);
+    const list = events(r.events); if (r.more_events) list.append(text("li", "and " + r.more_events + " more", "muted"));
+    const tr = row([String(r.id), r.at, r.method + " " + r.path, r.source, String(r.status || ""), text("span", r.verdict + (r.reason ? ": " + r.reason : ""), "v-" + r.verdict), list]);
     tr.dataset.id = r.id; tr.dataset.verdict = r.verdict; if (r.replay_of) tr.dataset.replayOf = r.replay_of; return tr;
   }));
   document.querySelector("#dead tbody").replaceChildren(...state.dead_letters.map(d => {

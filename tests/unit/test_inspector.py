@@ -87,3 +87,13 @@ def test_the_form_posts_a_signed_sample_and_refuses_other_files(inspector: Inspe
 def test_only_requests_for_this_machine_reach_the_page(inspector: Inspector, host: str, allowed: bool) -> None:
     """DNS rebinding: another site's name pointed at 127.0.0.1 sends its own Host header."""
     assert inspector._host_allowed(host) is allowed
+
+
+def test_a_big_batch_lists_a_hundred_events_and_counts_the_rest(inspector: Inspector) -> None:
+    import json
+
+    one = json.loads((EVENTS / "samples/email/sendgrid/open.json").read_text())[0]
+    body = json.dumps([dict(one, sg_event_id=f"inspector-{i}") for i in range(250)]).encode()
+    assert inspector.pipeline.handle(signed("open.json", body=body))["statusCode"] == 200
+    (seen,) = inspector.state()["requests"]
+    assert (len(seen["events"]), seen["more_events"], seen["verdict"]) == (100, 150, "queued")
