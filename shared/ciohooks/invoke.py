@@ -62,7 +62,7 @@ def load_template(path: Path) -> dict[str, Any]:
     try:
         return yaml.load(path.read_text(), Loader=Loader)  # noqa: S506 - SafeLoader subclass
     except OSError as error:
-        raise InvokeError(f"cannot read {path}: {error.strerror}: run from the project folder or give --template") from None
+        raise InvokeError(f"cannot read {path}: {error.strerror}: run from the project folder or give --project DIR") from None
 
 
 @dataclass(frozen=True)
