@@ -356,6 +356,9 @@ class Inspector:
             return _json(handler, 404, {"error": str(error).strip("'")})
         except (ValueError, KeyError) as error:
             return _json(handler, 400, {"error": redact(str(error))})
+        except Exception as error:  # noqa: BLE001 - the page says what failed; serve goes on
+            logger.warning("inspector: %s failed", path, exc_info=True)
+            return _json(handler, 500, {"error": f"{error.__class__.__name__}: {redact(str(error))}"})
 
 
 def inspector_for(pipeline: Any, host: str, inspect: bool | None, keys: str | Path | None) -> Inspector | None:
@@ -403,10 +406,17 @@ def take(queue: Any, message_id: str) -> None:
                 others.append(message)
     finally:
         for message in others:
-            if hasattr(queue, "requeue"):
-                queue.requeue(message)
-            else:
-                queue.client.change_message_visibility(QueueUrl=queue.url, ReceiptHandle=message.receipt, VisibilityTimeout=0)
+            _give_back(queue, message)
+
+
+def _give_back(queue: Any, message: Any) -> None:
+    """Visible again at once, whichever queue it is (in-process, on disk, SQS)."""
+    if hasattr(queue, "requeue"):
+        queue.requeue(message)
+    elif hasattr(queue, "change_visibility"):
+        queue.change_visibility(message.receipt, 0)
+    else:
+        queue.client.change_message_visibility(QueueUrl=queue.url, ReceiptHandle=message.receipt, VisibilityTimeout=0)
 
 
 def _now() -> str:
