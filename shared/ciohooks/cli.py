@@ -148,7 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return explained.exit_status
         if os.environ.get("CIOHOOKS_DEBUG"):
             raise
-        print(f"ciohooks: unexpected {error.__class__.__name__}: {str(error)[:300]} (CIOHOOKS_DEBUG=1 prints the traceback; please report it)", file=sys.stderr)
+        from .redact import redact
+
+        print(f"ciohooks: unexpected {error.__class__.__name__}: {redact(str(error), 300)} (CIOHOOKS_DEBUG=1 prints the traceback; please report it)", file=sys.stderr)
         return 1
 
 
@@ -294,9 +296,9 @@ def _translate(args: argparse.Namespace) -> int:
         print(json.dumps({"method": "POST", "url": f"{base}/v1/track", "body": event.to_cio()}, ensure_ascii=False))
     for kind, count in sorted(translation.ignored.items()):
         print(f"ignored {count} {kind} event(s)", file=sys.stderr)
-    for kind, count in sorted(getattr(translation, "unknown", {}).items()):
+    for kind, count in sorted(translation.unknown.items()):
         print(f"unknown to this version: {count} {kind} event(s) (kept whole at ingest)", file=sys.stderr)
-    for reason in getattr(translation, "failed", []):
+    for reason in translation.failed:
         print(f"not translated: {reason}", file=sys.stderr)
     return 0
 
