@@ -113,7 +113,30 @@ class Inspector:
         deliverer = pipeline.deliver_app.deliverer
         deliverer.deliver = self._wrap_deliver(deliverer.deliver)
         deliverer.sink.send = self._wrap_send(deliverer.sink.send)
+        _quietly(self._load_dead_letters)
         return self
+
+    def _load_dead_letters(self) -> None:
+        """The dead letters already waiting when serve starts (a durable or SQS queue keeps them)."""
+        queue = self.pipeline.dead_letter_queue
+        held: dict[str, Any] = {}
+        try:
+            while len(held) < KEEP:
+                fresh = [m for m in queue.receive(max_messages=10, wait_seconds=0, visibility_timeout=30) if m.message_id not in held]
+                if not fresh:
+                    break
+                held.update((m.message_id, m) for m in fresh)
+        finally:
+            for message in held.values():
+                _give_back(queue, message)
+        for message in held.values():
+            try:
+                envelope = Envelope.from_json(message.body)
+            except ValueError:
+                continue
+            failure = envelope.failure
+            self._dead[message.message_id] = DeadLetter(message.message_id, None, envelope.source, failure.stage if failure else "?",
+                                                        failure.error if failure else "", "before start", envelope)
 
     def _wrap_handle(self, handle: Callable[[WebhookRequest], dict[str, Any]]) -> Callable[[WebhookRequest], dict[str, Any]]:
         def wrapped(request: WebhookRequest) -> dict[str, Any]:

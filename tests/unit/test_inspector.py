@@ -97,3 +97,19 @@ def test_a_big_batch_lists_a_hundred_events_and_counts_the_rest(inspector: Inspe
     assert inspector.pipeline.handle(signed("open.json", body=body))["statusCode"] == 200
     (seen,) = inspector.state()["requests"]
     assert (len(seen["events"]), seen["more_events"], seen["verdict"]) == (100, 150, "queued")
+
+
+def test_dead_letters_waiting_at_start_are_listed_and_replayable() -> None:
+    from ciohooks.envelope import Envelope
+
+    pipeline = LocalPipeline(Settings(local_keys(KEYS)), write=lambda line: None)
+    waiting = Envelope(kind="request", source="email/sendgrid", received_at=datetime(2026, 11, 23, 12, tzinfo=UTC),
+                       request={"method": "POST", "path": "/sendgrid", "headers": {}, "query": "", "body": "[]", "base64": False,
+                                "received_at": "2026-11-23T12:00:00+00:00", "domain": None}).failed("translate", "unknown event type")
+    message_id = pipeline.dead_letter_queue.put(waiting)
+    inspector = Inspector(pipeline, KEYS, EVENTS / "samples").attach()
+    (dead,) = inspector.state()["dead_letters"]
+    assert (dead["message_id"], dead["request_id"], dead["stage"], dead["reason"], dead["at"]) == (message_id, None, "translate", "unknown event type", "before start")
+    assert inspector.replay(message_id) == {"replayed": message_id, "request_id": None}
+    assert pipeline.dead_letter_queue.receive(max_messages=10, wait_seconds=0) == []  # taken off, put back for delivery
+    assert pipeline.drain_once(wait_seconds=0) == 1
