@@ -14,7 +14,7 @@ PY := $(VENV)/bin/python
 PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup browser run test test-fast lint-template events golden bench fuzz clean
+.PHONY: setup browser run invoke test test-fast lint-template events golden bench fuzz clean
 
 # pip's notes about unreachable extra indexes on some machines are noise here, not errors.
 QUIET_PIP = 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
@@ -41,7 +41,9 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 
 setup: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 
-# Debian's chromium and ffmpeg for the browser test (apt-get; nothing is downloaded by Playwright).
+# A Chrome or Chromium and ffmpeg for the browser tests: the machine's own where found, else Debian's
+# packages, Homebrew's ffmpeg or Playwright's Chromium download; where none can be had it says so and
+# `make test` runs the rest (CI=true requires them).
 browser:
 	bash scripts/install-browser.sh
 
@@ -49,6 +51,13 @@ browser:
 # can be posted at once; a deployed stack never does.
 run: $(VENV)/.installed
 	$(VENV)/bin/ciohooks serve --port $(PORT) --local-keys events/keys
+
+# One function of template.yaml, its real handler, in the Lambda runtime emulator: no Docker, no
+# AWS (queues and tables are moto's, in-process; secrets the local-only keys). See docs/DEPLOY.md.
+#   make invoke FN=EmailIngestFunction EVENT=events/email/sendgrid/batch.json [LAYER=1: only the layer's files]
+invoke: setup
+	$(if $(and $(FN),$(EVENT)),,$(error give FN and EVENT, e.g. make invoke FN=EmailIngestFunction EVENT=events/email/sendgrid/batch.json))
+	$(VENV)/bin/ciohooks invoke $(FN) $(EVENT) --project $(CURDIR)$(if $(LAYER), --layer)
 
 test: setup browser
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$(CURDIR)/$(CHECKOV_VENV)/bin:$$PATH" $(PY) -m pytest

@@ -15,6 +15,8 @@
 5. Custom sources: a definition-only source (JSONata mapping, docs/CUSTOM-SOURCES.md) against the
    hand-written SendGrid module on the same 1,000-event POST, mapping the same types to the same
    events (goal: custom <= 3x the hand-written time).
+6. Single-event ack latency of ``ciohooks serve`` on loopback (keep-alive client, signed SendGrid
+   open), p50/p90/p99, against the same server with Nagle's algorithm left on (goal: p50 < 5 ms).
 """
 
 from __future__ import annotations
@@ -123,18 +125,17 @@ def throughput(seconds: float) -> dict:
     from ciohooks import sources
     from ciohooks.config import Settings
     from ciohooks.ingest import translate
-    from ciohooks.local import local_keys
     from ciohooks.request import WebhookRequest
+    from ciohooks.samples import local_keys, sample_files, sample_request
 
-    generate = __import__("runpy").run_path(str(REPO / "events" / "generate.py"))
     settings = Settings(local_keys(REPO / "events" / "keys"))
     cases: list[tuple[str, WebhookRequest]] = [("email/sendgrid (1,000-event POST)", WebhookRequest("POST", "/sendgrid", sendgrid_batch(), {"content-type": "application/json"}))]
     for name in sources.names():
         source = sources.load(name)
-        samples = generate["sample_files"](REPO / "events" / "samples" / name)
+        samples = sample_files(REPO / "events" / "samples" / name)
         best = None
         for sample in samples:  # the sample with the most events speaks for the source
-            request = generate["sample_request"](source, sample)
+            request = sample_request(source, sample)
             try:
                 count = len(translate(source(settings), request).events)
             except Exception:
@@ -299,12 +300,69 @@ def cost_model(ingest_ms: float, deliver_ms_per_batch: float, memory_mb: int = 5
     return {"ingest": ingest, "deliver": deliver, "sqs": sqs, "s3": s3, "total_per_million_webhooks": total, "per_million_events": total / events_per_webhook}
 
 
+# ---- 5. serve's ack latency ------------------------------------------------------------------------
+
+
+def ack_latency(requests: int) -> dict:
+    """Median and tail of one signed single-event POST answered by serve (what `make run` runs,
+    inspector included), with TCP_NODELAY as serve sets it and without, on one keep-alive connection."""
+    import http.client
+    import threading
+    from datetime import UTC, datetime
+    from http.server import ThreadingHTTPServer
+
+    from ciohooks import sources
+    from ciohooks.config import Settings
+    from ciohooks.inspector import inspector_for
+    from ciohooks.local import LocalPipeline, make_http_handler
+    from ciohooks.samples import local_keys, sample_request, signing_key
+
+    keys = REPO / "events" / "keys"
+    source = sources.load("email/sendgrid")
+
+    def measure(nodelay: bool) -> dict:
+        pipeline = LocalPipeline(Settings(local_keys(keys)), write=lambda line: None)
+        handler = make_http_handler(pipeline, inspector_for(pipeline, "127.0.0.1", None, keys))
+        handler.disable_nagle_algorithm = nodelay
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        pipeline.run_worker()
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+        request = source.sign(sample_request(source, REPO / "events/samples/email/sendgrid/open.json", received_at=datetime.now(UTC)), signing_key(source, keys))
+        took = []
+        try:
+            for i in range(requests + 10):
+                start = time.perf_counter()
+                connection.request("POST", "/sendgrid", body=request.body, headers=dict(request.headers))
+                response = connection.getresponse()
+                response.read()
+                if i >= 10:  # the first requests build the source and warm the caches
+                    took.append(time.perf_counter() - start)
+                assert response.status == 200, response.status
+        finally:
+            connection.close()
+            pipeline.stop()
+            server.shutdown()
+            server.server_close()
+        took.sort()
+        return {"p50_ms": took[len(took) // 2] * 1000, "p90_ms": took[int(len(took) * 0.9)] * 1000, "p99_ms": took[int(len(took) * 0.99)] * 1000,
+                "acks_per_s": len(took) / sum(took)}
+
+    import contextlib
+    import io
+
+    with contextlib.redirect_stderr(io.StringIO()):  # serve's one access-log line per request
+        with_nodelay = measure(True)
+        without = measure(False)
+    return {"requests": requests, "serve": with_nodelay, "nagle_on": without, "speedup_p50": without["p50_ms"] / with_nodelay["p50_ms"]}
+
+
 # ---- report ------------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="cold,rie,throughput,delivery,cost,custom")
+    parser.add_argument("--only", default="cold,rie,throughput,delivery,cost,custom,latency")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
     parser.add_argument("--json", help="also write the raw figures to this file")
     args = parser.parse_args(argv)
@@ -350,6 +408,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\n5. Custom source vs hand-written, one 1,000-event SendGrid POST (goal: custom <= 3x)")
         print(f"   email/sendgrid (module)      {c['builtin_s'] * 1000:7.1f} ms  {c['builtin_events']} events")
         print(f"   same mapping as a definition {c['custom_s'] * 1000:7.1f} ms  {c['custom_events']} events  ratio {c['ratio']:.2f}x")
+    if "latency" in parts:
+        report["ack_latency"] = latency = ack_latency(100 if args.quick else 500)
+        served, nagle = latency["serve"], latency["nagle_on"]
+        print(f"\n6. Single-event ack latency of serve on loopback ({latency['requests']} signed SendGrid POSTs, one keep-alive connection; goal p50 < 5 ms)")
+        print(f"   serve (TCP_NODELAY)   p50 {served['p50_ms']:6.2f} ms  p90 {served['p90_ms']:6.2f} ms  p99 {served['p99_ms']:6.2f} ms  {served['acks_per_s']:7.0f} acks/s")
+        print(f"   Nagle's algorithm on  p50 {nagle['p50_ms']:6.2f} ms  p90 {nagle['p90_ms']:6.2f} ms  p99 {nagle['p99_ms']:6.2f} ms  {nagle['acks_per_s']:7.0f} acks/s  ({latency['speedup_p50']:.1f}x slower p50)")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=str))
     return 0

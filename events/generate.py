@@ -2,10 +2,8 @@
 for the deliver function, for ``sam local invoke -e`` and for the tests. Never edit the outputs by
 hand: change a sample (credited in its folder's README) and run ``make events``.
 
-    events/samples/<family>/<source>/<name>.<ext> a provider's own sample payload, byte for byte:
-        .json  POSTed as application/json       .form   POSTed as application/x-www-form-urlencoded
-        .txt   POSTed as text/plain (SNS)       .query  a GET whose query string is the file
-        <name>.meta.json (optional) adds {"method", "headers", "query"} to the request
+    events/samples/<family>/<source>/<name>.<ext> a provider's own sample payload, byte for byte
+                                                 (how each suffix is sent: ciohooks/samples.py)
     events/<family>/<source>/<name>.json         the Function URL (payload 2.0) event posting it,
                                                  signed with the local-only key in events/keys/
     events/deliver/<source>-<name>.json           the SQS event the deliver function receives
@@ -23,48 +21,21 @@ import argparse
 import json
 import sys
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
-from ciohooks import sources
+from ciohooks import samples, sources
 from ciohooks.config import Settings
 from ciohooks.envelope import Envelope
 from ciohooks.ingest import UntranslatableError, settle, translate
-from ciohooks.local import signing_key
-from ciohooks.request import WebhookRequest
+from ciohooks.samples import RECEIVED, sample_files, sample_request, signing_key
 
 EVENTS = Path(__file__).resolve().parent
 SAMPLES = EVENTS / "samples"
 KEYS = EVENTS / "keys"
-RECEIVED = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)  # fixed, so outputs are reproducible
-
-
-CONTENT_TYPES = {".json": "application/json", ".form": "application/x-www-form-urlencoded", ".txt": "text/plain"}
-HOST = "abcdefghij.lambda-url.us-east-1.on.aws"
-
-
-def sample_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*.*") if p.suffix in (*CONTENT_TYPES, ".query") and not p.name.endswith(".meta.json"))
-
-
-def sample_request(source: type[sources.Source], sample: Path) -> WebhookRequest:
-    """The request a provider would send with this sample, unsigned."""
-    meta_path = sample.with_name(sample.stem + ".meta.json")
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    raw = sample.read_bytes()
-    if sample.suffix == ".query":
-        method, body, query, headers = "GET", b"", raw.decode().strip(), {}
-    else:
-        method, body, query, headers = "POST", raw, "", {"content-type": CONTENT_TYPES[sample.suffix]}
-    headers = {"host": HOST, "user-agent": f"{source.name}-sample", **headers, **{k.lower(): v for k, v in meta.get("headers", {}).items()}}
-    return WebhookRequest(meta.get("method", method), f"/{source.name.replace('_', '-')}", body, headers, meta.get("query", query), received_at=RECEIVED, domain=HOST)
 
 
 def function_url_event(source: type[sources.Source], sample: Path) -> dict:
-    request = sample_request(source, sample)
-    if (key := signing_key(source, KEYS)) is not None:
-        request = source.sign(request, key)
-    return request.to_function_url_event()
+    return samples.function_url_event(source, sample, KEYS)
 
 
 def sqs_event(source: type[sources.Source], sample: Path) -> dict | None:

@@ -43,6 +43,7 @@ from .handlers import ingest_resolver
 from .ingest import Ingest
 from .queue import ClaimCheck, SqliteQueue, SqsQueue
 from .request import WebhookRequest
+from .samples import local_keys, signing_key  # noqa: F401 - where callers have always found them
 
 logger = logging.getLogger(__name__)
 
@@ -182,10 +183,13 @@ class _PrintingDeadLetters:
         return getattr(self.queue, name)
 
 
-def make_http_handler(pipeline: LocalPipeline) -> type[BaseHTTPRequestHandler]:
+def make_http_handler(pipeline: LocalPipeline, inspector: Any = None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "ciohooks-local"
         protocol_version = "HTTP/1.1"
+        # TCP_NODELAY: a small reply must not wait for the client's delayed ACK (Nagle's algorithm
+        # held each acknowledgement ~40 ms on loopback).
+        disable_nagle_algorithm = True
 
         def _cors_headers(self, path: str) -> dict[str, str]:
             """What the video Function URL's CORS configuration answers in AWS (template.yaml)."""
@@ -206,6 +210,8 @@ def make_http_handler(pipeline: LocalPipeline) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             path = self.path.partition("?")[0]
+            if inspector is not None and path.startswith("/_inspect"):
+                return inspector.serve(self)
             cors = self._cors_headers(path)
             if self.command == "OPTIONS" and self.headers.get("Access-Control-Request-Method"):
                 # A preflight never reaches the function: the Function URL answers it.
@@ -246,34 +252,20 @@ def make_http_handler(pipeline: LocalPipeline) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def local_keys(folder: str | Path) -> dict[str, str]:
-    """``KEY=value`` lines of ``<folder>/local.env``: the local-only secrets of every source."""
-    values = {}
-    for line in (Path(folder) / "local.env").read_text().splitlines():
-        name, sep, value = line.partition("=")
-        if sep and not line.lstrip().startswith("#"):
-            values[name.strip()] = value.strip()
-    return values
-
-
-def signing_key(source: type[sources.Source], folder: str | Path) -> str | None:
-    """The key that signs local samples for ``source``: its ``<name>-local.pem`` private key (asymmetric
-    schemes), else the shared secret ``local.env`` gives it."""
-    pem = Path(folder) / f"{source.name}-local.pem"
-    if pem.exists():
-        return pem.read_text()
-    return local_keys(folder).get(f"CIOHOOKS_{source.secret_name}") if source.secret_name else None
-
-
-def serve(host: str = "127.0.0.1", port: int = 3000, settings: Settings | None = None) -> None:
+def serve(host: str = "127.0.0.1", port: int = 3000, settings: Settings | None = None, inspect: bool | None = None, keys: str | Path | None = None) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     # CloudWatch's EMF lines are for Lambda; on a console they would only clutter the printed calls.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     settings = settings or Settings()
     pipeline = LocalPipeline(settings, state_dir=settings.get("LOCAL_STATE_DIR") or ".ciohooks")
-    server = ThreadingHTTPServer((host, port), make_http_handler(pipeline))
+    from .inspector import inspector_for
+
+    inspector = inspector_for(pipeline, host, inspect, keys)
+    server = ThreadingHTTPServer((host, port), make_http_handler(pipeline, inspector))
     pipeline.run_worker()
     print(f"ciohooks serving on http://{host}:{server.server_address[1]}", file=sys.stderr)
+    if inspector is not None:
+        print(f"  inspector: http://{host}:{server.server_address[1]}/_inspect", file=sys.stderr)
     print(f"  delivery: {pipeline.sink_description}", file=sys.stderr)
     print(f"  queues: {pipeline.queue_description}", file=sys.stderr)
     print(f"  routes: {', '.join('POST /' + n.split('/', 1)[1] for n in sources.names())}", file=sys.stderr)

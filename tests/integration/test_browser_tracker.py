@@ -13,8 +13,8 @@
   unreadable answer) but not after a 400, sendBeacon on page hide, size-bounded beacons, session
   boundaries, detaching.
 
-Chromium is Debian's (/usr/bin/chromium, installed by scripts/install-browser.sh), driven by
-Playwright for Python through ``executable_path``: no browser is ever downloaded. Without Chromium,
+Chromium is the one tests/support/browser.py finds (Debian's, an installed Chrome, or Playwright's
+download), driven by Playwright for Python through ``executable_path``. Without Chromium,
 Playwright or ffmpeg the tests skip locally and fail in CI (CI=true).
 
 Cross-origin: the page (one port) posts to the endpoint (another port), as a site posts to the
@@ -45,13 +45,13 @@ from ciohooks import sources
 from ciohooks.config import Settings
 from ciohooks.local import LocalPipeline, make_http_handler
 from tests.support import REPO_ROOT, in_ci
+from tests.support.browser import chromium_or_skip
 from tests.support.spec import assert_valid_event
 from tests.support.sqs_emulator import SqsQueues
 from tests.support.standin import CioStandin
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
 WEB = REPO_ROOT / "web"
 TRACKER = WEB / "cio-video-tracker.js"
 WRITE_KEY = "site-public-write-key"
@@ -77,7 +77,7 @@ def _require(what: str, missing: bool, hint: str) -> None:
 @pytest.fixture(scope="module")
 def browser():
     """One headless Chromium for the module (a fresh profile), a new page per test."""
-    _require("Chromium", not CHROMIUM.exists(), "run scripts/install-browser.sh (apt-get install chromium)")
+    chromium = chromium_or_skip()
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -85,7 +85,7 @@ def browser():
     profile = tempfile.mkdtemp(prefix="cio-chromium-")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=30_000)
+            profile, executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS, timeout=30_000)
         context.set_default_timeout(STEP_TIMEOUT_MS)
         try:
             yield context

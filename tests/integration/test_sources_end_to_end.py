@@ -9,7 +9,6 @@ stand-in checks), once each.
 from __future__ import annotations
 
 import dataclasses
-import runpy
 import threading
 import time
 from datetime import UTC, datetime
@@ -23,18 +22,18 @@ from ciohooks import sources
 from ciohooks.config import Settings
 from ciohooks.ingest import translate
 from ciohooks.local import LocalPipeline, local_keys, make_http_handler, signing_key
+from ciohooks.samples import sample_files, sample_request
 
 pytestmark = pytest.mark.integration
 
 EVENTS = Path(__file__).parents[2] / "events"
-generate = runpy.run_path(str(EVENTS / "generate.py"))
 
 
 def first_deliverable_sample(full_name: str):
     """The first sample of a source that translates into at least one event."""
     source = sources.load(full_name)
-    for sample in generate["sample_files"](EVENTS / "samples" / full_name):
-        request = generate["sample_request"](source, sample)
+    for sample in sample_files(EVENTS / "samples" / full_name):
+        request = sample_request(source, sample)
         try:
             events = translate(source(Settings(local_keys(EVENTS / "keys"))), request).events
         except Exception:
@@ -74,7 +73,7 @@ def test_every_source_has_a_deliverable_sample():
 def test_sample_reaches_customerio(full_name, case, pipeline, sqs_queues, cio_standin):
     sample, expected = case
     source = sources.load(full_name)
-    request = dataclasses.replace(generate["sample_request"](source, sample), received_at=datetime.now(UTC))
+    request = dataclasses.replace(sample_request(source, sample), received_at=datetime.now(UTC))
     if (key := signing_key(source, EVENTS / "keys")) is not None:
         request = source.sign(request, key)
     url = f"{pipeline.url}{request.path}" + (f"?{request.raw_query}" if request.raw_query else "")

@@ -21,7 +21,6 @@ import contextlib
 import io
 import json
 import random
-import runpy
 import threading
 import time
 from collections import Counter
@@ -38,12 +37,12 @@ from ciohooks.config import Settings
 from ciohooks.ingest import translate
 from ciohooks.local import LocalPipeline, local_keys, make_http_handler, signing_key
 from ciohooks.queue import SqsQueue
+from ciohooks.samples import sample_files, sample_request
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).parents[2]
 EVENTS = REPO / "events"
-generate = runpy.run_path(str(EVENTS / "generate.py"))
 SENDGRID_SAMPLES = [s for s in json.loads((EVENTS / "samples/email/sendgrid/batch.json").read_text()) if s["event"] in ("delivered", "open", "click", "bounce", "spamreport", "unsubscribe")]
 FIGURES = REPO / ".pytest_cache" / "reliability-figures.json"
 
@@ -108,8 +107,8 @@ def expected_ids(pipeline, source_name: str, request) -> set[str]:
 def every_sources_sample():
     for name in sources.names():
         source = sources.load(name)
-        for sample in generate["sample_files"](EVENTS / "samples" / name):
-            yield name, generate["sample_request"](source, sample)
+        for sample in sample_files(EVENTS / "samples" / name):
+            yield name, sample_request(source, sample)
             break
 
 

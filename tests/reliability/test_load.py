@@ -8,7 +8,6 @@ asserts only the ledger (lost = 0, nothing but 2xx): timings are figures, not pa
 from __future__ import annotations
 
 import json
-import runpy
 import statistics
 import threading
 import time
@@ -26,12 +25,12 @@ from ciohooks.config import Settings
 from ciohooks.ingest import translate
 from ciohooks.local import LocalPipeline, local_keys, make_http_handler, signing_key
 from ciohooks.request import WebhookRequest
+from ciohooks.samples import sample_files, sample_request
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).parents[2]
 EVENTS = REPO / "events"
-generate = runpy.run_path(str(EVENTS / "generate.py"))
 WEBHOOKS = int(__import__("os").environ.get("CIOHOOKS_LOAD_WEBHOOKS", "1500"))
 CLIENTS = 8
 FIGURES = REPO / ".pytest_cache" / "load-figures.json"
@@ -42,8 +41,8 @@ def catalogue_requests(settings: Settings) -> list[tuple[str, WebhookRequest, se
     out = []
     for name in sources.names():
         source = sources.load(name)
-        for sample in generate["sample_files"](EVENTS / "samples" / name):
-            request = generate["sample_request"](source, sample)
+        for sample in sample_files(EVENTS / "samples" / name):
+            request = sample_request(source, sample)
             try:
                 ids = {e.to_cio()["messageId"] for e in translate(source(settings), request).events}
             except Exception:

@@ -8,7 +8,6 @@ providers' own (events/samples/, credited there); the keys are the local-only on
 
 from __future__ import annotations
 
-import runpy
 from pathlib import Path
 
 import pytest
@@ -18,14 +17,14 @@ from ciohooks.config import Settings
 from ciohooks.ingest import Ingest
 from ciohooks.local import local_keys, signing_key
 from ciohooks.queue import MemoryQueue
+from ciohooks.samples import sample_files, sample_request
 
 EVENTS = Path(__file__).parents[2] / "events"
-generate = runpy.run_path(str(EVENTS / "generate.py"))
 LOCAL_KEYS = local_keys(EVENTS / "keys")
 
 
 def first_sample(full_name: str):
-    files = generate["sample_files"](EVENTS / "samples" / full_name)
+    files = sample_files(EVENTS / "samples" / full_name)
     return files[0] if files else None
 
 
@@ -42,7 +41,7 @@ def test_every_source_has_samples():
 
 def signed_sample(full_name: str, sample):
     source = sources.load(full_name)
-    request = generate["sample_request"](source, sample)
+    request = sample_request(source, sample)
     if (key := signing_key(source, EVENTS / "keys")) is not None:
         request = source.sign(request, key)
     return source, request
@@ -89,7 +88,7 @@ def test_source_settings_cannot_open_an_unconfigured_source_on_lambda(full_name,
 @pytest.mark.parametrize("full_name,sample", CASES, ids=[n for n, _ in CASES])
 def test_an_unauthenticated_request_is_refused_and_nothing_is_kept(full_name, sample):
     source = sources.load(full_name)
-    unsigned = generate["sample_request"](source, sample)  # the sample exactly, minus the credentials
+    unsigned = sample_request(source, sample)  # the sample exactly, minus the credentials
     ingest = ingest_for(full_name, LOCAL_KEYS)
     outcome = ingest.handle(source.name, unsigned)
     assert outcome.status in (401, 403), f"{full_name} answered {outcome.status} to an unsigned request"

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import json
-import runpy
 from pathlib import Path
 
 import pytest
@@ -33,9 +32,9 @@ from ciohooks.ingest import Ingest
 from ciohooks.local import local_keys, signing_key
 from ciohooks.queue import MemoryQueue
 from ciohooks.request import WebhookRequest
+from ciohooks.samples import sample_files
 
 EVENTS = Path(__file__).parents[2] / "events"
-generate = runpy.run_path(str(EVENTS / "generate.py"))
 LOCAL = local_keys(EVENTS / "keys")
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "post", "PROPFIND"]
 CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/cloudevents+json", "", "application/json; charset=utf-16", "\x00\r\nX-Injected: 1"]
@@ -48,7 +47,7 @@ EXAMPLES = max(250, settings.default.max_examples)
 
 
 def real_bodies() -> list[bytes]:
-    return [sample.read_bytes() for name in sources.names() for sample in generate["sample_files"](EVENTS / "samples" / name)] or [b"[]"]
+    return [sample.read_bytes() for name in sources.names() for sample in sample_files(EVENTS / "samples" / name)] or [b"[]"]
 
 
 REAL = real_bodies()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import runpy
 from pathlib import Path
 from urllib.parse import quote
 
@@ -28,9 +27,9 @@ from ciohooks.ingest import Ingest
 from ciohooks.local import local_keys, signing_key
 from ciohooks.queue import MemoryQueue
 from ciohooks.request import WebhookRequest
+from ciohooks.samples import sample_files, sample_request
 
 EVENTS = Path(__file__).parents[2] / "events"
-generate = runpy.run_path(str(EVENTS / "generate.py"))
 LOCAL = local_keys(EVENTS / "keys")
 DEEP = b"[" * 5000 + b"]" * 5000
 
@@ -72,7 +71,7 @@ MALFORMED = {
 
 
 def first_sample(full_name: str) -> Path:
-    return generate["sample_files"](EVENTS / "samples" / full_name)[0]
+    return sample_files(EVENTS / "samples" / full_name)[0]
 
 
 CASES = [(name, kind, signed) for name in sources.names() for kind in MALFORMED for signed in (False, True)]
@@ -82,7 +81,7 @@ def request_for(full_name: str, kind: str, signed: bool) -> tuple[WebhookRequest
     """The malformed request, and whether it carries valid credentials."""
     source = sources.load(full_name)
     sample = first_sample(full_name)
-    original = generate["sample_request"](source, sample)
+    original = sample_request(source, sample)
     if original.body:
         body, query = MALFORMED[kind](original.body), original.raw_query
     else:  # a GET callback (Adjust): the query string is what the provider sends, %-encoded

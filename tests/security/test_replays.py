@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import runpy
 import sys
 from pathlib import Path
 
@@ -26,9 +25,9 @@ from ciohooks.queue import MemoryQueue
 from ciohooks.replay_store import EmbeddedReplayStore, NonceReused, ReplayGuard
 from ciohooks.request import WebhookRequest
 from ciohooks.sources import _standard_webhooks
+from ciohooks.samples import sample_files, sample_request
 
 EVENTS = Path(__file__).parents[2] / "events"
-generate = runpy.run_path(str(EVENTS / "generate.py"))
 LOCAL_KEYS = local_keys(EVENTS / "keys")
 
 MAILGUN, SES = "email/mailgun", "email/ses"
@@ -45,8 +44,8 @@ def test_every_standard_webhooks_source_is_covered_here():
 def first_request(full_name: str) -> WebhookRequest:
     source = sources.load(full_name)
     folder = EVENTS / "samples" / full_name
-    sample = folder / FIRST_SAMPLE[full_name] if full_name in FIRST_SAMPLE else generate["sample_files"](folder)[0]
-    return source.sign(generate["sample_request"](source, sample), signing_key(source, EVENTS / "keys"))
+    sample = folder / FIRST_SAMPLE[full_name] if full_name in FIRST_SAMPLE else sample_files(folder)[0]
+    return source.sign(sample_request(source, sample), signing_key(source, EVENTS / "keys"))
 
 
 def same_nonce_other_body(full_name: str, first: WebhookRequest) -> WebhookRequest:

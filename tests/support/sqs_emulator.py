@@ -27,23 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from ciohooks.lambda_runtime import OFFLINE_AWS_ENV
+
 from . import BackgroundProcess, die_with_parent, free_port, kill_process_group
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 
 #: What every test process and subprocess sees, so nothing can reach real AWS with real credentials.
-SANDBOX_ENV: dict[str, str] = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-}
+SANDBOX_ENV: dict[str, str] = dict(OFFLINE_AWS_ENV)
 #: Removed from the environment: a profile, SSO or web-identity role, or a global endpoint override
 #: would otherwise win over the dummies.
 SANDBOX_UNSET: tuple[str, ...] = (

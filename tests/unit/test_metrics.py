@@ -4,7 +4,6 @@ dimensions service + source): Received plus the outcome, Unauthorized on a refus
 from __future__ import annotations
 
 import json
-import runpy
 from pathlib import Path
 
 import pytest
@@ -16,9 +15,9 @@ from ciohooks.handlers import ingest_resolver
 from ciohooks.ingest import Ingest
 from ciohooks.local import local_keys, signing_key
 from ciohooks.queue import MemoryQueue
+from ciohooks.samples import sample_files, sample_request
 
 EVENTS = Path(__file__).parents[2] / "events"
-generate = runpy.run_path(str(EVENTS / "generate.py"))
 
 
 def flushed(monkeypatch, requests_and_families) -> list[dict]:
@@ -44,8 +43,8 @@ def metric_names(blob: dict) -> set[str]:
 @pytest.mark.parametrize("full_name", sources.names())
 def test_each_source_emits_received_and_its_outcome(full_name, monkeypatch):
     source = sources.load(full_name)
-    sample = generate["sample_files"](EVENTS / "samples" / full_name)[0]
-    request = generate["sample_request"](source, sample)
+    sample = sample_files(EVENTS / "samples" / full_name)[0]
+    request = sample_request(source, sample)
     if (key := signing_key(source, EVENTS / "keys")) is not None:
         request = source.sign(request, key)
     family = full_name.split("/")[0]
@@ -59,7 +58,7 @@ def test_each_source_emits_received_and_its_outcome(full_name, monkeypatch):
 
 def test_a_refused_signature_counts_as_unauthorized(monkeypatch):
     source = sources.load("email/sendgrid")
-    request = generate["sample_request"](source, EVENTS / "samples/email/sendgrid/batch.json")  # unsigned
+    request = sample_request(source, EVENTS / "samples/email/sendgrid/batch.json")  # unsigned
     (blob,) = flushed(monkeypatch, [("email", request)])
     assert {"Received", "Rejected", "Unauthorized"} <= metric_names(blob)
     assert json.dumps(blob).count("example@test.com") == 0
