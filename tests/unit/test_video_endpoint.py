@@ -21,7 +21,8 @@ from ciohooks.local import local_keys, signing_key
 from ciohooks.queue import MemoryQueue, MessageTooLarge, QueueUnavailable
 from ciohooks.request import WebhookRequest
 from ciohooks.sources import NotConfigured, Unauthorized
-from ciohooks.sources.video._playback import WRITE_KEY_HEADER, MalformedBeacon, parse_beacon
+from ciohooks.sources.video._beacon import MalformedBeacon, parse_beacon
+from ciohooks.sources.video._source import WRITE_KEY_HEADER
 from ciohooks.video_sessions import SessionStoreUnavailable
 from tests.support.spec import assert_valid_event
 from tests.unit.test_deliver import RecordingSink

@@ -9,6 +9,7 @@ against the seed spec.
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,8 @@ SAMPLES = Path(__file__).resolve().parents[2] / "events" / "samples" / "video"
 RECEIVED = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 PLAYERS = ["html5", "videojs", "jwplayer", "vimeo", "youtube", "mux"]
 SAMPLE_FILES = sorted(p for p in SAMPLES.glob("*/*.json"))
+# The local-only identity secret of events/keys/local.env: the samples' user_hash values are made with it.
+IDENTITY = {"CIOHOOKS_VIDEO_IDENTITY_SECRETS": "local-only-video-identity-secret-2c7e91"}
 INTEGER_PROPERTIES = {"position", "total_length", "bitrate", "framerate", "sound", "pod_position", "pod_length", "quartile", "seek_position"}
 
 
@@ -123,10 +126,11 @@ def test_every_sample_is_pinned():
 def test_sample_translates_to_the_documented_sequence(path):
     player = path.split("/")[0]
     beacon = sample(path)
-    bodies, ignored = translate(player, (SAMPLES / path).read_bytes())
+    bodies, ignored = translate(player, (SAMPLES / path).read_bytes(), IDENTITY)
     assert names(bodies) == EXPECTED[path]
     assert names(bodies).count("Playback Started") == 1
-    identity = {k: beacon[k] for k in ("userId", "anonymousId") if k in beacon}
+    # a verified userId wins (every sample's user_hash is valid); else the anonymousId
+    identity = {"userId": beacon["userId"]} if "userId" in beacon else {"anonymousId": beacon["anonymousId"]}
     message_ids = [b["messageId"] for b in bodies]
     assert len(set(message_ids)) == len(message_ids)
     timestamps = []
@@ -153,13 +157,20 @@ def test_sample_translates_to_the_documented_sequence(path):
     assert all(isinstance(k, str) and n > 0 for k, n in ignored.items())
 
 
-def test_message_ids_are_derived_from_source_session_and_position_in_the_session():
+def test_message_ids_name_the_session_the_native_event_and_the_event():
     bodies, _ = translate("html5", (SAMPLES / "html5/paused-seek-exit.json").read_bytes())
-    beacon = sample("html5/paused-seek-exit.json")
-    play_index = next(i for i, e in enumerate(beacon["events"]) if e["type"] == "play")
-    assert bodies[0]["messageId"] == ids.message_id("video/html5", beacon["session_id"], str(play_index), "0")
-    assert bodies[-1]["event"] == "Video Playback Exited"
-    assert bodies[-1]["messageId"] == ids.message_id("video/html5", beacon["session_id"], "final", "0")
+    # Pinned: UUIDv5 of "video/html5", the session_id, seq 0, the native event's index in the beacon
+    # (2: the play), the event's name and its ordinal among that name's events of that native event.
+    assert [(b["event"], b["messageId"]) for b in bodies] == [
+        ("Video Playback Started", "4a2af7fb-26e1-5a25-ae79-b0e7d69d32e3"),
+        ("Video Content Started", "a3437c54-91cd-5442-963f-7d25ac99d46e"),
+        ("Video Content Playing", "fe4e768d-5487-51a2-9e29-7dac57758639"),
+        ("Video Playback Paused", "0ec72577-81f6-5637-a84c-e1bdd5142c31"),
+        ("Video Playback Seek Started", "bcaab0bc-ed31-5ac7-a1c2-0d236fb1d7b9"),
+        ("Video Playback Seek Completed", "161f646e-8094-5440-9f6f-059a41e818ba"),
+        ("Video Playback Exited", "aa338896-d312-5a7e-b927-33914441ea61"),  # seq 0, "final"
+    ]
+    assert bodies[0]["messageId"] == str(uuid.uuid5(ids.NAMESPACE, "\x1f".join(["video/html5", "0b9e6f1a-84d2-4c31-a5de-61c4f0e2b7a3", "0", "2", "Video Playback Started", "0"])))
     # the same session on another player route is another session: other ids
     other, _ = translate("videojs", (SAMPLES / "html5/paused-seek-exit.json").read_bytes())
     assert not {b["messageId"] for b in bodies} & {b["messageId"] for b in other}
@@ -383,7 +394,8 @@ def test_livestream_has_no_total_length():
     assert bodies[0]["properties"]["livestream"] is False and bodies[1]["properties"] == {"asset_id": "x", "session_id": "s-1", "position": 13, "livestream": False}
 
 
-def test_user_id_wins_over_anonymous_id():
-    beacon = {**session([(0, "play")], sent_t=5), "userId": "u-9"}
-    bodies, _ = translate("html5", beacon)
+def test_a_verified_user_id_wins_over_the_anonymous_id():
+    # user_hash = hex(HMAC-SHA256("site-secret", "u-9")), as the site's backend computes it
+    beacon = {**session([(0, "play")], sent_t=5), "userId": "u-9", "user_hash": "e27bbb89ec0948542221a59613baee54b949195b974621d766bcf3c598521be9"}
+    bodies, _ = translate("html5", beacon, {"CIOHOOKS_VIDEO_IDENTITY_SECRETS": "other-site-secret, site-secret"})
     assert bodies[0]["userId"] == "u-9" and "anonymousId" not in bodies[0]
