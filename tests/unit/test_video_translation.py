@@ -32,9 +32,12 @@ INTEGER_PROPERTIES = {"position", "total_length", "bitrate", "framerate", "sound
 
 
 def translate(player: str, beacon: dict[str, Any] | bytes, settings: dict[str, str] | None = None, received: datetime = RECEIVED, source=None):
-    source = source or sources.load(f"video/{player}")(Settings(settings or {}))
+    """As ingest does it: authenticate (the write key; the userId's user_hash), then translate."""
+    source = source or sources.load(f"video/{player}")(Settings({"CIOHOOKS_VIDEO_WRITE_KEYS": "wk_test", **(settings or {})}))
     body = beacon if isinstance(beacon, bytes) else json.dumps(beacon).encode()
-    translation = source.translate(WebhookRequest("POST", f"/{player}", body, {"content-type": "text/plain"}, received_at=received))
+    request = WebhookRequest("POST", f"/{player}", body, {"content-type": "text/plain", "x-cio-write-key": "wk_test"}, received_at=received)
+    source.authenticate(request)
+    translation = source.translate(request)
     bodies = [event.to_cio() for event in translation.events]
     for body in bodies:
         assert_valid_event(body)
@@ -276,7 +279,7 @@ def test_pause_before_ended_is_not_a_pause():
 
 
 def test_mux_pause_before_an_ad_break_is_not_a_pause_even_across_beacons():
-    source = sources.load("video/mux")(Settings({}))
+    source = sources.load("video/mux")(Settings({"CIOHOOKS_VIDEO_WRITE_KEYS": "wk_test"}))
     first = session([(0, "play"), (10, "playing"), (5000, "timeupdate", {"player_playhead_time": 5000}), (5100, "pause", {"player_playhead_time": 5100})], sent_t=5200)
     second = {**session([(5101, "adbreakstart", {"ad_type": "midroll"}), (5200, "adplay", {"ad_id": "x"}), (20_000, "adended", {"ad_id": "x"}),
                          (20_001, "adbreakend"), (20_002, "play"), (20_100, "playing")]), "seq": 1, "sent_t": 20_200}
@@ -399,3 +402,70 @@ def test_a_verified_user_id_wins_over_the_anonymous_id():
     beacon = {**session([(0, "play")], sent_t=5), "userId": "u-9", "user_hash": "e27bbb89ec0948542221a59613baee54b949195b974621d766bcf3c598521be9"}
     bodies, _ = translate("html5", beacon, {"CIOHOOKS_VIDEO_IDENTITY_SECRETS": "other-site-secret, site-secret"})
     assert bodies[0]["userId"] == "u-9" and "anonymousId" not in bodies[0]
+
+
+# ---- what each player does not translate, and why ---------------------------------------------------
+
+
+def test_every_player_says_why_it_ignores_a_type_and_knows_the_rest():
+    for player in PLAYERS:
+        source = sources.load(f"video/{player}")
+        assert source.ignored_types and all(isinstance(reason, str) and reason for reason in source.ignored_types.values()), player
+        assert not set(source.ignored_types) & source.mapped_types, f"{player}: a type both mapped and ignored"
+    # every type the samples hold (the players' documented events) is mapped or ignored on purpose
+    for path in SAMPLE_FILES:
+        source = sources.load(f"video/{path.parent.name}")
+        for event in sample(f"{path.parent.name}/{path.name}")["events"]:
+            assert event["type"] in source.mapped_types or event["type"] in source.ignored_types, (path.name, event["type"])
+
+
+def test_an_unknown_native_type_is_counted_as_unknown_and_the_others_still_translate():
+    beacon = session([(0, "play"), (5, "webkitbeginfullscreen"), (10, "playing"), (20, "webkitbeginfullscreen")], sent_t=30)
+    source = sources.load("video/html5")(Settings({"CIOHOOKS_VIDEO_WRITE_KEYS": "wk_test"}))
+    bodies, ignored = translate("html5", beacon, source=source)
+    assert names(bodies) == ["Playback Started", "Content Started"]
+    again = source.translate(WebhookRequest("POST", "/html5", json.dumps({**beacon, "session_id": "s-2"}).encode(), {}, received_at=RECEIVED))
+    assert again.unknown == Counter({"webkitbeginfullscreen": 2}) and "webkitbeginfullscreen" not in again.ignored
+    assert again.incomplete and "unknown event type 'webkitbeginfullscreen' (x2)" in again.reasons()
+
+
+def test_one_event_that_cannot_be_built_does_not_lose_the_others():
+    # received at the very end of what a timestamp can hold: the events 10 days later cannot be dated
+    beacon = session([(0, "play"), (10, "playing"), (864_000_000, "pause", None, {"currentTime": 50})], sent_t=20)
+    source = sources.load("video/html5")(Settings({}))
+    end = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+    translation = source.translate(WebhookRequest("POST", "/html5", json.dumps(beacon).encode(), {}, received_at=end))
+    assert [e.name for e in translation.events] == ["Video Playback Started", "Video Content Started"]
+    assert translation.failed == ["Video Playback Paused: timestamp out of range"]
+
+
+# ---- player metadata (issue 13) ------------------------------------------------------------------------
+
+
+def test_mux_data_metadata_reaches_the_content_properties():
+    # Mux Data's metadata fields (mux-docs, options-and-metadata: video_id, video_title, video_series,
+    # video_producer, video_stream_type 'live'/'on-demand', video_content_type, video_duration in ms),
+    # as mux.emit(..., 'videochange', data) carries them, and as the page gives mux.monitor's data.
+    metadata = {"video_id": "mux-v-77", "video_title": "Bread, Part 2", "video_series": "Coastal Kitchens", "video_producer": "North Studio",
+                "video_stream_type": "on-demand", "video_content_type": "episode", "video_duration": 120000, "video_language_code": "en"}
+    beacon = session([(0, "videochange", metadata), (5, "play", {"player_playhead_time": 0}), (10, "playing", {"player_playhead_time": 0})], {}, sent_t=20)
+    bodies, ignored = translate("mux", beacon)
+    started, content = bodies
+    assert started["properties"]["content_asset_ids"] == ["mux-v-77"] and started["properties"]["total_length"] == 120
+    assert content["properties"] == {"session_id": "s-1", "asset_id": "mux-v-77", "title": "Bread, Part 2", "program": "Coastal Kitchens",
+                                     "publisher": "North Studio", "full_episode": True, "position": 0, "total_length": 120, "livestream": False}
+    assert ignored["videochange"] == 1
+    # the same through the beacon's player_metadata (mux.monitor's data); the site's own video wins
+    beacon = {**session([(5, "play"), (10, "playing")], {}, sent_t=20), "player_metadata": metadata, "video": {"title": "Our title"}}
+    bodies, _ = translate("mux", beacon)
+    assert bodies[1]["properties"]["title"] == "Our title" and bodies[1]["properties"]["asset_id"] == "mux-v-77"
+
+
+def test_jw_player_and_vimeo_report_the_content_id_and_title_they_play():
+    # JW playlistItem {index, item: {mediaid, title, description}} (jwplayer events.ts); Vimeo loaded {id}
+    jw = session([(0, "playlistItem", {"index": 0, "item": {"mediaid": "a1B2c3D4", "title": "Launch", "description": "The launch film"}}), (5, "play")], {}, sent_t=10)
+    bodies, _ = translate("jwplayer", jw)
+    assert bodies[1]["properties"] == {"session_id": "s-1", "asset_id": "a1B2c3D4", "title": "Launch", "description": "The launch film"}
+    vimeo = session([(0, "loaded", {"id": 76979871}), (5, "play", {"seconds": 0}), (10, "playing", {"seconds": 0})], {}, sent_t=20)
+    bodies, _ = translate("vimeo", vimeo)
+    assert bodies[1]["properties"]["asset_id"] == "76979871"

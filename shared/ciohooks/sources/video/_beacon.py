@@ -136,7 +136,7 @@ def parse_beacon(body: bytes, max_events: int | None = None) -> Beacon:
 def _parse_beacon_exactly(body: bytes, max_events: int | None) -> Beacon:
     try:
         raw = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise MalformedBeacon([f"body is not JSON ({error.__class__.__name__})"]) from None
     if not isinstance(raw, dict):
         raise MalformedBeacon([f"body is a JSON {type(raw).__name__}, not an object"])

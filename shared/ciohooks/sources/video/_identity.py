@@ -23,10 +23,12 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import json
+from collections import OrderedDict
 
 from .. import _credentials as credentials
 from ..base import InvalidPayload
-from ._beacon import Beacon
+from ._beacon import Beacon, MalformedBeacon, parse_beacon
 
 IDENTITY_SECRET_SETTING = "VIDEO_IDENTITY_SECRETS"
 
@@ -39,6 +41,7 @@ class Verdict(enum.Enum):
     NO_HASH = "userId sent without user_hash"
     MISMATCH = "user_hash does not match userId"
     NOT_CONFIGURED = f"{IDENTITY_SECRET_SETTING} is not configured, so no userId is accepted"
+    NOT_CHECKED = "translated apart from its authentication (a replay, the CLI): userId not verified"
 
 
 class NoVerifiedIdentity(InvalidPayload):
@@ -53,6 +56,23 @@ def user_hash(secret: str, user_id: str) -> str:
 def secrets_of(value: str | None) -> list[str]:
     """The configured identity secrets (none when unset)."""
     return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def claims_user_id(body: bytes) -> bool:
+    """Whether a body names a userId (so the identity secret is worth reading)."""
+    try:
+        raw = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return False
+    return isinstance(raw, dict) and bool(raw.get("userId"))
+
+
+def verdict_of_body(body: bytes, secrets: list[str]) -> Verdict | None:
+    """``verdict`` of a raw body; None when it is not a beacon (refused later with a 400)."""
+    try:
+        return verdict(parse_beacon(body), secrets)
+    except MalformedBeacon:
+        return None
 
 
 def verdict(beacon: Beacon, secrets: list[str]) -> Verdict:
@@ -75,3 +95,30 @@ def identity(beacon: Beacon, found: Verdict) -> dict[str, str]:
         return {"anonymousId": beacon.anonymousId}
     raise NoVerifiedIdentity(f"no anonymousId, and the userId is not used: {found.value}")
 
+
+
+class Verdicts:
+    """Verdicts reached while authenticating, for the translation of the same request.
+
+    Only ``authenticate`` reads secrets (deliver, which translates raw requests again, holds none:
+    tests/unit/test_template.py). It verifies the identity there and keeps the verdict here, keyed
+    by the body's digest, for ``reply_after_accept`` and ``translate`` of that request in the same
+    container. A translation without it (a replay, the CLI) uses the anonymousId; a replayed beacon
+    that was translated before gets the events it got then, verified userId included."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._found: OrderedDict[str, Verdict] = OrderedDict()
+
+    @staticmethod
+    def _key(body: bytes) -> str:
+        return hashlib.sha256(body).hexdigest()
+
+    def keep(self, body: bytes, found: Verdict) -> None:
+        self._found[self._key(body)] = found
+        self._found.move_to_end(self._key(body))
+        while len(self._found) > self._size:
+            self._found.popitem(last=False)
+
+    def of(self, body: bytes) -> Verdict | None:
+        return self._found.get(self._key(body))

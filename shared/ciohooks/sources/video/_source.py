@@ -142,6 +142,7 @@ class VideoSource(Source):
         self.max_body_bytes = self._positive("VIDEO_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
         self.max_events = self._positive("VIDEO_MAX_EVENTS_PER_BEACON", DEFAULT_MAX_EVENTS)
         self.allowed_origins = self.settings.get_list("VIDEO_ALLOWED_ORIGINS")
+        self.verdicts = identity.Verdicts()
 
     def _positive(self, name: str, default: int) -> int:
         value = self.settings.get_int(name, default)  # not a whole number: ConfigurationError
@@ -206,17 +207,21 @@ class VideoSource(Source):
                 raise Unauthorized("no Origin header, and VIDEO_ALLOWED_ORIGINS is set")
             if origin not in {o.rstrip("/").lower() for o in allowed}:
                 raise Unauthorized("Origin is not in VIDEO_ALLOWED_ORIGINS")
-        if (configured := self.secret_or_open(WRITE_KEY_SETTING)) is None:
-            return
-        presented = request.header(WRITE_KEY_HEADER) or request.query.get(WRITE_KEY_FIELD) or _body_write_key(request.body)
-        keys = credentials.several(WRITE_KEY_SETTING, configured)
-        # Every key is compared, so timing does not tell which (or how many) keys exist.
-        credentials.require(presented, keys, "write key (header X-CIO-Write-Key, query write_key or body write_key)")
+        if (configured := self.secret_or_open(WRITE_KEY_SETTING)) is not None:
+            presented = request.header(WRITE_KEY_HEADER) or request.query.get(WRITE_KEY_FIELD) or _body_write_key(request.body)
+            keys = credentials.several(WRITE_KEY_SETTING, configured)
+            # Every key is compared, so timing does not tell which (or how many) keys exist.
+            credentials.require(presented, keys, "write key (header X-CIO-Write-Key, query write_key or body write_key)")
+        # The identity claim is authenticated here too (the only place a source reads secrets).
+        if identity.claims_user_id(request.body):
+            secrets = identity.secrets_of(self.secret(IDENTITY_SECRET_SETTING))
+            if (found := identity.verdict_of_body(request.body, secrets)) is not None:
+                self.verdicts.keep(request.body, found)
 
     def reply_after_accept(self, request: WebhookRequest) -> Reply | None:
         try:
             beacon = parse_beacon(request.body, self.max_events)
-            self._identity(beacon)
+            self._identity(beacon, self.verdicts.of(request.body))
         except MalformedBeacon as error:
             status = 413 if any(p.startswith("events: more than") for p in error.problems) else 400
             return Reply(status, json.dumps({"error": "malformed beacon", "problems": error.problems}), "application/json")
@@ -230,11 +235,14 @@ class VideoSource(Source):
         first = next((k.strip() for k in key.split(",") if k.strip()), "")
         return credentials.with_header(request, WRITE_KEY_HEADER, first)
 
-    def _identity(self, beacon: Beacon) -> dict[str, str]:
-        """The beacon's one identity field; says in the log when a userId was not used (never the id)."""
-        found = identity.verdict(beacon, identity.secrets_of(self.secret(IDENTITY_SECRET_SETTING)) if beacon.userId else [])
+    def _identity(self, beacon: Beacon, found: identity.Verdict | None) -> dict[str, str]:
+        """The beacon's one identity field, by the verdict ``authenticate`` reached; says in the log
+        when a userId was not used (why, never the id)."""
+        if found is None:
+            found = identity.Verdict.NOT_CHECKED if beacon.userId else identity.Verdict.NO_USER_ID
         if found not in (identity.Verdict.VERIFIED, identity.Verdict.NO_USER_ID):
-            logger.warning("%s beacon: userId not used (%s); its events go under anonymousId", self.full_name(), found.value)
+            fallback = "its events go under anonymousId" if beacon.anonymousId else "no anonymousId either: refused"
+            logger.warning("%s beacon: userId not used (%s); %s", self.full_name(), found.value, fallback)
         return identity.identity(beacon, found)
 
     # -- translation -----------------------------------------------------------------------------
@@ -243,9 +251,10 @@ class VideoSource(Source):
         beacon = parse_beacon(request.body, self.max_events)
         received_ms = int(request.received_at.timestamp() * 1000)
         video = self.beacon_video(beacon)
+        verdict = self.verdicts.of(request.body)
 
         def work(record: video_sessions.SessionRecord):
-            step = process_beacon(self, record, beacon, lambda: self._identity(beacon), video, received_ms, self.limits)
+            step = process_beacon(self, record, beacon, lambda: self._identity(beacon, verdict), video, received_ms, self.limits)
             return step.record, (step, record.anchor_ms)
 
         step, anchor_ms = video_sessions.update(self.sessions, self.session_key(beacon.session_id), work)
@@ -323,7 +332,7 @@ class VideoSource(Source):
 def _body_write_key(body: bytes) -> str | None:
     try:
         raw = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
     value = raw.get(WRITE_KEY_FIELD) if isinstance(raw, dict) else None
     return value if isinstance(value, str) and value else None
