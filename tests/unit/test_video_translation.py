@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -469,3 +469,25 @@ def test_jw_player_and_vimeo_report_the_content_id_and_title_they_play():
     vimeo = session([(0, "loaded", {"id": 76979871}), (5, "play", {"seconds": 0}), (10, "playing", {"seconds": 0})], {}, sent_t=20)
     bodies, _ = translate("vimeo", vimeo)
     assert bodies[1]["properties"]["asset_id"] == "76979871"
+
+
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "sources" / "video.md"
+GUIDE_SECTIONS = {"html5": "HTML5 and Video.js", "videojs": "HTML5 and Video.js", "jwplayer": "JW Player", "vimeo": "Vimeo player.js", "youtube": "YouTube IFrame API", "mux": "Mux Data"}
+
+
+def test_the_guide_names_every_type_each_player_maps_or_ignores_and_lists_only_those_as_ignored():
+    import re
+
+    backticked = lambda text: set(re.findall(r"`([A-Za-z][A-Za-z0-9_]*)`", text))
+    guide = GUIDE.read_text(encoding="utf-8")
+    section = {title: guide.split(f"### {title}\n", 1)[1].split("\n#", 1)[0] for title in set(GUIDE_SECTIONS.values())}
+    ignored: dict[str, set[str]] = defaultdict(set)
+    for player, title in GUIDE_SECTIONS.items():
+        source = sources.load(f"video/{player}")
+        missing = (source.mapped_types | set(source.ignored_types)) - backticked(section[title])
+        assert not missing, f"{player}: the guide does not name {sorted(missing)}"
+        ignored[title] |= set(source.ignored_types)
+    for title, text in section.items():
+        (row,) = [line for line in text.splitlines() if line.startswith("| ignored on purpose:")]
+        listed = backticked(row.split("|")[1])
+        assert listed == ignored[title], f"{title}: the guide's ignored list differs from the code: {sorted(listed ^ ignored[title])}"
