@@ -507,3 +507,39 @@ def test_a_record_too_large_drops_old_replay_results_first():
     trimmed, data = record.trimmed(limit=8_000)
     assert len(data) <= 8_000 and trimmed.results and min(map(int, trimmed.results)) > 0
     assert max(map(int, trimmed.results)) == 49
+
+
+def test_serve_runs_the_sweep_over_the_sessions_its_ingest_keeps():
+    import time as clock
+
+    from ciohooks.local import LocalPipeline
+
+    pipeline = LocalPipeline(Settings({"CIOHOOKS_VIDEO_WRITE_KEYS": "wk_local"}), write=lambda line: None)
+    _, beacons = beacons_of("html5/paused-seek-exit.json", 1)
+    request = WebhookRequest("POST", "/html5", json.dumps(beacons[1]).encode(), {"x-cio-write-key": "wk_local"})
+    assert pipeline.handle(request)["statusCode"] == 202  # waits for seq 0, which never comes
+    assert pipeline.delivery_queue.approximate_depth() == 0
+    assert pipeline.video_sweep.run_if_due() is not None and pipeline.video_sweep.run_if_due() is None  # every 5 s
+    report = pipeline.video_sweep.run(now_ms=int(clock.time() * 1000) + GAP_TIMEOUT_MS)
+    assert report.sessions == 1 and report.events > 0
+    assert pipeline.delivery_queue.approximate_depth() == 1
+
+
+def test_a_session_the_sweep_cannot_save_is_reported_failed_and_the_others_go_on():
+    settings = Settings({})
+    html5 = sources.load("video/html5")(settings)
+    _, beacons = beacons_of("html5/paused-seek-exit.json", 1)
+    deliver(html5, beacons[1], at_ms=0)
+    deliver(html5, {**beacons[1], "session_id": "other"}, at_ms=0)
+
+    class Down(MemoryQueue):
+        def put(self, envelope):
+            from ciohooks.queue import QueueUnavailable
+
+            raise QueueUnavailable("SQS is down")
+
+    report = Sweep(settings, Down()).run(now_ms=BASE_MS + GAP_TIMEOUT_MS)
+    assert (report.sessions, report.events, report.failed) == (2, 0, 2)
+    # nothing was saved: the next run, with the queue back, releases both
+    queue = MemoryQueue()
+    assert Sweep(settings, queue).run(now_ms=BASE_MS + GAP_TIMEOUT_MS).failed == 0 and queue.approximate_depth() == 2
