@@ -64,7 +64,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -221,7 +221,7 @@ class VideoSource(Source):
     def reply_after_accept(self, request: WebhookRequest) -> Reply | None:
         try:
             beacon = parse_beacon(request.body, self.max_events)
-            self._identity(beacon, self.verdicts.of(request.body))
+            self._identity(beacon, self.verdicts.of(request.body), quiet=True)
         except MalformedBeacon as error:
             status = 413 if any(p.startswith("events: more than") for p in error.problems) else 400
             return Reply(status, json.dumps({"error": "malformed beacon", "problems": error.problems}), "application/json")
@@ -235,12 +235,12 @@ class VideoSource(Source):
         first = next((k.strip() for k in key.split(",") if k.strip()), "")
         return credentials.with_header(request, WRITE_KEY_HEADER, first)
 
-    def _identity(self, beacon: Beacon, found: identity.Verdict | None) -> dict[str, str]:
+    def _identity(self, beacon: Beacon, found: identity.Verdict | None, quiet: bool = False) -> dict[str, str]:
         """The beacon's one identity field, by the verdict ``authenticate`` reached; says in the log
-        when a userId was not used (why, never the id)."""
+        (once per translation, not ``quiet``) when a userId was not used: why, never the id."""
         if found is None:
             found = identity.Verdict.NOT_CHECKED if beacon.userId else identity.Verdict.NO_USER_ID
-        if found not in (identity.Verdict.VERIFIED, identity.Verdict.NO_USER_ID):
+        if not quiet and found not in (identity.Verdict.VERIFIED, identity.Verdict.NO_USER_ID):
             fallback = "its events go under anonymousId" if beacon.anonymousId else "no anonymousId either: refused"
             logger.warning("%s beacon: userId not used (%s); %s", self.full_name(), found.value, fallback)
         return identity.identity(beacon, found)
@@ -291,7 +291,7 @@ class VideoSource(Source):
 
     # -- the scheduled sweep -----------------------------------------------------------------------
 
-    def sweep_session(self, key: str, now_ms: int, put: Any) -> int:
+    def sweep_session(self, key: str, now_ms: int, put: Callable[[Envelope], Any]) -> int:
         """Close the due gaps of session ``key``: queue each released beacon's events with ``put``
         (an envelope per beacon, carrying that beacon as its request), then save the session.
         Queued before saved: a failure between the two re-sends the same ids next time, never
