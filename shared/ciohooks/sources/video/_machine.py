@@ -73,7 +73,6 @@ from ._signals import (
     CONTENT_SIGNALS,
     QUIET,
     SEEK_START,
-    SNAPSHOT,
     Signal,
     ad_type,
     kbps,
