@@ -543,3 +543,16 @@ def test_a_session_the_sweep_cannot_save_is_reported_failed_and_the_others_go_on
     # nothing was saved: the next run, with the queue back, releases both
     queue = MemoryQueue()
     assert Sweep(settings, queue).run(now_ms=BASE_MS + GAP_TIMEOUT_MS).failed == 0 and queue.approximate_depth() == 2
+
+
+def test_the_sweep_leaves_what_it_has_no_time_for_to_the_next_run():
+    settings = Settings({})
+    html5 = sources.load("video/html5")(settings)
+    _, beacons = beacons_of("html5/paused-seek-exit.json", 1)
+    deliver(html5, beacons[1], at_ms=0)
+    import time as clock
+
+    queue = MemoryQueue()
+    late = Sweep(settings, queue).run(now_ms=BASE_MS + GAP_TIMEOUT_MS, stop_at=clock.monotonic() - 1)
+    assert (late.sessions, queue.approximate_depth()) == (0, 0)
+    assert Sweep(settings, queue).run(now_ms=BASE_MS + GAP_TIMEOUT_MS).sessions == 1 and queue.approximate_depth() == 1

@@ -54,10 +54,14 @@ class Sweep:
         settings = settings or Settings()
         return cls(settings, SqsQueue(settings.require("DELIVERY_QUEUE_URL")))
 
-    def run(self, now_ms: int | None = None) -> SweepReport:
+    def run(self, now_ms: int | None = None, stop_at: float | None = None) -> SweepReport:
+        """Sweep the due sessions; ``stop_at`` (``time.monotonic()``) leaves the rest to the next run
+        before the function's own timeout."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         report = SweepReport()
         for key in self.store.due(now_ms, MAX_SESSIONS_PER_RUN):
+            if stop_at is not None and time.monotonic() >= stop_at:
+                break
             report.sessions += 1
             try:
                 report.events += self._source(key).sweep_session(key, now_ms, self.delivery_queue.put)
