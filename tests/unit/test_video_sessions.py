@@ -1,7 +1,7 @@
 """Video sessions across beacons: order, retries, duplicates, gaps closed by time, lost state.
 
-Two property tests (hypothesis, derandomized: the same examples on every run; ``make fuzz``-style
-bigger runs by raising ``max_examples``):
+Two property tests (hypothesis, derandomized: the same examples on every run; a bigger random run
+with ``CIOHOOKS_FUZZ_EXAMPLES=2000``):
 
 - Any split of every sample session (every player) into beacons, posted in any order (the final
   one included: the tracker posts every pending beacon at once) and with any retries, within the
@@ -60,6 +60,13 @@ BASE_MS = int(BASE.timestamp() * 1000)
 REPLAY_RESULTS = 8  # the default VIDEO_REPLAY_RESULTS
 GAP_TIMEOUT_MS = 30_000  # the default VIDEO_GAP_TIMEOUT_SECONDS
 PATIENT = {"CIOHOOKS_VIDEO_MAX_BUFFERED_BEACONS": "1000", "CIOHOOKS_VIDEO_GAP_TIMEOUT_SECONDS": "100000"}
+# CI runs the same derandomized examples every time; CIOHOOKS_FUZZ_EXAMPLES=N runs N random ones.
+FUZZ_EXAMPLES = int(os.environ.get("CIOHOOKS_FUZZ_EXAMPLES") or 0)
+
+
+def property_settings(examples: int):
+    return settings(max_examples=FUZZ_EXAMPLES or examples, derandomize=not FUZZ_EXAMPLES, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 def deliver(source, beacon: dict[str, Any], at_ms: float | None = None) -> list[dict[str, Any]]:
@@ -156,7 +163,7 @@ def test_any_split_order_or_retry_within_the_gap_timeout_gives_the_same_events(p
     whole, expected = whole_sessions[path]
     player = path.split("/")[0]
 
-    @settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @property_settings(25)
     @given(deliveries(len(whole["events"])))
     def check(plan):
         cuts, empty_final, retries, order = plan
@@ -208,7 +215,7 @@ def test_no_order_retry_delay_or_lost_state_loses_an_event_or_shares_a_message_i
     whole, _ = whole_sessions[path]
     player = path.split("/")[0]
 
-    @settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @property_settings(20)
     @given(rough_deliveries(len(whole["events"])))
     def check(plan):
         cuts, order, retries, steps = plan
