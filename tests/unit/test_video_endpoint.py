@@ -383,3 +383,15 @@ def test_serve_answers_a_preflight_exactly_as_the_template_configures_the_functi
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_beacon_posted_twice_is_ignored_the_second_time_never_kept_as_unknown():
+    """Sequencing counts a repeated beacon as ``beacon:duplicate``: declared as ignored on every
+    player, so the central rule (an undeclared ignore is unknown, and kept) leaves it alone."""
+    ingest = Ingest("video", MemoryQueue(), MemoryQueue(), Settings({**SETTINGS, "CIOHOOKS_VIDEO_ALLOWED_ORIGINS": "*"}))
+    beacon = request(headers={WRITE_KEY_HEADER: "wk_site_a_123"})
+    first, again = ingest.handle("html5", beacon), ingest.handle("html5", beacon)
+    assert (first.result, again.result) == ("queued", "queued")  # the same events again, under the same messageIds
+    assert ingest.dead_letter_queue.approximate_depth() == 0
+    for player in ("html5", "videojs", "jwplayer", "vimeo", "youtube", "mux"):
+        assert "beacon:duplicate" in sources.load(f"video/{player}").ignored_types, player

@@ -73,6 +73,17 @@ class Step:
     tally: Translation  # ignored, unknown and failed items met while running beacons
 
 
+# What sequencing counts as not translated, per beacon (not per native event), and why: declared
+# on every player (``VideoSource.__init_subclass__``) so central enforcement keeps them ignored.
+BEACON_IGNORED: dict[str, str] = {
+    "beacon:duplicate": "a beacon received again: its events were queued the first time (same messageIds)",
+    "beacon:after_final": "a beacon numbered after the session's final one: the tracker starts a new session after a final beacon",
+    "beacon:buffered": "an early beacon: it waits for the ones before it (released then, or by the sweep at the gap timeout)",
+    "beacon:gap_closed": "beacons that never arrived before the gap timeout (nothing to keep; a straggler is still translated)",
+    "beacon:straggler": "a beacon that arrived after its gap was closed: translated from the state saved where the gap began",
+}
+
+
 def process_beacon(player: VideoSource, record: video_sessions.SessionRecord, beacon: Beacon, who: Callable[[], dict[str, str]], video: dict[str, Any], received_ms: int, limits: Limits) -> Step:
     """The session after ``beacon``. ``who`` resolves the beacon's identity (only called when the
     beacon is new: a duplicate is answered from the session without it)."""

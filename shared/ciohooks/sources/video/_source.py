@@ -122,6 +122,12 @@ class VideoSource(Source):
     scrub_window_ms: ClassVar[float | None] = None  # a pause this soon before a seek is part of it
     postroll_after_end: ClassVar[bool] = False  # Playback Completed waits for a post-roll break
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from ._sequencing import BEACON_IGNORED
+
+        cls.ignored_types = {**BEACON_IGNORED, **cls.ignored_types}
+
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
         # The embedded store lives with these settings (serve and Lambda keep them; translate makes
