@@ -80,6 +80,7 @@ SECRET_HOLDS = {
     "CUSTOMERIO_PUSH_TOKEN": "a random token of your own that the app or backend reporting push metrics sends as `Authorization: Bearer <token>` (not the Customer.io API key)",
     "EXPO_FORWARDER_TOKEN": "a random token of your own that your backend sends as `Authorization: Bearer <token>` when it forwards Expo tickets and receipts",
     "FIREBASE_AUTH_TOKEN": "a random token of your own that your forwarding Cloud Function sends as `Authorization: Bearer <token>`",
+    "ONESIGNAL_STREAM_TOKEN": "a random token of your own that the Event Stream sends as the custom header `Authorization: Bearer <token>` (OneSignal > Data > Event Streams)",
     "SENTRY_CLIENT_SECRET": "the integration's Client Secret (Sentry > Settings > Developer Settings > your integration)",
     # video
     "VIDEO_WRITE_KEYS": "the sites' write keys, comma-separated (one per site), shared by every video source: public values your pages' tracker sends; they tell sites apart and are not a credential",
