@@ -42,7 +42,7 @@ IGNORED, UNKNOWN = "ignored: ", "unknown, kept: "
 NO_TABLE_YET = frozenset(
     {
         "mobile/adjust", "mobile/appsflyer", "mobile/auth0", "mobile/backend", "mobile/branch", "mobile/clerk",
-        "mobile/customerio-push", "mobile/expo", "mobile/firebase-auth", "mobile/sentry",
+        "mobile/bugsnag", "mobile/customerio-push", "mobile/expo", "mobile/firebase-auth", "mobile/onesignal", "mobile/sentry",
         "video/html5", "video/jwplayer", "video/mux", "video/videojs", "video/vimeo", "video/youtube",
     }
 )  # fmt: skip

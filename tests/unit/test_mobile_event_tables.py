@@ -19,7 +19,7 @@ from ciohooks.sources import load
 from tests.support.mobile import ANY_OTHER, UNKNOWN, event_table_rows, guide_rows
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "sources"
-MOBILE = ["adjust", "appsflyer", "branch", "sentry", "auth0", "clerk", "firebase-auth", "customerio-push", "expo", "backend"]
+MOBILE = ["adjust", "appsflyer", "branch", "sentry", "auth0", "clerk", "firebase-auth", "customerio-push", "expo", "onesignal", "bugsnag", "backend"]
 SEMANTIC_NAMES = {cls.name for cls in ACTION_EVENTS} | {
     cls.name for cls in vars(cio_mobile).values() if isinstance(cls, type) and isinstance(getattr(cls, "name", None), str)
 }
