@@ -68,11 +68,15 @@ def test_load_on_loopback(cio_standin, capsys):
     refused: list[tuple[str, str, int]] = []
     lock = threading.Lock()
 
-    def one(i: int) -> None:
-        name, request, _ = catalogue[i % len(catalogue)]
+    # Signed once, then sent again and again, as a provider's retries are: a nonce signed anew with
+    # other content (SNS's MessageId with a new Timestamp) is a replay, refused by the replay store.
+    signed = []
+    for name, request, _ in catalogue:
         request = replace(request, received_at=datetime.now(UTC))
-        if keys[name] is not None:
-            request = sources.load(name).sign(request, keys[name])
+        signed.append((name, sources.load(name).sign(request, keys[name]) if keys[name] is not None else request))
+
+    def one(i: int) -> None:
+        name, request = signed[i % len(signed)]
         target = f"{url}{request.path}" + (f"?{request.raw_query}" if request.raw_query else "")
         start = time.perf_counter()
         if not hasattr(local_sessions, "session"):
