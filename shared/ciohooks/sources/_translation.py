@@ -11,6 +11,10 @@ way, and saying why one could not be built, never with a value.
   construction"). The output is the same: the models drop what is None when they serialise
   (``to_cio``), and the dicts here leave it out anyway, so a field the provider did not send stays
   absent.
+- ``EventBatch``: the same, for the events of a whole request at once: one call per event type
+  validates them all with the plain adapter generated from the model (``semantic/plain.py``), and
+  dumps them; anything it refuses is built by the model itself, one by one, so a bad item is
+  recorded under its own name exactly as ``build`` would record it.
 - ``text_or_none`` / ``object_or_empty``: reading optional payload fields.
 - ``timestamp_of`` / ``optional_timestamp``: ``timestamps.parse_timestamp`` with the field named
   in the error.
@@ -29,8 +33,9 @@ from pydantic import ValidationError
 
 from ..request import UnreadableJson, loads_json
 from ..semantic import SemanticEvent
+from ..semantic.plain import ValidatedEvent, plain_adapter
 from ..timestamps import BadTimestamp, parse_timestamp
-from .base import InvalidPayload
+from .base import InvalidPayload, Translation
 
 Event = TypeVar("Event", bound=SemanticEvent)
 
@@ -128,6 +133,15 @@ def sent(values: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
+def email_fields(identity: Mapping[str, str], message_id: str, timestamp: Any, properties: Mapping[str, Any], traits: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``email_event`` validates: properties and ``context.traits`` as sent (None left out);
+    no ``context`` at all when no trait was sent."""
+    fields = {**identity, "messageId": message_id, "timestamp": timestamp, "properties": sent(properties)}
+    if traits := sent(traits):
+        fields["context"] = {"traits": traits}
+    return fields
+
+
 def email_event(
     model: type[Event],
     identity: Mapping[str, str],
@@ -139,7 +153,60 @@ def email_event(
 ) -> Event:
     """An email semantic event: properties and ``context.traits`` (email, ip, user_agent) as sent;
     no ``context`` at all when no trait was sent."""
-    fields = {**identity, "messageId": message_id, "timestamp": timestamp, "properties": sent(properties)}
-    if traits := sent(traits):
-        fields["context"] = {"traits": traits}
-    return build(model, fields, where)
+    return build(model, email_fields(identity, message_id, timestamp, properties, traits), where)
+
+
+class EventBatch:
+    """The events of one request, validated together: ``add`` each event's fields (what ``build``
+    takes) inside its ``translation.item``, and the batch appends them all to ``translation.events``
+    in the order added when the ``with`` block ends.
+
+        with EventBatch(translation) as batch:
+            for index, raw in enumerate(items):
+                with translation.item(f"event {index}"):
+                    batch.add(EmailOpened, fields, f"event {index}")
+
+    Per event type, one plain-adapter call validates every event and one dump gives their bodies
+    (``ValidatedEvent``). When that call refuses anything, the events of that type are built by the
+    model one by one (``build``), each inside its own ``translation.item``: the bad ones are
+    recorded in ``translation.failed`` with the reason ``build`` gives, the good ones are kept.
+    """
+
+    def __init__(self, translation: Translation) -> None:
+        self.translation = translation
+        self.pending: list[tuple[type[SemanticEvent], dict[str, Any], str]] = []
+
+    def add(self, model: type[SemanticEvent], fields: dict[str, Any], where: str) -> None:
+        self.pending.append((model, fields, where))
+
+    def __enter__(self) -> EventBatch:
+        return self
+
+    def __exit__(self, kind: object, error: object, traceback: object) -> None:
+        if kind is None:
+            self.translation.events.extend(self.validated())
+
+    def validated(self) -> list[SemanticEvent | ValidatedEvent]:
+        pending = self.pending
+        by_model: dict[type[SemanticEvent], list[int]] = {}
+        for position, (model, _, _) in enumerate(pending):
+            by_model.setdefault(model, []).append(position)
+        out: list[Any] = [None] * len(pending)
+        for model, positions in by_model.items():
+            adapter = plain_adapter(model)
+            if adapter is not None:
+                try:
+                    bodies = adapter.dump_python(adapter.validate_python([pending[p][1] for p in positions]), mode="json", exclude_none=True)
+                except ValidationError:
+                    pass
+                else:
+                    head = {"type": "track", "event": model.name}
+                    for position, body in zip(positions, bodies):
+                        out[position] = ValidatedEvent(model, {**head, **body})
+                    continue
+            for position in positions:  # the model decides, one event at a time
+                _, fields, where = pending[position]
+                with self.translation.item(where):
+                    out[position] = build(model, fields, where)
+        self.pending = []
+        return [event for event in out if event is not None]
