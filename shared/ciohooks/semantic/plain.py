@@ -4,15 +4,21 @@ A pydantic model validates a dict by building an instance (and one per nested mo
 it back into a dict: most of the cost of a translated event. ``plain_adapter(Model)`` derives from
 the model's own fields a ``TypedDict`` (nested models become nested ``TypedDict``s), with the same
 constraints, the same ``extra`` rule and the model's after-validators (the identity rule), and
-validates a whole list of events in one call, dict in, dict out, with no instance at all.
+validates a whole list of events in one call (strict mode), dict in, dict out, no instance at all.
+``bodies`` turns its output into Customer.io bodies: what ``to_cio`` would dump, without a dump.
 
 It is generated, never written by hand, so the models stay the single source of truth, and it is
-never looser than the model: a field the model lets be None is left out instead (None is refused),
-and a model it cannot mirror exactly (a default other than None, a field or before/wrap validator)
-gets no plain adapter at all (``None``): its events go through the model. Whatever the plain
-adapter refuses goes through the model too (``_translation.EventBatch``), so the model has the last
-word on every event. tests/unit/test_plain_validation.py holds the two paths equal: the same output
-for every sample of every source, and the same verdict on events broken on purpose.
+never looser than the model, only stricter where that makes its output JSON as it stands (so it
+needs no dump): a field the model lets be None is left out instead (None is refused); a value the
+model takes as ``Any`` (extra fields, ``integrations``) must be plain JSON (no None at the top of
+an object, which the model's ``exclude_none`` dump would leave out; no NaN or infinity; no tuple,
+set or datetime); the only datetime is the event's ``timestamp``, formatted by pydantic's own
+serialiser. A model it cannot mirror exactly (a default other than None, a field or before/wrap
+validator, a datetime elsewhere) gets no plain adapter at all (``None``): its events go through
+the model. Whatever the plain adapter refuses goes through the model too
+(``_translation.EventBatch``), so the model has the last word on every event.
+tests/unit/test_plain_validation.py holds the two paths equal: the same bodies for every sample of
+every source, key order included, and the same verdict on events broken on purpose.
 """
 
 from __future__ import annotations
@@ -20,14 +26,23 @@ from __future__ import annotations
 import functools
 import types
 import typing
+from datetime import datetime
 from typing import Annotated, Any, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, TypeAdapter, with_config
-from typing_extensions import NotRequired, TypedDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, with_config
+from typing_extensions import NotRequired, TypeAliasType, TypedDict
 
 from .base import SemanticEvent, identity_problem
 
 _ONE_IDENTITY = SemanticEvent.__pydantic_decorators__.model_validators["_one_identity"].func
+
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+# JSON as json.loads gives it, without NaN or infinity (which a JSON dump would turn into null).
+PlainJson = TypeAliasType("PlainJson", "Union[str, bool, int, FiniteFloat, list[PlainJson], dict[str, PlainJson], None]")  # type: ignore[misc]
+# What the plain mirror takes where the model takes anything: JSON, not None (the model's dump
+# leaves a None extra field out; the plain output keeps what it validated, so it refuses None).
+PlainValue = Union[str, bool, int, FiniteFloat, list[PlainJson], dict[str, PlainJson]]
 
 
 class Unsupported(TypeError):
@@ -38,7 +53,7 @@ class Unsupported(TypeError):
 def plain_adapter(model: type[SemanticEvent]) -> TypeAdapter[list[dict[str, Any]]] | None:
     """``TypeAdapter(list[<model as a TypedDict>])``, or None when the model cannot be mirrored."""
     try:
-        return TypeAdapter(list[_plain_model(model)])  # type: ignore[misc]
+        return TypeAdapter(list[_plain_model(model)], config=ConfigDict(strict=True))  # type: ignore[misc]
     except Unsupported:
         return None
 
@@ -52,7 +67,7 @@ def _plain_model(model: type[BaseModel]) -> Any:
     for name, info in model.model_fields.items():
         if info.alias not in (None, name) or info.validation_alias is not None or info.default_factory is not None:
             raise Unsupported(f"{model.__name__}.{name} has an alias or a default factory")
-        annotation = _plain_annotation(info.annotation)
+        annotation = _plain_annotation(info.annotation, datetime_ok=name == "timestamp" and issubclass(model, SemanticEvent))
         if info.metadata:
             annotation = Annotated[(annotation, *info.metadata)]  # type: ignore[valid-type]
         if info.is_required():
@@ -62,7 +77,8 @@ def _plain_model(model: type[BaseModel]) -> Any:
         else:
             raise Unsupported(f"{model.__name__}.{name} has a default other than None")
     extra = model.model_config.get("extra") or "ignore"
-    plain: Any = with_config(ConfigDict(extra=extra))(TypedDict(f"{model.__name__}Plain", fields))  # type: ignore[operator]
+    closing: dict[str, Any] = {"extra_items": PlainValue} if extra == "allow" else {}
+    plain: Any = with_config(ConfigDict(extra=extra))(TypedDict(f"{model.__name__}Plain", fields, **closing))  # type: ignore[operator]
     after = []
     for decorator in decorators.model_validators.values():
         if decorator.info.mode != "after":
@@ -74,18 +90,28 @@ def _plain_model(model: type[BaseModel]) -> Any:
     return Annotated[(plain, *after)] if after else plain
 
 
-def _plain_annotation(annotation: Any) -> Any:
-    """``annotation`` with every model in it replaced by its plain mirror."""
+def _plain_annotation(annotation: Any, datetime_ok: bool = False) -> Any:
+    """``annotation`` with every model in it replaced by its plain mirror, ``Any`` by plain JSON."""
+    if annotation is Any:
+        return PlainValue
+    if annotation is float:
+        return FiniteFloat
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return _plain_model(annotation)
+    if annotation is AwareDatetime or (isinstance(annotation, type) and issubclass(annotation, datetime)):
+        if not datetime_ok:
+            raise Unsupported("a datetime other than the event's timestamp")
+        return annotation
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is Annotated:
-        return Annotated[(_plain_annotation(args[0]), *annotation.__metadata__)]
+        return Annotated[(_plain_annotation(args[0], datetime_ok), *annotation.__metadata__)]
     if origin in (Union, types.UnionType):
-        return Union[tuple(_plain_annotation(arg) for arg in args)]
-    if origin in (list, dict) and any(isinstance(arg, type) and issubclass(arg, BaseModel) for arg in args):
+        return Union[tuple(_plain_annotation(arg, datetime_ok) for arg in args)]
+    if origin in (list, dict):
         return origin[tuple(_plain_annotation(arg) for arg in args)]
-    return annotation
+    if origin is typing.Literal or annotation in (str, int, bool, type(None)):
+        return annotation
+    raise Unsupported(f"no plain mirror for {annotation!r}")
 
 
 def _without_none(annotation: Any) -> Any:
@@ -120,6 +146,21 @@ def _identity(rule: Any, name: str, fields: dict[str, Any]) -> dict[str, Any]:
     if (problem := identity_problem(rule, name, "userId" in fields, "anonymousId" in fields)) is not None:
         raise ValueError(problem)
     return fields
+
+
+_TIMESTAMPS: TypeAdapter[list[datetime]] = TypeAdapter(list[datetime])
+
+
+def bodies(model: type[SemanticEvent], validated: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Customer.io bodies of events ``plain_adapter(model)`` validated: ``type`` and ``event`` first,
+    then the validated fields as they are (plain JSON already, in the model's field order), the
+    ``timestamp`` in pydantic's JSON format (one serialiser call for the batch)."""
+    head = {"type": "track", "event": model.name}
+    out = [{**head, **fields} for fields in validated]
+    stamped = [body for body in out if "timestamp" in body]
+    for body, text in zip(stamped, _TIMESTAMPS.dump_python([body["timestamp"] for body in stamped], mode="json")):
+        body["timestamp"] = text
+    return out
 
 
 class ValidatedEvent:

@@ -12,8 +12,8 @@ way, and saying why one could not be built, never with a value.
   (``to_cio``), and the dicts here leave it out anyway, so a field the provider did not send stays
   absent.
 - ``EventBatch``: the same, for the events of a whole request at once: one call per event type
-  validates them all with the plain adapter generated from the model (``semantic/plain.py``), and
-  dumps them; anything it refuses is built by the model itself, one by one, so a bad item is
+  validates them all with the plain adapter generated from the model (``semantic/plain.py``),
+  whose output is the Customer.io body as it stands; anything it refuses is built by the model itself, one by one, so a bad item is
   recorded under its own name exactly as ``build`` would record it.
 - ``text_or_none`` / ``object_or_empty``: reading optional payload fields.
 - ``timestamp_of`` / ``optional_timestamp``: ``timestamps.parse_timestamp`` with the field named
@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from ..request import UnreadableJson, loads_json
 from ..semantic import SemanticEvent
-from ..semantic.plain import ValidatedEvent, plain_adapter
+from ..semantic.plain import ValidatedEvent, bodies, plain_adapter
 from ..timestamps import BadTimestamp, parse_timestamp
 from .base import InvalidPayload, Translation
 
@@ -166,8 +166,8 @@ class EventBatch:
                 with translation.item(f"event {index}"):
                     batch.add(EmailOpened, fields, f"event {index}")
 
-    Per event type, one plain-adapter call validates every event and one dump gives their bodies
-    (``ValidatedEvent``). When that call refuses anything, the events of that type are built by the
+    Per event type, one plain-adapter call validates every event and gives their bodies
+    (``ValidatedEvent``, no dump needed: ``plain.bodies``). When that call refuses anything, the events of that type are built by the
     model one by one (``build``), each inside its own ``translation.item``: the bad ones are
     recorded in ``translation.failed`` with the reason ``build`` gives, the good ones are kept.
     """
@@ -196,13 +196,12 @@ class EventBatch:
             adapter = plain_adapter(model)
             if adapter is not None:
                 try:
-                    bodies = adapter.dump_python(adapter.validate_python([pending[p][1] for p in positions]), mode="json", exclude_none=True)
+                    validated = adapter.validate_python([pending[p][1] for p in positions])
                 except ValidationError:
                     pass
                 else:
-                    head = {"type": "track", "event": model.name}
-                    for position, body in zip(positions, bodies):
-                        out[position] = ValidatedEvent(model, {**head, **body})
+                    for position, body in zip(positions, bodies(model, validated)):
+                        out[position] = ValidatedEvent(model, body)
                     continue
             for position in positions:  # the model decides, one event at a time
                 _, fields, where = pending[position]
