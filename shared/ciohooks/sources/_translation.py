@@ -179,6 +179,17 @@ class EventBatch:
     def add(self, model: type[SemanticEvent], fields: dict[str, Any], where: str) -> None:
         self.pending.append((model, fields, where))
 
+    def add_from(self, model: type[SemanticEvent], where: str, fields_of: Callable[..., dict[str, Any]], *args: Any) -> None:
+        """``add(model, fields_of(*args), where)`` inside ``translation.item(where)``, without
+        building the context manager (this runs once per event): a failure is recorded the same way."""
+        try:
+            fields = fields_of(*args)
+        except Exception as error:  # noqa: BLE001 - what item() does not record is raised again
+            if not self.translation._record_failure(where, error):
+                raise
+        else:
+            self.pending.append((model, fields, where))
+
     def __enter__(self) -> EventBatch:
         return self
 

@@ -174,8 +174,7 @@ class Mailjet(Source):
                     translation.ignored["bounce:soft"] += 1
                 else:
                     where = f"event {index + 1} ({kind})"
-                    with translation.item(where):
-                        batch.add(events[kind], self._fields(where, kind, raw, rules, by_guid), where)
+                    batch.add_from(events[kind], where, self._fields, where, kind, raw, rules, by_guid)
         return translation
 
     def _event(self, index: int, kind: str, raw: Mapping[str, Any], rules: IdentityRules, by_guid: bool) -> EmailEvent:

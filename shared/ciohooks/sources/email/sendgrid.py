@@ -337,6 +337,11 @@ class Options:
     category_as_campaign_name: bool
     whole_sg_message_id: bool
 
+    @functools.cached_property
+    def custom_arg_keys(self) -> frozenset[str]:
+        """Every key the properties may come from: an event with none of them needs no lookup."""
+        return frozenset((*self.subject_keys, *self.campaign_id_keys, *self.campaign_name_keys))
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Options:
         return cls(
@@ -392,15 +397,14 @@ class SendGrid(Source):
                 kind = raw["event"]
                 if kind not in events:
                     not_mapped(translation, kind, self.ignored_types)
-                elif (skipped := _skipped_by_policy(kind, raw, policy)) is not None:
+                elif kind in _POLICY_TYPES and (skipped := _skipped_by_policy(kind, raw, policy)) is not None:
                     ignored[skipped] += 1
                 elif kind == "bounce" and not raw.get("sg_message_id"):
                     # Documented: asynchronous bounces have no message id, so no email_id (see above).
                     ignored["bounce:no_sg_message_id"] += 1
                 else:
                     where = f"event {index} ({kind[:64]})"
-                    with translation.item(where):
-                        batch.add(events[kind], self._fields(where, kind, raw, rules, options), where)
+                    batch.add_from(events[kind], where, self._fields, where, kind, raw, rules, options)
         return translation
 
     def _translate_event(self, index: int, raw: dict[str, Any], rules: IdentityRules, options: Options) -> EmailEvent:
@@ -421,12 +425,13 @@ class SendGrid(Source):
             raise InvalidPayload(f"{where}: no sg_message_id, so no email_id")
 
         properties: dict[str, Any] = {"email_id": sg_message_id if options.whole_sg_message_id else x_message_id(sg_message_id)}
-        if (subject := _first(raw, options.subject_keys)) is not None:
-            properties["email_subject"] = subject
-        if (campaign_id := _first(raw, options.campaign_id_keys)) is not None:
-            properties["campaign_id"] = campaign_id
-        if (campaign_name := _campaign_name(raw, event, options)) is not None:
-            properties["campaign_name"] = campaign_name
+        if options.category_as_campaign_name or not options.custom_arg_keys.isdisjoint(raw):  # most events carry no custom args
+            if (subject := _first(raw, options.subject_keys)) is not None:
+                properties["email_subject"] = subject
+            if (campaign_id := _first(raw, options.campaign_id_keys)) is not None:
+                properties["campaign_id"] = campaign_id
+            if (campaign_name := _campaign_name(raw, event, options)) is not None:
+                properties["campaign_name"] = campaign_name
         if kind == "click":
             _copy(event, properties, (("url", "link_url"), ("url_offset", "url_offset")))
         elif kind == "open":
@@ -474,6 +479,9 @@ def _campaign_name(raw: Mapping[str, Any], event: Mapping[str, Any], options: Op
         categories = [category] if isinstance(category, str) else (category or [])
         name = next((c for c in categories if c), None)
     return name
+
+
+_POLICY_TYPES = frozenset({"bounce", "group_unsubscribe", "open"})  # the types _skipped_by_policy looks at
 
 
 def _skipped_by_policy(kind: str, raw: Mapping[str, Any], policy: EmailPolicy) -> str | None:
