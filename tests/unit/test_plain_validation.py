@@ -151,7 +151,7 @@ def test_a_bad_event_is_recorded_by_name_and_the_rest_keep_their_order():
     assert [e.to_cio()["messageId"] for e in translation.events] == ["m-first", "m-click", "m-last"]
     assert translation.failed == ["event 2 (open): invalid properties.email_id (string_too_short)"]
     # The good ones of the refused type were built by the model itself; the clicked one by the plain path.
-    assert [type(e).__name__ for e in translation.events] == ["EmailOpened", "ValidatedEvent", "EmailOpened"]
+    assert [type(e).__name__ for e in translation.events] == ["EmailOpened", "ValidatedEmailLinkClicked", "EmailOpened"]
 
 
 def test_add_from_records_what_item_records():
@@ -167,11 +167,12 @@ def test_add_from_records_what_item_records():
 
 
 def test_a_validated_event_reads_like_the_model():
-    [event] = bodies(EmailOpened, plain_adapter(EmailOpened).validate_python([GOOD]))
-    validated = ValidatedEvent(EmailOpened, event)
+    [validated] = bodies(EmailOpened, plain_adapter(EmailOpened).validate_python([GOOD]))
+    assert isinstance(validated, ValidatedEvent) and validated.model is EmailOpened
     assert validated.name == "Email Opened"
     assert validated.properties.email_id == "m-1"
     assert validated.to_cio() is not validated.to_cio()  # a fresh dict each time, like the model's
+    assert type(validated.to_cio()) is dict
     assert validated.to_cio() == {
         "type": "track",
         "event": "Email Opened",

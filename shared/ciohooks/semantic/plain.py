@@ -27,7 +27,7 @@ import functools
 import types
 import typing
 from datetime import datetime
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, ClassVar, Union
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import NotRequired, TypeAliasType, TypedDict
@@ -151,46 +151,57 @@ def _identity(rule: Any, name: str, fields: dict[str, Any]) -> dict[str, Any]:
 _TIMESTAMPS: TypeAdapter[list[datetime]] = TypeAdapter(list[datetime])
 
 
-def bodies(model: type[SemanticEvent], validated: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def bodies(model: type[SemanticEvent], validated: list[dict[str, Any]]) -> list[ValidatedEvent]:
     """Customer.io bodies of events ``plain_adapter(model)`` validated: ``type`` and ``event`` first,
     then the validated fields as they are (plain JSON already, in the model's field order), the
     ``timestamp`` in pydantic's JSON format (one serialiser call for the batch)."""
+    kind = ValidatedEvent.of(model)
     head = {"type": "track", "event": model.name}
-    out = [{**head, **fields} for fields in validated]
-    stamped = [body for body in out if "timestamp" in body]
-    for body, text in zip(stamped, _TIMESTAMPS.dump_python([body["timestamp"] for body in stamped], mode="json")):
+    out, stamped, stamps = [], [], []
+    for fields in validated:
+        body = kind(head)
+        body.update(fields)
+        out.append(body)
+        if "timestamp" in fields:
+            stamped.append(body)
+            stamps.append(fields["timestamp"])
+    for body, text in zip(stamped, _TIMESTAMPS.dump_python(stamps, mode="json")):
         body["timestamp"] = text
     return out
 
 
-class ValidatedEvent:
-    """One event a plain adapter validated: its Customer.io body, ready to send.
+class ValidatedEvent(dict):  # type: ignore[type-arg]
+    """One event a plain adapter validated: it is its Customer.io body (a dict), ready to send.
 
     Stands where a model instance would in ``Translation.events``: ``name`` and ``to_cio()`` are
     read without building anything; any other attribute (``messageId``, ``properties``...) builds
     the model instance from the body on demand (what the model would have built: the tests hold
-    them equal)."""
+    them equal). One subclass per model (``of``), so building one is a plain dict copy."""
 
-    __slots__ = ("model", "body")
+    __slots__ = ()
+    model: ClassVar[type[SemanticEvent]]
 
-    def __init__(self, model: type[SemanticEvent], body: dict[str, Any]) -> None:
-        self.model = model
-        self.body = body
+    @staticmethod
+    @functools.cache
+    def of(model: type[SemanticEvent]) -> type[ValidatedEvent]:
+        return type(f"Validated{model.__name__}", (ValidatedEvent,), {"__slots__": (), "model": model})
 
     @property
     def name(self) -> str:
         return self.model.name
 
     def to_cio(self) -> dict[str, Any]:
-        """A fresh dict each time, like ``SemanticEvent.to_cio``."""
-        return dict(self.body)
+        """A fresh plain dict each time, like ``SemanticEvent.to_cio``."""
+        return dict(self)
 
     def event(self) -> SemanticEvent:
         """The model instance of this event."""
-        return self.model.model_validate({key: value for key, value in self.body.items() if key not in ("type", "event")})
+        return self.model.model_validate({key: value for key, value in self.items() if key not in ("type", "event")})
 
     def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__"):  # copy, pickle and friends probing for hooks
+            raise AttributeError(attribute)
         return getattr(self.event(), attribute)
 
     def __repr__(self) -> str:
-        return f"ValidatedEvent({self.model.__name__})"
+        return f"{type(self).__name__}({dict.__repr__(self)})"

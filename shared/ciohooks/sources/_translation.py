@@ -211,8 +211,8 @@ class EventBatch:
                 except ValidationError:
                     pass
                 else:
-                    for position, body in zip(positions, bodies(model, validated)):
-                        out[position] = ValidatedEvent(model, body)
+                    for position, event in zip(positions, bodies(model, validated)):
+                        out[position] = event
                     continue
             for position in positions:  # the model decides, one event at a time
                 _, fields, where = pending[position]
