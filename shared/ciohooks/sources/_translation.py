@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from itertools import repeat
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 from urllib.parse import unquote
 
 from pydantic import ValidationError
@@ -183,10 +183,14 @@ class EventBatch:
 
     def __init__(self, translation: Translation) -> None:
         self.translation = translation
-        self.pending: list[tuple[type[SemanticEvent], dict[str, Any], str]] = []
+        self.order: list[type[SemanticEvent]] = []  # the model of each event, in the order added
+        self.by_model: dict[type[SemanticEvent], list[tuple[dict[str, Any], str]]] = {}
 
     def add(self, model: type[SemanticEvent], fields: dict[str, Any], where: str) -> None:
-        self.pending.append((model, fields, where))
+        self.order.append(model)
+        if (group := self.by_model.get(model)) is None:
+            group = self.by_model[model] = []
+        group.append((fields, where))
 
     def add_from(self, model: type[SemanticEvent], where: str, fields_of: Callable[..., dict[str, Any]], *args: Any) -> None:
         """``add(model, fields_of(*args), where)`` inside ``translation.item(where)``, without
@@ -197,7 +201,7 @@ class EventBatch:
             if not self.translation._record_failure(where, error):
                 raise
         else:
-            self.pending.append((model, fields, where))
+            self.add(model, fields, where)
 
     def __enter__(self) -> EventBatch:
         return self
@@ -207,25 +211,24 @@ class EventBatch:
             self.translation.events.extend(self.validated())
 
     def validated(self) -> list[SemanticEvent | ValidatedEvent]:
-        pending = self.pending
-        by_model: dict[type[SemanticEvent], list[int]] = {}
-        for position, (model, _, _) in enumerate(pending):
-            by_model.setdefault(model, []).append(position)
-        out: list[Any] = [None] * len(pending)
-        for model, positions in by_model.items():
-            adapter = plain_adapter(model)
-            if adapter is not None:
-                try:
-                    validated = adapter.validate_python([pending[p][1] for p in positions])
-                except ValidationError:
-                    pass
-                else:
-                    for position, event in zip(positions, bodies(model, validated)):
-                        out[position] = event
-                    continue
-            for position in positions:  # the model decides, one event at a time
-                _, fields, where = pending[position]
-                with self.translation.item(where):
-                    out[position] = build(model, fields, where)
-        self.pending = []
-        return [event for event in out if event is not None]
+        built: dict[type[SemanticEvent], Iterator[Any]] = {}
+        for model, group in self.by_model.items():
+            built[model] = iter(self._validated(model, group))
+        order = self.order
+        self.order, self.by_model = [], {}
+        return [event for event in map(next, map(built.__getitem__, order)) if event is not None]
+
+    def _validated(self, model: type[SemanticEvent], group: list[tuple[dict[str, Any], str]]) -> list[Any]:
+        """The events of one type, in order (None for one the model refused)."""
+        adapter = plain_adapter(model)
+        if adapter is not None:
+            try:
+                return bodies(model, adapter.validate_python([fields for fields, _ in group]))
+            except ValidationError:
+                pass
+        out: list[Any] = []
+        for fields, where in group:  # the model decides, one event at a time
+            out.append(None)
+            with self.translation.item(where):
+                out[-1] = build(model, fields, where)
+        return out
