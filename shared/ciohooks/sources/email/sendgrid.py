@@ -145,9 +145,6 @@ EVENTS: dict[str, type[EmailEvent]] = {
 # Events where ``ip``/``useragent`` belong to the recipient (elsewhere ``ip`` is SendGrid's own).
 ENGAGEMENT = frozenset({"open", "click", "spamreport", "unsubscribe", "group_unsubscribe"})
 BOUNCE_DETAILS = ("reason", "status", "type", "bounce_classification")
-BOUNCE_FIELDS = tuple((name, name) for name in BOUNCE_DETAILS)
-ENGAGEMENT_TRAITS = (("ip", "ip"), ("useragent", "user_agent"))
-MACHINE_OPEN_FIELD = "sg_machine_open"
 
 
 # ---- payload -------------------------------------------------------------------------------------
@@ -433,11 +430,17 @@ class SendGrid(Source):
             if (campaign_name := _campaign_name(raw, event, options)) is not None:
                 properties["campaign_name"] = campaign_name
         if kind == "click":
-            _copy(event, properties, (("url", "link_url"), ("url_offset", "url_offset")))
+            if (url := get("url")) is not None:
+                properties["link_url"] = url
+            if (url_offset := get("url_offset")) is not None:
+                properties["url_offset"] = url_offset
         elif kind == "open":
-            _copy(event, properties, ((MACHINE_OPEN_FIELD, MACHINE_OPEN_PROPERTY),))
+            if (machine_open := get("sg_machine_open")) is not None:
+                properties[MACHINE_OPEN_PROPERTY] = machine_open
         elif kind == "bounce":
-            _copy(event, properties, BOUNCE_FIELDS)
+            for name in BOUNCE_DETAILS:
+                if (value := get(name)) is not None:
+                    properties[name] = value
         elif kind == "group_unsubscribe":
             if get("asm_group_id") is None:
                 # Without the group it would read as a global unsubscribe: not what happened.
@@ -449,7 +452,10 @@ class SendGrid(Source):
             raise InvalidPayload(f"{where}: email is not one address")
         traits: dict[str, Any] = {"email": email}
         if kind in ENGAGEMENT:
-            _copy(event, traits, ENGAGEMENT_TRAITS)
+            if (ip := get("ip")) is not None:
+                traits["ip"] = ip
+            if (user_agent := get("useragent")) is not None:
+                traits["user_agent"] = user_agent
         try:
             fields: dict[str, Any] = rules.resolve(raw, email)
         except NoIdentity as error:
@@ -463,13 +469,6 @@ class SendGrid(Source):
         fields["context"] = {"traits": traits}
         fields["properties"] = properties
         return fields
-
-
-def _copy(event: Mapping[str, Any], into: dict[str, Any], names: tuple[tuple[str, str], ...]) -> None:
-    """``into[ours] = event[theirs]`` for each pair SendGrid sent (not None)."""
-    for theirs, ours in names:
-        if (value := event.get(theirs)) is not None:
-            into[ours] = value
 
 
 def _campaign_name(raw: Mapping[str, Any], event: Mapping[str, Any], options: Options) -> str | None:
