@@ -4,9 +4,14 @@
     .venv/bin/python -m bench.run --only cold,throughput --quick
     .venv/bin/python -m bench.run --write docs/PERFORMANCE.md   # refresh the figures block there
 
-1. Cold start: import of each function's handler module in a fresh interpreter, against
-   ``import boto3, pydantic`` (goal: ingest <= 1.3x); and the Lambda Runtime Interface Emulator's
-   cold and warm invoke of each function (the real runtime, a layer-only path).
+1. Cold start: import of each function's handler module in a fresh interpreter, in interleaved
+   rounds, median of the rounds' ratios to ``import boto3, pydantic`` (goal: ingest <= 1.2x); and
+   the Lambda Runtime Interface Emulator's cold and warm invoke of each function (the real runtime,
+   a layer-only path).
+2a. The price of the guarantee: the validated SendGrid and Mailjet 1,000-event translations against
+   the floor (bench/floor.py: plain dict-to-dict code, no validation, identical output, checked
+   first) and ``json.loads``, interleaved CPU-time rounds (goal: real >= 0.7x the floor's speed).
+2b. Single-event ingest latency in-process (``Ingest.handle`` on a signed SendGrid open).
 2. Translation throughput per source on realistic requests, events/s on one core, against plain
    ``json.loads`` of the same bytes (goal: >= 100k events/s and >= 0.25x json.loads).
 3. Delivery efficiency: events per Customer.io request and events/s through the deliver path to
