@@ -7,6 +7,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ciohooks.deliver import DeliverApp
+from ciohooks.gcpause import collector_paused, freeze_after_init
 
 logger = Logger()
 # The library logs through standard logging: give its loggers this Logger's JSON format, level and
@@ -17,9 +18,12 @@ metrics = Metrics()
 tracer = Tracer()  # patches requests and botocore: each Customer.io call and SQS send is a subsegment
 app = DeliverApp.from_environment()
 
+freeze_after_init()  # what init built is never scanned again
+
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return app.handle(event, context)
+    with collector_paused():  # no collection in the middle of a request (ciohooks.gcpause)
+        return app.handle(event, context)

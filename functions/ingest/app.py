@@ -14,6 +14,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ciohooks.gcpause import collector_paused, freeze_after_init
 from ciohooks.handlers import ingest_app_from_environment
 
 logger = Logger()
@@ -24,8 +25,11 @@ copy_config_to_registered_loggers(source_logger=logger, include={"ciohooks"})
 metrics = Metrics()
 app = ingest_app_from_environment(os.environ["CIOHOOKS_FAMILY"])
 
+freeze_after_init()  # what init built is never scanned again
+
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.LAMBDA_FUNCTION_URL)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+    with collector_paused():  # no collection in the middle of a request (ciohooks.gcpause)
+        return app.resolve(event, context)

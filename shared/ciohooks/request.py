@@ -38,6 +38,7 @@ class UnreadableJson(json.JSONDecodeError):
 
 _ESCAPE = re.compile(rb"\\.", re.DOTALL)  # a backslash and the byte it escapes
 _NOT_A_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'[]{}"')))
 _DEPTH_STEP = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")  # opener +1, closer -1, both shifted by one
 
 
@@ -46,10 +47,22 @@ def json_depth(data: bytes | str) -> int:
     without parsing it: a few C-speed passes, whatever the depth. Malformed text is measured too
     (``[[[`` is 3 deep; an unterminated string runs to the end), so the limit holds before any
     parser runs."""
-    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    return _depth_of(_structure(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data))
+
+
+def _structure(raw: bytes) -> bytes:
+    """Only the quotes and brackets of ``raw``, escaped characters left out first (so every quote
+    left opens or closes a string)."""
     if b"\\" in raw:
-        raw = _ESCAPE.sub(b"", raw)  # so every quote left opens or closes a string
-    outside_strings = b"".join(raw.split(b'"')[::2])
+        raw = _ESCAPE.sub(b"", raw)
+    return raw.translate(None, _NOT_STRUCTURE)
+
+
+def _depth_of(structure: bytes) -> int:
+    # Two quotes with nothing between them (an empty string here: a string without brackets, or
+    # the end of one and the start of the next) change no bracket's side of a string, so they go
+    # before the split: 30x fewer pieces on a SendGrid batch.
+    outside_strings = b"".join(structure.replace(b'""', b"").split(b'"')[::2])
     brackets = outside_strings.translate(None, _NOT_A_BRACKET)
     if not brackets:
         return 0
@@ -59,8 +72,10 @@ def json_depth(data: bytes | str) -> int:
 
 def too_deep(data: bytes | str) -> bool:
     """``json_depth(data) > MAX_JSON_DEPTH``, counting brackets first (most bodies stop there)."""
-    opened = data.count(b"[") + data.count(b"{") if isinstance(data, bytes) else data.count("[") + data.count("{")
-    return opened > MAX_JSON_DEPTH and json_depth(data) > MAX_JSON_DEPTH
+    if isinstance(data, bytes):  # one pass keeps the quotes and brackets; the rest works on those
+        structure = _structure(data)
+        return structure.count(b"[") + structure.count(b"{") > MAX_JSON_DEPTH and _depth_of(structure) > MAX_JSON_DEPTH
+    return data.count("[") + data.count("{") > MAX_JSON_DEPTH and json_depth(data) > MAX_JSON_DEPTH
 
 
 def loads_json(data: bytes | str, parse_int: Callable[[str], Any] | None = None) -> Any:

@@ -42,6 +42,20 @@ class Context(Open):
     traits: Traits | None = None
 
 
+def identity_problem(rule: IdentityRule, name: str, has_user: bool, has_anon: bool) -> str | None:
+    """What is wrong with an event's identity under ``rule`` (None: nothing). The model's
+    validator and its plain mirror (``plain.py``) both ask here."""
+    if has_user and has_anon:
+        return "send exactly one of userId and anonymousId, not both"
+    if rule == "either" and not (has_user or has_anon):
+        return f"{name} needs a userId or an anonymousId"
+    if rule == "user" and not has_user:
+        return f"{name} needs a userId"
+    if rule == "anonymous" and not has_anon:
+        return f"{name} needs an anonymousId"
+    return None
+
+
 class SemanticEvent(BaseModel):
     """A ``track`` call of one semantic event. Subclasses set ``name`` and narrow ``properties``."""
 
@@ -61,16 +75,8 @@ class SemanticEvent(BaseModel):
 
     @model_validator(mode="after")
     def _one_identity(self) -> SemanticEvent:
-        has_user, has_anon = self.userId is not None, self.anonymousId is not None
-        if has_user and has_anon:
-            raise ValueError("send exactly one of userId and anonymousId, not both")
-        rule = self.identity
-        if rule == "either" and not (has_user or has_anon):
-            raise ValueError(f"{self.name} needs a userId or an anonymousId")
-        if rule == "user" and not has_user:
-            raise ValueError(f"{self.name} needs a userId")
-        if rule == "anonymous" and not has_anon:
-            raise ValueError(f"{self.name} needs an anonymousId")
+        if (problem := identity_problem(self.identity, self.name, self.userId is not None, self.anonymousId is not None)) is not None:
+            raise ValueError(problem)
         return self
 
     def to_cio(self) -> dict[str, Any]:

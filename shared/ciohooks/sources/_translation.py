@@ -11,6 +11,10 @@ way, and saying why one could not be built, never with a value.
   construction"). The output is the same: the models drop what is None when they serialise
   (``to_cio``), and the dicts here leave it out anyway, so a field the provider did not send stays
   absent.
+- ``EventBatch``: the same, for the events of a whole request at once: one call per event type
+  validates them all with the plain adapter generated from the model (``semantic/plain.py``),
+  whose output is the Customer.io body as it stands; anything it refuses is built by the model itself, one by one, so a bad item is
+  recorded under its own name exactly as ``build`` would record it.
 - ``text_or_none`` / ``object_or_empty``: reading optional payload fields.
 - ``timestamp_of`` / ``optional_timestamp``: ``timestamps.parse_timestamp`` with the field named
   in the error.
@@ -22,15 +26,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Callable, Mapping, TypeVar
+from itertools import repeat
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 from urllib.parse import unquote
 
 from pydantic import ValidationError
 
 from ..request import UnreadableJson, loads_json
 from ..semantic import SemanticEvent
+from ..semantic.plain import ValidatedEvent, bodies, plain_adapter
 from ..timestamps import BadTimestamp, parse_timestamp
-from .base import InvalidPayload
+from .base import InvalidPayload, Translation
 
 Event = TypeVar("Event", bound=SemanticEvent)
 
@@ -71,12 +77,20 @@ def event_objects(body: bytes, *, single: bool) -> list[dict[str, Any]]:
         parsed = [parsed]
     if not isinstance(parsed, list):
         raise InvalidPayload(f"body is a JSON {type(parsed).__name__}, not an array of events")
+    # The common case checked at C speed (map, set); the loop below names the first bad item.
+    if set(map(type, parsed)) <= _DICT:
+        kinds = list(map(dict.get, parsed, repeat("event", len(parsed))))
+        if set(map(type, kinds)) <= _STR and "" not in kinds:
+            return parsed
     for index, item in enumerate(parsed):
         if not isinstance(item, dict):
             raise InvalidPayload(f"event {index} is a JSON {type(item).__name__}, not an object")
         if not isinstance(item.get("event"), str) or not item["event"]:
             raise InvalidPayload(f"event {index} has no event type")
     return parsed
+
+
+_DICT, _STR = frozenset({dict}), frozenset({str})
 
 
 def text_or_none(value: Any) -> str | None:
@@ -128,6 +142,15 @@ def sent(values: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
+def email_fields(identity: Mapping[str, str], message_id: str, timestamp: Any, properties: Mapping[str, Any], traits: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``email_event`` validates: properties and ``context.traits`` as sent (None left out);
+    no ``context`` at all when no trait was sent."""
+    fields = {**identity, "messageId": message_id, "timestamp": timestamp, "properties": sent(properties)}
+    if traits := sent(traits):
+        fields["context"] = {"traits": traits}
+    return fields
+
+
 def email_event(
     model: type[Event],
     identity: Mapping[str, str],
@@ -139,7 +162,73 @@ def email_event(
 ) -> Event:
     """An email semantic event: properties and ``context.traits`` (email, ip, user_agent) as sent;
     no ``context`` at all when no trait was sent."""
-    fields = {**identity, "messageId": message_id, "timestamp": timestamp, "properties": sent(properties)}
-    if traits := sent(traits):
-        fields["context"] = {"traits": traits}
-    return build(model, fields, where)
+    return build(model, email_fields(identity, message_id, timestamp, properties, traits), where)
+
+
+class EventBatch:
+    """The events of one request, validated together: ``add`` each event's fields (what ``build``
+    takes) inside its ``translation.item``, and the batch appends them all to ``translation.events``
+    in the order added when the ``with`` block ends.
+
+        with EventBatch(translation) as batch:
+            for index, raw in enumerate(items):
+                with translation.item(f"event {index}"):
+                    batch.add(EmailOpened, fields, f"event {index}")
+
+    Per event type, one plain-adapter call validates every event and gives their bodies
+    (``ValidatedEvent``, no dump needed: ``plain.bodies``). When that call refuses anything, the events of that type are built by the
+    model one by one (``build``), each inside its own ``translation.item``: the bad ones are
+    recorded in ``translation.failed`` with the reason ``build`` gives, the good ones are kept.
+    """
+
+    def __init__(self, translation: Translation) -> None:
+        self.translation = translation
+        self.order: list[type[SemanticEvent]] = []  # the model of each event, in the order added
+        self.by_model: dict[type[SemanticEvent], list[tuple[dict[str, Any], str]]] = {}
+
+    def add(self, model: type[SemanticEvent], fields: dict[str, Any], where: str) -> None:
+        self.order.append(model)
+        if (group := self.by_model.get(model)) is None:
+            group = self.by_model[model] = []
+        group.append((fields, where))
+
+    def add_from(self, model: type[SemanticEvent], where: str, fields_of: Callable[..., dict[str, Any]], *args: Any) -> None:
+        """``add(model, fields_of(*args), where)`` inside ``translation.item(where)``, without
+        building the context manager (this runs once per event): a failure is recorded the same way."""
+        try:
+            fields = fields_of(*args)
+        except Exception as error:  # noqa: BLE001 - what item() does not record is raised again
+            if not self.translation._record_failure(where, error):
+                raise
+        else:
+            self.add(model, fields, where)
+
+    def __enter__(self) -> EventBatch:
+        return self
+
+    def __exit__(self, kind: object, error: object, traceback: object) -> None:
+        if kind is None:
+            self.translation.events.extend(self.validated())
+
+    def validated(self) -> list[SemanticEvent | ValidatedEvent]:
+        built: dict[type[SemanticEvent], Iterator[Any]] = {}
+        for model, group in self.by_model.items():
+            built[model] = iter(self._validated(model, group))
+        order = self.order
+        self.order, self.by_model = [], {}
+        return [event for event in map(next, map(built.__getitem__, order)) if event is not None]
+
+    def _validated(self, model: type[SemanticEvent], group: list[tuple[dict[str, Any], str]]) -> list[Any]:
+        """The events of one type, in order (None for one the model refused)."""
+        adapter = plain_adapter(model)
+        if adapter is not None:
+            try:
+                return bodies(model, adapter.validate_python([fields for fields, _ in group]))
+            except ValidationError:
+                pass
+        out: list[Any] = []
+        for fields, where in group:  # the model decides, one event at a time
+            out.append(None)
+            with self.translation.item(where):
+                out[-1] = build(model, fields, where)
+        return out

@@ -11,8 +11,7 @@ import functools
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -82,23 +81,29 @@ class Translation:
     unknown: Counter[str] = field(default_factory=Counter)  # provider event type -> count
     failed: list[str] = field(default_factory=list)  # why each bad item was not translated
 
-    @contextmanager
-    def item(self, where: str) -> Iterator[None]:
+    def item(self, where: str) -> _Item:
         """Translate one provider item of a batch: if it fails, record why (``failed``) and go on,
         so one bad item never holds back the valid items of the same request.
 
-        ``where`` names the item (e.g. ``"event 3 (open)"``), never its values."""
+        ``where`` names the item (e.g. ``"event 3 (open)"``), never its values. Used as
+        ``with translation.item(where):``; it runs once per event, so entering and leaving cost
+        nothing beyond two method calls (a class, not a generator-based context manager)."""
+        return _Item(self, where)
+
+    def _record_failure(self, where: str, error: BaseException) -> bool:
+        """Record why the item ``where`` failed; False when ``error`` is not an item's fault."""
         from ..identity import NoIdentity  # identity imports semantic models lazily; keep base light
         from ..redact import describe_validation_error, redact
 
-        try:
-            yield
-        except (InvalidPayload, NoIdentity) as error:
+        if isinstance(error, (InvalidPayload, NoIdentity)):
             self.failed.append(redact(str(error)) if str(error).startswith(where) else redact(f"{where}: {error}"))
-        except ValidationError as error:
+        elif isinstance(error, ValidationError):
             self.failed.append(f"{where}: {describe_validation_error(error)}")
-        except UNEXPECTED_SHAPE as error:  # a shape the mapping did not foresee: the class says enough
+        elif isinstance(error, UNEXPECTED_SHAPE):  # a shape the mapping did not foresee: the class says enough
             self.failed.append(f"{where}: unexpected payload shape ({error.__class__.__name__})")
+        else:
+            return False
+        return True
 
     def unknown_unless_declared(self, ignored_types: Mapping[str, str]) -> None:
         """Move every ``ignored`` key that ``ignored_types`` (the source's declaration) does not list
@@ -122,6 +127,22 @@ class Translation:
         if len(parts) > MAX_REASONS:
             parts = parts[:MAX_REASONS] + [f"and {len(parts) - MAX_REASONS} more"]
         return "; ".join(parts)
+
+
+class _Item:
+    """``Translation.item``'s context manager."""
+
+    __slots__ = ("translation", "where")
+
+    def __init__(self, translation: Translation, where: str) -> None:
+        self.translation = translation
+        self.where = where
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: object) -> bool:
+        return error is not None and self.translation._record_failure(self.where, error)
 
 
 # What a mapping raises when a payload has a shape it did not foresee (a list where it read a dict,

@@ -75,7 +75,7 @@ from ...semantic.email import (
     EmailUnsubscribed,
 )
 from .. import _credentials as credentials
-from .._translation import email_event, event_objects, timestamp_of
+from .._translation import EventBatch, build, event_objects, timestamp_of
 from ..base import InvalidPayload, Source, Translation
 from ._policy import NEVER_SENT, SOFT_BOUNCE, EmailPolicy, choice, not_mapped
 
@@ -150,6 +150,7 @@ class Mailjet(Source):
         self.rules = IdentityRules.from_settings(self.settings, "MAILJET")
         self.policy = EmailPolicy.from_settings(self.settings, "MAILJET")
         self.by_guid = choice(self.settings, "MAILJET_EMAIL_ID", ("message_id", "message_guid")) == "message_guid"
+        self.source_name = self.full_name()  # the messageId's namespace, read on every event
 
     def authenticate(self, request: WebhookRequest) -> None:
         if (configured := self.secret_or_open(SECRET)) is not None:
@@ -162,20 +163,29 @@ class Mailjet(Source):
 
     def translate(self, request: WebhookRequest) -> Translation:
         translation = Translation()
-        for index, raw in enumerate(parse_events(request.body)):
-            kind = raw["event"]
-            if kind not in EVENTS:
-                not_mapped(translation, kind, self.ignored_types)
-            elif kind == "bounce" and raw.get("hard_bounce") is not True and not self.policy.soft_bounces_are_bounces:
-                translation.ignored["bounce:soft"] += 1
-            else:
-                with translation.item(f"event {index + 1} ({kind})"):
-                    translation.events.append(self._event(index, kind, raw, self.rules, self.by_guid))
+        events, rules, by_guid = EVENTS, self.rules, self.by_guid
+        soft_bounces_are_bounces = self.policy.soft_bounces_are_bounces
+        with EventBatch(translation) as batch:
+            for index, raw in enumerate(parse_events(request.body)):
+                kind = raw["event"]
+                if kind not in events:
+                    not_mapped(translation, kind, self.ignored_types)
+                elif kind == "bounce" and raw.get("hard_bounce") is not True and not soft_bounces_are_bounces:
+                    translation.ignored["bounce:soft"] += 1
+                else:
+                    where = f"event {index + 1} ({kind})"
+                    batch.add_from(events[kind], where, self._fields, where, kind, raw, rules, by_guid)
         return translation
 
     def _event(self, index: int, kind: str, raw: Mapping[str, Any], rules: IdentityRules, by_guid: bool) -> EmailEvent:
+        """One event, built and validated on its own (``translate`` validates a request's events together)."""
         where = f"event {index + 1} ({kind})"
-        email = address(raw.get("email"))
+        return build(EVENTS[kind], self._fields(where, kind, raw, rules, by_guid), where)
+
+    def _fields(self, where: str, kind: str, raw: Mapping[str, Any], rules: IdentityRules, by_guid: bool) -> dict[str, Any]:
+        """What the event's model validates (``_translation.build``), in one pass over the event."""
+        get = raw.get
+        email = address(get("email"))
         if email is None:
             raise InvalidPayload(f"{where}: no address in email")
         try:
@@ -184,32 +194,43 @@ class Mailjet(Source):
             raise InvalidPayload(f"{where}: {error}") from None
         if email_id is None:
             raise InvalidPayload(f"{where}: no MessageID")
-        properties: dict[str, Any] = {
-            "email_id": email_id,
-            "campaign_id": exact_id(raw.get("mj_campaign_id")) if raw.get("mj_campaign_id") not in (0, "0") else None,
-            "campaign_name": raw.get("customcampaign") or None,
-            "custom_id": raw.get("CustomID") or None,
-            "message_guid": raw.get("Message_GUID") or None,
-        }
+        properties: dict[str, Any] = {"email_id": email_id}
+        if get("mj_campaign_id") not in (0, "0") and (campaign_id := exact_id(get("mj_campaign_id"))) is not None:
+            properties["campaign_id"] = campaign_id
+        if campaign_name := get("customcampaign"):
+            properties["campaign_name"] = campaign_name
+        if custom_id := get("CustomID"):
+            properties["custom_id"] = custom_id
+        if message_guid := get("Message_GUID"):
+            properties["message_guid"] = message_guid
         if kind == "click":
-            properties["link_url"] = raw.get("url")
+            if (url := get("url")) is not None:
+                properties["link_url"] = url
         elif kind == "bounce":
-            properties.update({name: raw.get(name) for name in BOUNCE_DETAILS})
-            properties["bounce_type"] = "hard" if raw.get("hard_bounce") is True else "soft"
+            for name in BOUNCE_DETAILS:
+                if (value := get(name)) is not None:
+                    properties[name] = value
+            properties["bounce_type"] = "hard" if get("hard_bounce") is True else "soft"
         elif kind == "spam":
-            properties["source"] = raw.get("source")
-        elif kind == "unsub" and raw.get("mj_list_id") not in (None, "", 0, "0"):
-            properties["list_id"] = exact_id(raw.get("mj_list_id"))
+            if (source := get("source")) is not None:
+                properties["source"] = source
+        elif kind == "unsub" and get("mj_list_id") not in (None, "", 0, "0"):
+            properties["list_id"] = exact_id(get("mj_list_id"))
         traits: dict[str, Any] = {"email": email}
         if kind in ENGAGEMENT:
-            traits.update(ip=raw.get("ip") or None, user_agent=raw.get("agent") or None)
+            if ip := get("ip"):
+                traits["ip"] = ip
+            if agent := get("agent"):
+                traits["user_agent"] = agent
         try:
-            identity = rules.resolve(metadata(raw), email)
+            fields: dict[str, Any] = rules.resolve(metadata(raw), email)
         except NoIdentity as error:
             raise InvalidPayload(f"{where}: {error}") from None
-        timestamp = timestamp_of(raw.get("time"), f"{where}")
-        message_id = ids.message_id_of_content(self.full_name(), raw)
-        return email_event(EVENTS[kind], identity, message_id, timestamp, properties, traits, where)
+        fields["messageId"] = ids.message_id_of_content(self.source_name, raw)
+        fields["timestamp"] = timestamp_of(get("time"), where)
+        fields["context"] = {"traits": traits}
+        fields["properties"] = properties
+        return fields
 
 
 def _email_id(raw: Mapping[str, Any], by_guid: bool) -> str | None:

@@ -111,7 +111,7 @@ from ...semantic.email import (
     EmailOpened,
     EmailUnsubscribed,
 )
-from .._translation import describe, email_event, event_objects, setting_keys
+from .._translation import EventBatch, build, describe, event_objects, setting_keys
 from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
 from ._policy import (
     BLOCKED,
@@ -334,6 +334,11 @@ class Options:
     category_as_campaign_name: bool
     whole_sg_message_id: bool
 
+    @functools.cached_property
+    def custom_arg_keys(self) -> frozenset[str]:
+        """Every key the properties may come from: an event with none of them needs no lookup."""
+        return frozenset((*self.subject_keys, *self.campaign_id_keys, *self.campaign_name_keys))
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Options:
         return cls(
@@ -367,6 +372,7 @@ class SendGrid(Source):
         self.rules = IdentityRules.from_settings(self.settings, "SENDGRID")
         self.policy = EmailPolicy.from_settings(self.settings, "SENDGRID")
         self.options = Options.from_settings(self.settings)
+        self.source_name = self.full_name()  # the messageId's namespace, read on every event
 
     def authenticate(self, request: WebhookRequest) -> None:
         if (key := self.secret_or_open(KEY_SECRET)) is not None:
@@ -382,46 +388,61 @@ class SendGrid(Source):
 
     def translate(self, request: WebhookRequest) -> Translation:
         translation = Translation()
-        for index, raw in enumerate(parse_batch(request.body)):
-            kind = raw["event"]
-            if kind not in EVENTS:
-                not_mapped(translation, kind, self.ignored_types)
-            elif (skipped := _skipped_by_policy(kind, raw, self.policy)) is not None:
-                translation.ignored[skipped] += 1
-            elif kind == "bounce" and not raw.get("sg_message_id"):
-                # Documented: asynchronous bounces have no message id, so no email_id (see above).
-                translation.ignored["bounce:no_sg_message_id"] += 1
-            else:
-                with translation.item(f"event {index} ({kind[:64]})"):
-                    translation.events.append(self._translate_event(index, raw, self.rules, self.options))
+        events, ignored, policy, rules, options = EVENTS, translation.ignored, self.policy, self.rules, self.options
+        with EventBatch(translation) as batch:
+            for index, raw in enumerate(parse_batch(request.body)):
+                kind = raw["event"]
+                if kind not in events:
+                    not_mapped(translation, kind, self.ignored_types)
+                elif kind in _POLICY_TYPES and (skipped := _skipped_by_policy(kind, raw, policy)) is not None:
+                    ignored[skipped] += 1
+                elif kind == "bounce" and not raw.get("sg_message_id"):
+                    # Documented: asynchronous bounces have no message id, so no email_id (see above).
+                    ignored["bounce:no_sg_message_id"] += 1
+                else:
+                    where = f"event {index} ({kind[:64]})"
+                    batch.add_from(events[kind], where, self._fields, where, kind, raw, rules, options)
         return translation
 
     def _translate_event(self, index: int, raw: dict[str, Any], rules: IdentityRules, options: Options) -> EmailEvent:
+        """One event, built and validated on its own (``translate`` validates a request's events together)."""
         kind = raw["event"]
         where = f"event {index} ({kind})"
+        return build(EVENTS[kind], self._fields(where, kind, raw, rules, options), where)
+
+    def _fields(self, where: str, kind: str, raw: dict[str, Any], rules: IdentityRules, options: Options) -> dict[str, Any]:
+        """What the event's model validates (``_translation.build``), in one pass over the event."""
         try:
             event = typed_fields(raw)
         except ValidationError as error:
             raise InvalidPayload(f"{where}: {describe(error)}") from None
-        sg_message_id = event.get("sg_message_id")
+        get = event.get
+        sg_message_id = get("sg_message_id")
         if not sg_message_id:
             raise InvalidPayload(f"{where}: no sg_message_id, so no email_id")
 
-        properties: dict[str, Any] = {
-            "email_id": sg_message_id if options.whole_sg_message_id else x_message_id(sg_message_id),
-            "email_subject": _first(raw, options.subject_keys),
-            "campaign_id": _first(raw, options.campaign_id_keys),
-            "campaign_name": _campaign_name(raw, event, options),
-        }
+        properties: dict[str, Any] = {"email_id": sg_message_id if options.whole_sg_message_id else x_message_id(sg_message_id)}
+        if options.category_as_campaign_name or not options.custom_arg_keys.isdisjoint(raw):  # most events carry no custom args
+            if (subject := _first(raw, options.subject_keys)) is not None:
+                properties["email_subject"] = subject
+            if (campaign_id := _first(raw, options.campaign_id_keys)) is not None:
+                properties["campaign_id"] = campaign_id
+            if (campaign_name := _campaign_name(raw, event, options)) is not None:
+                properties["campaign_name"] = campaign_name
         if kind == "click":
-            properties["link_url"] = event.get("url")
-            properties["url_offset"] = event.get("url_offset")
+            if (url := get("url")) is not None:
+                properties["link_url"] = url
+            if (url_offset := get("url_offset")) is not None:
+                properties["url_offset"] = url_offset
         elif kind == "open":
-            properties[MACHINE_OPEN_PROPERTY] = event.get("sg_machine_open")
+            if (machine_open := get("sg_machine_open")) is not None:
+                properties[MACHINE_OPEN_PROPERTY] = machine_open
         elif kind == "bounce":
-            properties.update({name: event.get(name) for name in BOUNCE_DETAILS})
+            for name in BOUNCE_DETAILS:
+                if (value := get(name)) is not None:
+                    properties[name] = value
         elif kind == "group_unsubscribe":
-            if event.get("asm_group_id") is None:
+            if get("asm_group_id") is None:
                 # Without the group it would read as a global unsubscribe: not what happened.
                 raise InvalidPayload(f"{where}: no asm_group_id, so no list_id")
             properties["list_id"] = str(event["asm_group_id"])
@@ -431,18 +452,23 @@ class SendGrid(Source):
             raise InvalidPayload(f"{where}: email is not one address")
         traits: dict[str, Any] = {"email": email}
         if kind in ENGAGEMENT:
-            traits.update(ip=event.get("ip"), user_agent=event.get("useragent"))
+            if (ip := get("ip")) is not None:
+                traits["ip"] = ip
+            if (user_agent := get("useragent")) is not None:
+                traits["user_agent"] = user_agent
         try:
-            identity = rules.resolve(raw, email)
+            fields: dict[str, Any] = rules.resolve(raw, email)
         except NoIdentity as error:
             raise InvalidPayload(f"{where}: {error}") from None
-        sg_event_id = event.get("sg_event_id")
-        message_id = ids.message_id(self.full_name(), sg_event_id) if sg_event_id else ids.message_id_of_content(self.full_name(), raw)
+        sg_event_id = get("sg_event_id")
+        fields["messageId"] = ids.message_id(self.source_name, sg_event_id) if sg_event_id else ids.message_id_of_content(self.source_name, raw)
         try:
-            timestamp = datetime.fromtimestamp(event["timestamp"], UTC)
+            fields["timestamp"] = datetime.fromtimestamp(event["timestamp"], UTC)
         except (OverflowError, OSError, ValueError):
             raise InvalidPayload(f"{where}: timestamp out of range") from None
-        return email_event(EVENTS[kind], identity, message_id, timestamp, properties, traits, where)
+        fields["context"] = {"traits": traits}
+        fields["properties"] = properties
+        return fields
 
 
 def _campaign_name(raw: Mapping[str, Any], event: Mapping[str, Any], options: Options) -> str | None:
@@ -452,6 +478,9 @@ def _campaign_name(raw: Mapping[str, Any], event: Mapping[str, Any], options: Op
         categories = [category] if isinstance(category, str) else (category or [])
         name = next((c for c in categories if c), None)
     return name
+
+
+_POLICY_TYPES = frozenset({"bounce", "group_unsubscribe", "open"})  # the types _skipped_by_policy looks at
 
 
 def _skipped_by_policy(kind: str, raw: Mapping[str, Any], policy: EmailPolicy) -> str | None:
