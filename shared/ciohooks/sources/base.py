@@ -165,6 +165,9 @@ class Source:
     # definition file): then it is always "set up here", and a missing secret fails closed (503)
     # instead of answering 404 like an unconfigured built-in.
     installed_by_definition: ClassVar[bool] = False
+    # Provider event type -> the Customer.io event it becomes (the guide's event table shows them;
+    # tests/unit/test_event_tables.py keeps the two equal).
+    mapped_types: ClassVar[Mapping[str, str]] = {}
     # Provider event types deliberately not translated, each with the reason (the guide's event
     # table shows them). A type that is neither mapped nor listed here is unknown: it is kept.
     # Keys are the ``Translation.ignored`` keys the source counts; a ``*`` matches any text

@@ -134,6 +134,7 @@ def build(definition: Any, origin: str, *, eager: bool = True) -> type[CustomSou
         "secret_query_keys": preset.stripped_query_keys,
         "secret_name": secret,
         "secret_names": (secret,) if secret else (),
+        "mapped_types": {kind: rule.event for kind, rule in definition.mapping.items() if hasattr(rule, "event")},
         "ignored_types": {kind: rule.ignore for kind, rule in definition.mapping.items() if hasattr(rule, "ignore")},
         "definition": definition,
         "origin": origin,

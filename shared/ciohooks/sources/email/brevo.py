@@ -201,6 +201,7 @@ class Brevo(Source):
     docs_url: ClassVar[str] = "https://developers.brevo.com/docs/transactional-webhooks"
     secret_name: ClassVar[str | None] = TOKEN_SECRET
     secret_names: ClassVar[tuple[str, ...]] = (TOKEN_SECRET, BASIC_SECRET)
+    mapped_types: ClassVar[Mapping[str, str]] = {kind: event.name for kind, event in EVENTS.items()}
     ignored_types: ClassVar[Mapping[str, str]] = {
         "request": NOT_YET_SENT,
         "deferred": DELAYED,

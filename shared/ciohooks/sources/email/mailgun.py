@@ -214,6 +214,7 @@ class Mailgun(Source):
     name: ClassVar[str] = "mailgun"
     docs_url: ClassVar[str] = "https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/webhooks"
     secret_name: ClassVar[str | None] = KEY_SECRET
+    mapped_types: ClassVar[Mapping[str, str]] = {kind: event.name for kind, event in EVENTS.items()}
     ignored_types: ClassVar[Mapping[str, str]] = {
         "accepted": NOT_YET_SENT,
         "rejected": "Mailgun refused the send request: " + NEVER_SENT,

@@ -143,6 +143,7 @@ class Mailjet(Source):
     name: ClassVar[str] = "mailjet"
     docs_url: ClassVar[str] = "https://dev.mailjet.com/email/guides/webhooks/"
     secret_name: ClassVar[str | None] = SECRET
+    mapped_types: ClassVar[Mapping[str, str]] = {kind: event.name for kind, event in EVENTS.items()}
     ignored_types: ClassVar[Mapping[str, str]] = {"blocked": NEVER_SENT, "bounce:soft": SOFT_BOUNCE}
 
     def __init__(self, settings: Settings | None = None) -> None:

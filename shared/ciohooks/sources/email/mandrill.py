@@ -118,6 +118,7 @@ class Mandrill(Source):
     name: ClassVar[str] = "mandrill"
     docs_url: ClassVar[str] = "https://mailchimp.com/developer/transactional/guides/track-respond-activity-webhooks/"
     secret_name: ClassVar[str | None] = KEY_SECRET
+    mapped_types: ClassVar[Mapping[str, str]] = {kind: event.name for kind, event in EVENTS.items()}
     ignored_types: ClassVar[Mapping[str, str]] = {
         "send": NOT_YET_SENT,
         "deferral": DELAYED,

@@ -342,6 +342,7 @@ class Ses(Source):
     name: ClassVar[str] = "ses"
     docs_url: ClassVar[str] = "https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-contents.html"
     required_settings: ClassVar[tuple[str, ...]] = (TOPICS_SETTING,)
+    mapped_types: ClassVar[Mapping[str, str]] = {kind: event.name for kind, event in EVENTS.items()}
     ignored_types: ClassVar[Mapping[str, str]] = {
         "Send": NOT_YET_SENT,
         "Reject": "SES rejected the message (it contained a virus): " + NEVER_SENT,

@@ -173,6 +173,7 @@ class SparkPost(Source):
     docs_url: ClassVar[str] = "https://developers.sparkpost.com/api/webhooks/"
     secret_name: ClassVar[str | None] = BASIC_SECRET
     secret_names: ClassVar[tuple[str, ...]] = (BASIC_SECRET, TOKEN_SECRET)
+    mapped_types: ClassVar[Mapping[str, str]] = {kind: event.name for kind, event in EVENTS.items()}
     ignored_types: ClassVar[Mapping[str, str]] = {
         "empty": "the validation batch ({\"msys\": {}}) SparkPost posts when a webhook is created or tested",
         "injection": NOT_YET_SENT,
