@@ -189,7 +189,9 @@ class DynamoDBSessionStore:
         if self._client is None:  # boto3 only when a session is first touched: cheaper cold starts
             import boto3
 
-            self._client = boto3.client("dynamodb")
+            from .budgets import VIDEO_SESSION
+
+            self._client = boto3.client("dynamodb", config=VIDEO_SESSION.boto_config())
         return self._client
 
     def load(self, key: str) -> SessionRecord | None:

@@ -118,7 +118,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ... import ids, replay_store
+from ... import budgets, ids, replay_store
 from ...identity import IdentityRules, NoIdentity, address
 from ...request import WebhookRequest
 from ...semantic.email import (
@@ -163,10 +163,6 @@ PINNED_CERTIFICATE_SETTING = "SES_CERTIFICATE_PEM"
 DEFAULT_MAX_AGE_SECONDS = 86400
 FUTURE_SKEW_SECONDS = 300
 MAX_CERTIFICATE_BYTES = 64 * 1024
-# (connect, read) seconds of the certificate fetch, once per certificate URL and container: one try,
-# within the ingest function's 10 s beside the replay store and storing the request (a failure is a
-# 503 and SNS retries). To move into the shared ``budgets`` module.
-CERTIFICATE_TIMEOUT = (0.5, 1.0)
 # sns.<region>.amazonaws.com, or .amazonaws.com.cn in the China regions (AWS's SNS message validators
 # use the same pattern). Lower case only: SNS never sends anything else.
 SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
@@ -299,7 +295,7 @@ def default_http_get(url: str) -> bytes:
     """GET over verified TLS, no redirects, a short timeout; raises on anything but a 2xx."""
     import requests
 
-    response = requests.get(url, timeout=CERTIFICATE_TIMEOUT, allow_redirects=False, stream=True)
+    response = requests.get(url, timeout=budgets.CERTIFICATE_FETCH.timeouts(), allow_redirects=False, stream=True)
     try:
         if not 200 <= response.status_code < 300:
             raise OSError(f"HTTP {response.status_code}")
