@@ -120,7 +120,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ... import budgets, ids, replay_store
 from ...identity import IdentityRules, NoIdentity, address
-from ...request import WebhookRequest
+from ...request import WebhookRequest, loads_json
 from ...semantic.email import (
     EmailBounced,
     EmailDelivered,
@@ -187,7 +187,7 @@ class CertificateUnavailable(Unavailable):
 def parse_envelope(body: bytes) -> dict[str, Any]:
     """The SNS envelope as a dict of its documented string fields; ``Unauthorized`` if it is not one."""
     try:
-        envelope = json.loads(body)
+        envelope = loads_json(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise Unauthorized("body is not an SNS message (not JSON)") from None
     if not isinstance(envelope, dict):
@@ -487,7 +487,7 @@ class Ses(Source):
             not_mapped(translation, envelope["Type"], self.ignored_types)
             return translation
         try:
-            record = json.loads(envelope["Message"])
+            record = loads_json(envelope["Message"])
         except json.JSONDecodeError:
             raise InvalidPayload("SNS Message is not an SES record (not JSON)") from None
         if not isinstance(record, dict):

@@ -91,7 +91,7 @@ from typing import Any, ClassVar, Mapping
 from ... import ids
 from ...config import ConfigurationError, Settings
 from ...identity import IdentityRules, NoIdentity, address
-from ...request import WebhookRequest
+from ...request import WebhookRequest, loads_json
 from ...semantic.email import (
     EmailBounced,
     EmailDelivered,
@@ -208,7 +208,7 @@ class SparkPost(Source):
         # The validation batch holds no data; a non-200 would make SparkPost refuse the webhook.
         if request.method == "POST":
             try:
-                if json.loads(request.body) == VALIDATION_BATCH:
+                if loads_json(request.body) == VALIDATION_BATCH:
                     return Reply(200, "")
             except (UnicodeDecodeError, json.JSONDecodeError):
                 return None
