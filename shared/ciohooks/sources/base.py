@@ -19,6 +19,8 @@ from typing import Any, ClassVar
 from pydantic import ValidationError
 
 from ..config import ConfigurationError, Settings
+from ..identity import NoIdentity  # light: identity imports only config at module level
+from ..redact import describe_validation_error, redact
 from ..request import WebhookRequest
 from ..semantic import SemanticEvent
 
@@ -88,9 +90,6 @@ class Translation:
         so one bad item never holds back the valid items of the same request.
 
         ``where`` names the item (e.g. ``"event 3 (open)"``), never its values."""
-        from ..identity import NoIdentity  # identity imports semantic models lazily; keep base light
-        from ..redact import describe_validation_error, redact
-
         try:
             yield
         except (InvalidPayload, NoIdentity) as error:
@@ -114,9 +113,8 @@ class Translation:
 
     def reasons(self) -> str:
         """Why the request is kept: safe to log and to store (type names and field paths only).
-        At most ``MAX_REASONS`` are spelled out; a batch of a thousand bad items says how many more."""
-        from ..redact import redact  # a type name is the provider's text: it could hold an address
-
+        At most ``MAX_REASONS`` are spelled out; a batch of a thousand bad items says how many more
+        (a type name is the provider's text: it could hold an address, so it is redacted)."""
         parts = [redact(f"unknown event type {name[:64]!r} (x{count})") for name, count in sorted(self.unknown.items())]
         parts += self.failed
         if len(parts) > MAX_REASONS:
