@@ -35,6 +35,16 @@ RECEIVED = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 CUSTOMERIO_TRACK = "https://cdp.customer.io/v1/track"
 
 
+def sample_folder(source: type[sources.Source], root: Path) -> Path:
+    """Where ``source``'s samples are: ``<root>/<family>/<name>`` for a built-in (``root`` is
+    events/samples), ``<name>.samples/`` beside its definition file for a custom source."""
+    origin = getattr(source, "origin", None)  # a custom source's definition file (or ssm:<name>)
+    if source.installed_by_definition and isinstance(origin, str) and not origin.startswith("ssm:"):
+        definition = Path(origin)
+        return definition.with_name(definition.stem + ".samples")
+    return Path(root) / source.full_name()
+
+
 def sample_files(folder: Path) -> list[Path]:
     """The samples in ``folder`` (not their ``.meta.json`` companions), sorted by name."""
     return sorted(p for p in Path(folder).glob("*.*") if p.suffix in SAMPLE_SUFFIXES and not p.name.endswith(".meta.json"))

@@ -22,7 +22,7 @@ from ciohooks import sources
 from ciohooks.config import Settings
 from ciohooks.ingest import translate
 from ciohooks.local import LocalPipeline, local_keys, make_http_handler, signing_key
-from ciohooks.samples import sample_files, sample_request
+from ciohooks.samples import sample_files, sample_folder, sample_request
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ EVENTS = Path(__file__).parents[2] / "events"
 def first_deliverable_sample(full_name: str):
     """The first sample of a source that translates into at least one event."""
     source = sources.load(full_name)
-    for sample in sample_files(EVENTS / "samples" / full_name):
+    for sample in sample_files(sample_folder(source, EVENTS / "samples")):
         request = sample_request(source, sample)
         try:
             events = translate(source(Settings(local_keys(EVENTS / "keys"))), request).events
@@ -76,6 +76,8 @@ def test_sample_reaches_customerio(full_name, case, pipeline, sqs_queues, cio_st
     request = dataclasses.replace(sample_request(source, sample), received_at=datetime.now(UTC))
     if (key := signing_key(source, EVENTS / "keys")) is not None:
         request = source.sign(request, key)
+    elif source.installed_by_definition and source.secret_name:  # a definition of yours in custom-sources/
+        pytest.skip(f"put a local CIOHOOKS_{source.secret_name}=... in events/keys/local.env to send {full_name}'s sample signed")
     url = f"{pipeline.url}{request.path}" + (f"?{request.raw_query}" if request.raw_query else "")
     response = requests.request(request.method, url, data=request.body, headers=dict(request.headers), timeout=10)
     assert 200 <= response.status_code < 300, response.text

@@ -27,6 +27,8 @@ JUSTIFIED = {
     "CKV_AWS_173": {"EmailIngestFunction", "VideoIngestFunction", "MobileIngestFunction", "DeliverFunction"},  # no secret in the environment
     "CKV_AWS_28": {"VideoSessionsTable", "ReplayTable"},  # point-in-time recovery of short-lived state
     "CKV_AWS_119": {"VideoSessionsTable", "ReplayTable"},  # customer managed key: the DataKmsKeyArn parameter's choice
+    "CKV_AWS_18": {"BodiesBucket"},  # access logs: only this stack's roles touch it (CloudTrail data events)
+    "CKV_AWS_21": {"BodiesBucket"},  # versioning: write-once keys, expired by lifecycle on purpose
 }
 
 
