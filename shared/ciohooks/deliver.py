@@ -255,6 +255,7 @@ class Deliverer:
         report.delivered += len(item.delivered)
         queued_at = _queued_at(message, envelope)
         age = self._clock() - queued_at.timestamp()
+        report.oldest_age_seconds = max(report.oldest_age_seconds, age)  # what the horizon counts
         past_horizon = age >= self.policy.horizon_seconds
         if item.unsent and not past_horizon and not item.rejected:
             self._retry(message, report)

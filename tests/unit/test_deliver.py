@@ -164,7 +164,8 @@ def test_a_remainder_keeps_the_horizon_of_the_first_queueing():
 
     # Two hours later it is past the 72-hour horizon, though its own message is two hours old.
     two_hours_later = SOON + 2 * 3600
-    deliverer(sink, dead, delivery, now=two_hours_later).deliver([message("q2", remainder, sent_at=SOON)])
+    report = deliverer(sink, dead, delivery, now=two_hours_later).deliver([message("q2", remainder, sent_at=SOON)])
+    assert report.oldest_age_seconds == 73 * 3600 + 60  # the age alarm sees it too (not the 2 h of its message)
     horizon = [letter for letter in letters(dead) if letter.failure.error.startswith("not delivered within")]
     assert [[e["messageId"] for e in letter.events] for letter in horizon] == [["m3"]]
 

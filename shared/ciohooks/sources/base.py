@@ -69,7 +69,7 @@ class Reply:
 class Translation:
     """The semantic events one request becomes, and what of it did not become events.
 
-    Three outcomes per provider item (DESIGN.md: nothing authentic is dropped silently):
+    Three outcomes per provider item (docs/RELIABILITY.md, "The guarantees": nothing authentic is dropped silently):
 
     - ``events``: translated;
     - ``ignored``: a type the source declares in ``Source.ignored_types`` (deliberately not sent,
