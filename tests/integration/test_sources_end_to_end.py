@@ -9,10 +9,8 @@ stand-in checks), once each.
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,8 +19,9 @@ import requests
 from ciohooks import sources
 from ciohooks.config import Settings
 from ciohooks.ingest import translate
-from ciohooks.local import LocalPipeline, local_keys, make_http_handler, signing_key
+from ciohooks.local import local_keys, signing_key
 from ciohooks.samples import sample_files, sample_folder, sample_request
+from tests.support.pipeline import pipeline_settings, served
 
 pytestmark = pytest.mark.integration
 
@@ -49,20 +48,8 @@ CASES = [(name, found) for name in sources.names() if (found := first_deliverabl
 @pytest.fixture
 def pipeline(sqs_queues, cio_standin, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", sqs_queues.endpoint_url)
-    settings = Settings({
-        **local_keys(EVENTS / "keys"),
-        "CIOHOOKS_DELIVERY_QUEUE_URL": sqs_queues.delivery_url,
-        "CIOHOOKS_DEAD_LETTER_QUEUE_URL": sqs_queues.dlq_url,
-        "CIOHOOKS_CUSTOMERIO_API_KEY": cio_standin.api_key,
-        "CIOHOOKS_CUSTOMERIO_BASE_URL": cio_standin.base_url,
-    })
-    local = LocalPipeline(settings, write=lambda line: None)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_http_handler(local))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    local.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield local
-    server.shutdown()
-    server.server_close()
+    with served(pipeline_settings(sqs_queues, cio_standin, **local_keys(EVENTS / "keys"))) as local:
+        yield local
 
 
 def test_every_source_has_a_deliverable_sample():
