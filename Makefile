@@ -97,7 +97,7 @@ PIP_LAMBDA = $(PYTHON) -m pip install --quiet --no-compile --disable-pip-version
 # $(call ship,FROM,WHAT,TO): copy FROM/WHAT into TO, without __pycache__ or *.pyc.
 ship = mkdir -p "$(3)" && tar -C "$(1)" --exclude=__pycache__ --exclude='*.pyc' -cf - $(2) | tar -C "$(3)" -xf -
 
-.PHONY: build-CioHooksLayer build-EmailIngestFunction build-VideoIngestFunction build-MobileIngestFunction build-DeliverFunction template-outputs
+.PHONY: build-CioHooksLayer build-EmailIngestFunction build-VideoIngestFunction build-MobileIngestFunction build-DeliverFunction build-VideoSweepFunction template-outputs
 
 # The layer: python/<deps> and python/ciohooks (-> /opt/python on Lambda), and the custom source
 # definitions (-> /opt/custom-sources), checked first: an invalid one fails the build.
@@ -127,6 +127,7 @@ build-EmailIngestFunction: ; $(call ship,$(SAM_ROOT)/functions/ingest,.,$(ARTIFA
 build-VideoIngestFunction: ; $(call ship,$(SAM_ROOT)/functions/ingest,.,$(ARTIFACTS_DIR))
 build-MobileIngestFunction: ; $(call ship,$(SAM_ROOT)/functions/ingest,.,$(ARTIFACTS_DIR))
 build-DeliverFunction: ; $(call ship,$(SAM_ROOT)/functions/deliver,.,$(ARTIFACTS_DIR))
+build-VideoSweepFunction: ; $(call ship,$(SAM_ROOT)/functions/video_sweep,.,$(ARTIFACTS_DIR))
 
 # After adding a source: rewrite template.yaml's <Source>WebhookUrl outputs and docs/DEPLOY.md's
 # secret table from the source catalog (tests/unit/test_template.py fails until they match).

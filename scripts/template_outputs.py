@@ -75,11 +75,13 @@ SECRET_HOLDS = {
     "APPSFLYER_TOKEN": "the whole value of the header you add to the Push API endpoint (header name: APPSFLYER_TOKEN_HEADER)",
     "AUTH0_AUTHORIZATION": "exactly what you type as the Custom Webhook log stream's Authorization Token (e.g. `Bearer <random>`)",
     "BACKEND_SIGNING_SECRET": "the Standard Webhooks secret (`whsec_...`) your own backend signs with (docs/sources/backend.md)",
+    "BUGSNAG_WEBHOOK_TOKEN": "a random token of your own, appended to the webhook URL you give BugSnag as `?token=<value>` (BugSnag signs nothing)",
     "BRANCH_SECRET": "a random secret of your own, sent in a header you add in Branch (BRANCH_SECRET_HEADER, default Authorization) or the URL's query (BRANCH_SECRET_PARAM, default `secret`)",
     "CLERK_SIGNING_SECRET": "the endpoint's signing secret (`whsec_...`; Clerk > Webhooks > the endpoint)",
     "CUSTOMERIO_PUSH_TOKEN": "a random token of your own that the app or backend reporting push metrics sends as `Authorization: Bearer <token>` (not the Customer.io API key)",
     "EXPO_FORWARDER_TOKEN": "a random token of your own that your backend sends as `Authorization: Bearer <token>` when it forwards Expo tickets and receipts",
     "FIREBASE_AUTH_TOKEN": "a random token of your own that your forwarding Cloud Function sends as `Authorization: Bearer <token>`",
+    "ONESIGNAL_STREAM_TOKEN": "a random token of your own that the Event Stream sends as the custom header `Authorization: Bearer <token>` (OneSignal > Data > Event Streams)",
     "SENTRY_CLIENT_SECRET": "the integration's Client Secret (Sentry > Settings > Developer Settings > your integration)",
     # video
     "VIDEO_WRITE_KEYS": "the sites' write keys, comma-separated (one per site), shared by every video source: public values your pages' tracker sends; they tell sites apart and are not a credential",

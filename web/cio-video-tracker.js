@@ -4,14 +4,17 @@
  *
  *   var handle = CioVideoTracker.track(videoElement, {
  *     endpoint: 'https://<video function url>', writeKey: 'site-public-key',
- *     userId: 'u1',                    // or anonymousId: '...' (exactly one is sent)
+ *     anonymousId: 'a-1',              // the visitor (e.g. analytics.js's anonymousId)
+ *     userId: 'u1', userHash: '9f2c..',  // optional: a logged-in viewer, with the HMAC of userId your
+ *                                      // backend computed (userId counts only with a valid hash)
  *     video: {asset_id: 'a1', title: 'Intro'},   // content metadata, sent with every beacon
  *     player: 'html5'                  // html5 (also video.js) | jwplayer | vimeo | youtube | mux
  *   });
  *   handle.flush(); handle.stop();
  *
  * What is sent: POST <endpoint>/<player>?write_key=<writeKey>, body (text/plain: no CORS preflight):
- *   {session_id, userId | anonymousId, seq, sent_t, video, events: [{t, type, data, player}], final?}
+ *   {session_id, anonymousId?, userId?, user_hash?, seq, sent_t, video, player_metadata?,
+ *    events: [{t, type, data, player}], final?}
  * seq counts the session's beacons from 0; t and sent_t are ms since the session started; type is
  * the player's own event name, data its callback argument (a JSON-safe copy, or null), player a
  * snapshot of what a listener can read at that moment (volume on the player's own scale).
@@ -278,7 +281,12 @@
     // The write key rides in the query string: sendBeacon cannot set a header, and a header would
     // make fetch preflight. It is public by nature (it ships in this page).
     var url = String(o.endpoint).replace(/\/+$/, '') + '/' + route + '?write_key=' + encodeURIComponent(o.writeKey);
-    var who = o.userId ? {userId: String(o.userId)} : {anonymousId: String(o.anonymousId)};
+    // Both ids go out: the server takes userId only when user_hash proves the site's backend vouched
+    // for it, and falls back to anonymousId otherwise (docs/sources/video.md, identity).
+    var who = {};
+    if (o.anonymousId) who.anonymousId = String(o.anonymousId);
+    if (o.userId) { who.userId = String(o.userId); if (o.userHash) who.user_hash = String(o.userHash); }
+    var playerMetadata = o.playerMetadata ? clean(o.playerMetadata, 0) : null;
     var flushInterval = o.flushInterval || 10000, timeThrottle = o.timeThrottle == null ? 1000 : o.timeThrottle;
     var maxEvents = o.maxEvents || 50, maxBytes = o.maxBytes || 60000, transport = o.transport || 'auto';
     var maxAttempts = o.maxAttempts || 10;
@@ -351,6 +359,7 @@
       b.seq = seq;
       b.sent_t = Math.round(now() - s.t0);  // with t, lets the server place events in time
       b.video = video;
+      if (playerMetadata) b.player_metadata = playerMetadata;
       b.events = events;
       if (final) b.final = true;
       return JSON.stringify(b);

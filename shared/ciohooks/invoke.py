@@ -169,7 +169,9 @@ class EmbeddedAws:
     def _table(self, name: str, props: dict[str, Any]) -> str:
         dynamodb = self.client("dynamodb")
         if name not in dynamodb.list_tables()["TableNames"]:
-            dynamodb.create_table(TableName=name, KeySchema=props["KeySchema"], AttributeDefinitions=props["AttributeDefinitions"], BillingMode="PAY_PER_REQUEST")
+            indexes = [{key: index[key] for key in ("IndexName", "KeySchema", "Projection")} for index in props.get("GlobalSecondaryIndexes", [])]
+            dynamodb.create_table(TableName=name, KeySchema=props["KeySchema"], AttributeDefinitions=props["AttributeDefinitions"],
+                                  BillingMode="PAY_PER_REQUEST", **({"GlobalSecondaryIndexes": indexes} if indexes else {}))
         return name
 
     def _bucket(self, name: str, props: dict[str, Any]) -> str:

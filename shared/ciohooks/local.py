@@ -44,6 +44,8 @@ from .ingest import Ingest
 from .queue import ClaimCheck, SqliteQueue, SqsQueue
 from .request import WebhookRequest
 from .samples import local_keys, signing_key
+from .sources.video._source import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE_SECONDS
+from .sources.video._sweep import Sweep
 
 # local_keys and signing_key live in samples.py; they are re-exported where callers have always found them.
 __all__ = ["LocalContext", "LocalPipeline", "local_keys", "make_http_handler", "serve", "signing_key"]
@@ -103,6 +105,8 @@ class LocalPipeline:
         # concurrent HTTP requests take turns, one resolve at a time.
         self._resolve_lock = threading.Lock()
         self._stop = threading.Event()
+        # Closes video sessions' gaps no beacon comes to close, as the VideoSweepFunction schedule does.
+        self.video_sweep = Sweep(self.settings, self.delivery_queue, every_seconds=5.0)
 
     # -- ingest ----------------------------------------------------------------------------------
 
@@ -154,6 +158,7 @@ class LocalPipeline:
             while not self._stop.is_set():
                 try:
                     self.drain_once(wait_seconds=1.0)
+                    self.video_sweep.run_if_due()
                 except Exception:  # the worker must outlive one bad batch; the log says what broke
                     logger.exception("delivery worker: batch failed")
                     time.sleep(1)
@@ -205,9 +210,9 @@ def make_http_handler(pipeline: LocalPipeline, inspector: Any = None) -> type[Ba
                 return {}
             return {
                 "Access-Control-Allow-Origin": origin,
-                "Access-Control-Allow-Methods": "POST, OPTIONS",
-                "Access-Control-Allow-Headers": "content-type, x-cio-write-key",
-                "Access-Control-Max-Age": "86400",
+                "Access-Control-Allow-Methods": ", ".join(CORS_ALLOW_METHODS),
+                "Access-Control-Allow-Headers": ", ".join(CORS_ALLOW_HEADERS),
+                "Access-Control-Max-Age": str(CORS_MAX_AGE_SECONDS),
                 "Vary": "Origin",
             }
 

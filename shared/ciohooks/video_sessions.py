@@ -4,10 +4,11 @@ A browser tracker sends one playback session as many beacons (``seq`` 0, 1, 2, .
 retried, duplicated or reordered on the way. Turning them into semantic events needs what came
 before: the state machine of the player, the next ``seq`` expected, beacons that arrived early, and
 what recent beacons produced (so a retried beacon yields the very same events again). That is a
-:class:`SessionRecord`, and a :class:`SessionStore` keeps one per session behind two methods:
+:class:`SessionRecord`, and a :class:`SessionStore` keeps one per session behind three methods:
 
     load(key)                         -> SessionRecord or None
     save(record, expected_version)    -> the record written (version + 1), or SessionConflict
+    due(now_ms, limit)                -> keys of sessions whose early beacons waited long enough
 
 ``save`` is a compare-and-set on ``version``: two beacons of one session handled at the same time
 (two Lambda instances) cannot overwrite each other; the loser reloads and runs again
@@ -19,7 +20,9 @@ Implementations, chosen by :func:`store_from_settings`:
 - :class:`DynamoDBSessionStore` when ``VIDEO_SESSIONS_TABLE`` is set (AWS). The table has a string
   partition key ``session_key``; each item holds ``version`` (N), ``record`` (B: the record as
   zlib-compressed JSON, so floats need no Decimal dance and items stay far below DynamoDB's 400 KB)
-  and ``expires_at`` (N: epoch seconds, the table's TTL attribute). Conditional ``PutItem``
+  and ``expires_at`` (N: epoch seconds, the table's TTL attribute); a session holding early beacons
+  also has ``sweep`` (S, "due") and ``sweep_due_ms`` (N), the keys of the sparse index ``SweepDue``
+  that the scheduled sweep queries (``sources/video/_sweep.py``). Conditional ``PutItem``
   (``attribute_not_exists(session_key)`` for a new session, ``#version = :expected`` after that)
   and strongly consistent ``GetItem``. The endpoint follows boto3's own configuration
   (``AWS_ENDPOINT_URL_DYNAMODB`` points it at moto or DynamoDB Local in tests).
@@ -47,11 +50,12 @@ import random
 import threading
 import time
 import zlib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Callable, Protocol, TypeVar
 
-from .config import Settings
+from .config import ConfigurationError, Settings
 from .sources.base import InvalidPayload
+from .sources.video._state import PlaybackState
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +81,19 @@ class SessionRecord:
 
     key: str
     version: int = 0  # 0: never saved
-    next_seq: int = 0  # every seq below this was processed (or given up as lost)
+    next_seq: int = 0  # every seq below this was processed, or its gap was closed by time (``skipped``)
     anchor_ms: int | None = None  # epoch ms of the session's t = 0 (fixed by the first beacon)
-    native_index: int = 0  # native events processed so far: the index of the next one
-    machine: dict[str, Any] = field(default_factory=dict)  # the player state machine
+    machine: PlaybackState = field(default_factory=PlaybackState)  # the player state machine
     buffered: dict[str, dict[str, Any]] = field(default_factory=dict)  # seq -> beacon that came early
     waiting_since_ms: int | None = None  # when the oldest buffered beacon arrived
+    sweep_due_ms: int | None = None  # when that beacon stops waiting: the scheduled sweep's due time
     results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # arrival seq -> events it produced
     closed: bool = False  # the final beacon was processed
+    final_seq: int | None = None  # the seq of the final beacon, once it arrived
+    # Gaps closed by time: [first, end) seq ranges never received, so a straggler is still translated,
+    # with the player state as it was where its gap began (``gap_states``, by first seq).
+    skipped: list[list[int]] = field(default_factory=list)
+    gap_states: dict[str, dict[str, Any]] = field(default_factory=dict)
     expires_at: int = 0  # epoch seconds; every save sets it to now + the store's TTL
 
     def to_bytes(self) -> bytes:
@@ -92,7 +101,16 @@ class SessionRecord:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SessionRecord:
-        return cls(**json.loads(zlib.decompress(data).decode("utf-8")))
+        return cls.from_dict(json.loads(zlib.decompress(data).decode("utf-8")))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SessionRecord:
+        """A record as any version of this code saved it: unknown keys (``native_index`` of the
+        counter-based messageIds) are dropped, missing ones take their defaults."""
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values["machine"] = PlaybackState.from_dict(values.get("machine"))
+        return cls(**values)
 
     def trimmed(self, limit: int = MAX_RECORD_BYTES) -> tuple[SessionRecord, bytes]:
         """This record and its bytes, dropping the oldest replay results until it fits ``limit``."""
@@ -117,6 +135,11 @@ class SessionStore(Protocol):
         Returns the record as written (``version`` = expected + 1, ``expires_at`` = now + TTL);
         raises ``SessionConflict``.
         """
+        ...
+
+    def due(self, now_ms: int, limit: int) -> list[str]:
+        """Keys of sessions whose early beacons have waited until ``now_ms`` (``sweep_due_ms``),
+        at most ``limit`` of them: the scheduled sweep closes their gaps."""
         ...
 
 
@@ -147,7 +170,7 @@ class EmbeddedSessionStore:
 
     def __init__(self, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> None:
         self.ttl_seconds = ttl_seconds
-        self._items: dict[str, tuple[int, bytes, int]] = {}  # key -> (version, record bytes, expires_at)
+        self._items: dict[str, tuple[int, bytes, int, int | None]] = {}  # key -> (version, record bytes, expires_at, sweep_due_ms)
         self._lock = threading.Lock()
 
     def load(self, key: str) -> SessionRecord | None:
@@ -165,8 +188,13 @@ class EmbeddedSessionStore:
             stored = self._items.get(record.key)
             if (stored[0] if stored else 0) != expected_version:
                 raise SessionConflict(record.key)
-            self._items[record.key] = (written.version, data, written.expires_at)
+            self._items[record.key] = (written.version, data, written.expires_at, written.sweep_due_ms)
         return written
+
+    def due(self, now_ms: int, limit: int) -> list[str]:
+        with self._lock:
+            found = [key for key, item in self._items.items() if item[3] is not None and item[3] <= now_ms]
+        return found[:limit]
 
     def __len__(self) -> int:
         return len(self._items)
@@ -179,6 +207,11 @@ class DynamoDBSessionStore:
     """Sessions as DynamoDB items, written with a condition on their version."""
 
     KEY = "session_key"
+    # A sparse index of the sessions holding early beacons: only items with the two attributes
+    # below are in it, so the sweep queries a handful of items, never scans the table.
+    DUE_INDEX = "SweepDue"
+    DUE_PARTITION = "sweep"  # S, always "due" when present
+    DUE_AT = "sweep_due_ms"  # N, epoch ms
 
     def __init__(self, table: str, ttl_seconds: int = DEFAULT_TTL_SECONDS, client: Any = None) -> None:
         self.table, self.ttl_seconds = table, ttl_seconds
@@ -218,6 +251,9 @@ class DynamoDBSessionStore:
             "record": {"B": data},
             "expires_at": {"N": str(written.expires_at)},
         }
+        if written.sweep_due_ms is not None:
+            item[self.DUE_PARTITION] = {"S": "due"}
+            item[self.DUE_AT] = {"N": str(written.sweep_due_ms)}
         if expected_version == 0:
             condition: dict[str, Any] = {"ConditionExpression": f"attribute_not_exists({self.KEY})"}
         else:
@@ -235,6 +271,28 @@ class DynamoDBSessionStore:
         except BotoCoreError as error:
             raise SessionStoreUnavailable(f"could not write the session store ({_aws_error(error)})") from None
         return written
+
+    def due(self, now_ms: int, limit: int) -> list[str]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        keys: list[str] = []
+        query: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": self.DUE_INDEX,
+            "KeyConditionExpression": "#p = :due AND #at <= :now",
+            "ExpressionAttributeNames": {"#p": self.DUE_PARTITION, "#at": self.DUE_AT},
+            "ExpressionAttributeValues": {":due": {"S": "due"}, ":now": {"N": str(now_ms)}},
+        }
+        try:
+            while len(keys) < limit:
+                page = self.client.query(**query, Limit=limit - len(keys))
+                keys += [item[self.KEY]["S"] for item in page.get("Items", [])]
+                if "LastEvaluatedKey" not in page:
+                    break
+                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except (BotoCoreError, ClientError) as error:
+            raise SessionStoreUnavailable(f"could not query the sessions due for a sweep ({_aws_error(error)})") from None
+        return keys
 
 
 def _aws_error(error: Exception) -> str:
@@ -257,7 +315,7 @@ def store_from_settings(settings: Settings) -> SessionStore:
     global _warned_embedded_in_lambda
     ttl = settings.get_int("VIDEO_SESSION_TTL_SECONDS", DEFAULT_TTL_SECONDS)
     if ttl <= 0:
-        raise ValueError("VIDEO_SESSION_TTL_SECONDS must be positive")
+        raise ConfigurationError("CIOHOOKS_VIDEO_SESSION_TTL_SECONDS must be a positive number of seconds")
     table = settings.get("VIDEO_SESSIONS_TABLE")
     if table:
         return DynamoDBSessionStore(table, ttl)

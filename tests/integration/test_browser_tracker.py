@@ -55,6 +55,9 @@ pytestmark = pytest.mark.integration
 WEB = REPO_ROOT / "web"
 TRACKER = WEB / "cio-video-tracker.js"
 WRITE_KEY = "site-public-write-key"
+IDENTITY_SECRET = "browser-test-identity-secret"
+# hex(HMAC-SHA256(IDENTITY_SECRET, "viewer-1")): what the site's backend renders into the page
+VIEWER_1_HASH = "3aaa794c4609cfed32befd0972aea2213f4af7dc22ae6d084536e0202e653016"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -347,6 +350,7 @@ def serve(site):
         "CIOHOOKS_CUSTOMERIO_API_KEY": standin.api_key,
         "CIOHOOKS_CUSTOMERIO_BASE_URL": standin.base_url,
         "CIOHOOKS_VIDEO_WRITE_KEYS": WRITE_KEY,
+        "CIOHOOKS_VIDEO_IDENTITY_SECRETS": IDENTITY_SECRET,
         "CIOHOOKS_VIDEO_ALLOWED_ORIGINS": site.url,
     })
     pipeline = LocalPipeline(settings, write=lambda line: None)
@@ -406,21 +410,22 @@ def recorded(beacons: list[dict[str, Any]]) -> list[tuple[str, Any]]:
 
 
 def track_options(endpoint: str, **extra: Any) -> dict[str, Any]:
-    return {"endpoint": endpoint, "writeKey": WRITE_KEY, "userId": "viewer-1", "timeThrottle": 0,
+    return {"endpoint": endpoint, "writeKey": WRITE_KEY, "userId": "viewer-1", "userHash": VIEWER_1_HASH, "anonymousId": "anon-viewer-1", "timeThrottle": 0,
             "video": {"asset_id": "asset-1", "title": "Test pattern", "program": "Tests"}, **extra}
 
 
 def assert_well_formed(posts: list[Receipt], route: str) -> list[dict[str, Any]]:
     """Every beacon: POST /<route>?write_key=<write key>, a text/plain JSON body of the documented
-    shape, seq 0, 1, 2... per session, and exactly one identity."""
+    shape, seq 0, 1, 2... per session, and the identity the page gave (the server keeps one)."""
     assert posts, "no beacon arrived"
     for receipt in posts:
         assert receipt.path == f"/{route}" and receipt.query == {"write_key": [WRITE_KEY]}
         assert receipt.headers["content-type"].startswith("text/plain")  # a simple request: no preflight
         beacon = receipt.beacon
-        assert set(beacon) <= {"session_id", "userId", "anonymousId", "seq", "sent_t", "video", "events", "final"}
+        assert set(beacon) <= {"session_id", "userId", "user_hash", "anonymousId", "seq", "sent_t", "video", "player_metadata", "events", "final"}
         assert all(beacon["sent_t"] >= e["t"] for e in beacon["events"])
-        assert ("userId" in beacon) != ("anonymousId" in beacon)
+        assert "userId" in beacon or "anonymousId" in beacon
+        assert "user_hash" not in beacon or "userId" in beacon
         for event in beacon["events"]:
             assert set(event) == {"t", "type", "data", "player"} and isinstance(event["t"], int)
     beacons = delivered(posts)
@@ -486,6 +491,7 @@ def html5_run(browser, site, clip, sqs_emulator, sqs_client):
         "CIOHOOKS_CUSTOMERIO_MAX_ATTEMPTS": "2",
         "CIOHOOKS_CUSTOMERIO_BACKOFF_SECONDS": "0.01",
         "CIOHOOKS_VIDEO_WRITE_KEYS": WRITE_KEY,
+        "CIOHOOKS_VIDEO_IDENTITY_SECRETS": IDENTITY_SECRET,
         "CIOHOOKS_VIDEO_ALLOWED_ORIGINS": site.url,
     })
     pipeline = LocalPipeline(settings, write=lambda line: None)
@@ -883,11 +889,11 @@ def test_frequent_events_are_kept_once_a_second_by_default(page, site, gateway):
     assert [t for t, _ in recorded(beacons)] == ["buffer", "play", "time", "pause"]
 
 
-def test_options_are_checked_and_exactly_one_identity_is_sent(page, site, gateway):
+def test_options_are_checked_and_both_ids_go_with_the_user_hash(page, site, gateway):
     errors = run(page, site, """
       (options) => {
         const p = JwPlayerDouble(60), tries = [
-          {...options, writeKey: undefined}, {...options, userId: undefined}, {...options, player: 'flash'}];
+          {...options, writeKey: undefined}, {...options, userId: undefined, anonymousId: undefined}, {...options, player: 'flash'}];
         const errors = tries.map((o) => { try { CioVideoTracker.track(p, o); return null; } catch (e) { return e.name; } });
         const h = CioVideoTracker.track(p, {...options, anonymousId: 'anon-1'});
         p.play(); h.stop();
@@ -895,7 +901,7 @@ def test_options_are_checked_and_exactly_one_identity_is_sent(page, site, gatewa
       }""", track_options(gateway.url, player="jwplayer"))
     assert errors == ["TypeError", "TypeError", "TypeError"]
     beacons = assert_well_formed(gateway.wait_for(final_received), "jwplayer")
-    assert all(b["userId"] == "viewer-1" and "anonymousId" not in b for b in beacons)
+    assert all((b["userId"], b["user_hash"], b["anonymousId"]) == ("viewer-1", VIEWER_1_HASH, "anon-1") for b in beacons)
 
 
 def test_the_tracker_stays_small():

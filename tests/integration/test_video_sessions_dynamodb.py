@@ -21,7 +21,11 @@ import pytest
 
 from ciohooks import sources
 from ciohooks.config import Settings
+from ciohooks.queue import MemoryQueue
 from ciohooks.request import WebhookRequest
+from ciohooks.envelope import Envelope
+from ciohooks.sources.video._state import PlaybackState
+from ciohooks.sources.video._sweep import Sweep
 from ciohooks.video_sessions import DynamoDBSessionStore, SessionConflict, SessionRecord, SessionStoreUnavailable, store_from_settings
 from tests.support.spec import assert_valid_event
 from tests.support.sqs_emulator import REGION
@@ -42,12 +46,18 @@ def dynamodb(sqs_emulator):
 
 @pytest.fixture
 def table(dynamodb):
-    """A fresh sessions table shaped as the template makes it (string key, TTL on expires_at)."""
+    """A fresh sessions table shaped as the template makes it (string key, TTL on expires_at, the
+    sparse SweepDue index)."""
     name = f"video-sessions-{uuid.uuid4().hex[:8]}"
     dynamodb.create_table(
         TableName=name,
-        AttributeDefinitions=[{"AttributeName": "session_key", "AttributeType": "S"}],
+        AttributeDefinitions=[{"AttributeName": "session_key", "AttributeType": "S"}, {"AttributeName": "sweep", "AttributeType": "S"}, {"AttributeName": "sweep_due_ms", "AttributeType": "N"}],
         KeySchema=[{"AttributeName": "session_key", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[{
+            "IndexName": "SweepDue",
+            "KeySchema": [{"AttributeName": "sweep", "KeyType": "HASH"}, {"AttributeName": "sweep_due_ms", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        }],
         BillingMode="PAY_PER_REQUEST",
     )
     dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
@@ -58,10 +68,10 @@ def table(dynamodb):
 def test_save_load_and_conditional_writes(dynamodb, table):
     store = DynamoDBSessionStore(table, ttl_seconds=3600, client=dynamodb)
     assert store.load("video/html5#s1") is None
-    written = store.save(SessionRecord(key="video/html5#s1", next_seq=1, machine={"state": "playing", "snap": {"position": 12.5}}), 0)
+    written = store.save(SessionRecord(key="video/html5#s1", next_seq=1, machine=PlaybackState(state="playing", snap={"position": 12.5})), 0)
     assert written.version == 1
     loaded = store.load("video/html5#s1")
-    assert (loaded.version, loaded.next_seq, loaded.machine) == (1, 1, {"state": "playing", "snap": {"position": 12.5}})
+    assert (loaded.version, loaded.next_seq, loaded.machine) == (1, 1, PlaybackState(state="playing", snap={"position": 12.5}))
     with pytest.raises(SessionConflict):  # a second "first" write loses
         store.save(SessionRecord(key="video/html5#s1"), 0)
     with pytest.raises(SessionConflict):  # so does a write from an outdated version
@@ -130,10 +140,37 @@ def test_a_session_split_across_instances_and_retried_gives_the_events_of_one_be
         thread.join(60)
     assert not errors, errors
     unique = {e["messageId"]: e for out in produced for e in out}
-    assert sorted(unique) == sorted(e["messageId"] for e in expected)
-    assert [e for e in unique.values() if e["event"] == "Video Playback Started"] == [expected[0]]
+    in_order = sources.load("video/jwplayer")(Settings({}))
+    split_expected = [e for b in beacons for e in _post(in_order, b)]  # ids name the beacon: the same split
+    assert sorted(unique) == sorted(e["messageId"] for e in split_expected)
+    strip = lambda e: {k: v for k, v in e.items() if k != "messageId"}
+    assert sorted(map(json.dumps, map(strip, unique.values()))) == sorted(map(json.dumps, map(strip, expected)))
+    assert [strip(e) for e in unique.values() if e["event"] == "Video Playback Started"] == [strip(expected[0])]
     for event in unique.values():
         assert_valid_event(event)
     # every beacon received again now: only what it already produced
     again = {e["messageId"] for b in beacons for e in _post(instances[0], b)}
     assert again <= set(unique)
+
+
+def test_the_sweep_finds_due_sessions_through_the_index_and_closes_their_gaps(sqs_emulator, table, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", sqs_emulator.url)
+    settings = Settings({"CIOHOOKS_VIDEO_SESSIONS_TABLE": table})
+    source = sources.load("video/html5")(settings)
+    _, beacons = _beacons("html5/paused-seek-exit.json", every=5)
+    _post(source, beacons[0])
+    final = beacons[-1]
+    _post(source, final)  # the final beacon overtook the ones before it, which never come
+    store = source.sessions
+    due_at = int((BASE + timedelta(milliseconds=final["sent_t"])).timestamp() * 1000) + 30_000
+    assert store.due(due_at - 1, 10) == []
+    assert store.due(due_at, 10) == [source.session_key(final["session_id"])]
+    queue = MemoryQueue()
+    report = Sweep(settings, queue).run(now_ms=due_at)
+    assert (report.sessions, report.failed) == (1, 0) and report.events > 0
+    (message,) = queue.receive()
+    events = Envelope.from_json(message.body).events
+    assert events[-1]["event"] == "Video Playback Exited"
+    for event in events:
+        assert_valid_event(event)
+    assert store.due(due_at + 60_000, 10) == []  # out of the sparse index once nothing waits

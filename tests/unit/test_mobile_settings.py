@@ -27,6 +27,8 @@ from tests.support.mobile import settings
         ("clerk", "CLERK_TOLERANCE_SECONDS", "-5"),
         ("clerk", "CLERK_ID_AS", "svix-7"),
         ("expo", "EXPO_ID_AS", "token-7"),
+        ("onesignal", "ONESIGNAL_ID_AS", "subscription-7"),
+        ("bugsnag", "BUGSNAG_ID_AS", "crash-7"),
         ("backend", "BACKEND_TOLERANCE_SECONDS", "-5"),
     ],
 )
@@ -36,7 +38,7 @@ def test_a_bad_setting_fails_when_the_source_is_built(name: str, setting: str, v
     assert setting.rsplit("_", 2)[0] in str(caught.value) and value not in str(caught.value)
 
 
-@pytest.mark.parametrize("name", ["adjust", "appsflyer", "branch", "sentry", "auth0", "clerk", "firebase-auth", "customerio-push", "expo", "backend"])
+@pytest.mark.parametrize("name", ["adjust", "appsflyer", "branch", "sentry", "auth0", "clerk", "firebase-auth", "customerio-push", "expo", "onesignal", "bugsnag", "backend"])
 def test_every_mobile_source_builds_with_defaults(name: str) -> None:
     source = load(f"mobile/{name}")(settings())
     assert source.secret_names == (source.secret_name,)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections import defaultdict
 import re
 import sys
 import time
@@ -381,7 +382,10 @@ def test_three_ingest_functions_share_one_code_folder_and_differ_by_family() -> 
 
 def test_video_function_url_has_the_cors_of_its_parameter() -> None:
     cors = functions()["VideoIngestFunction"]["Properties"]["FunctionUrlConfig"]["Cors"]
-    assert cors == {"AllowOrigins": ref("VideoAllowedOrigins"), "AllowMethods": ["POST"], "AllowHeaders": ["content-type"], "MaxAge": 86400}
+    # one definition with ciohooks serve: the constants of the video sources (tests/unit/test_video_endpoint.py)
+    from ciohooks.sources.video._source import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE_SECONDS
+
+    assert cors == {"AllowOrigins": ref("VideoAllowedOrigins"), "AllowMethods": list(CORS_ALLOW_METHODS), "AllowHeaders": list(CORS_ALLOW_HEADERS), "MaxAge": CORS_MAX_AGE_SECONDS}
     assert parameter("VideoAllowedOrigins")["Type"] == "CommaDelimitedList"
     variables = function_settings("VideoIngestFunction")["Environment"]["Variables"]
     # the same list reaches the code, which checks Origin itself (ciohooks serve mimics the URL's CORS)
@@ -398,7 +402,11 @@ def test_video_sessions_table_matches_the_store_that_writes_it() -> None:
     assert table["SSESpecification"]["SSEEnabled"] is True  # the key: test_the_data_key_encrypts_queues_logs_and_tables_when_given
     (key,) = table["KeySchema"]
     assert key == {"AttributeName": video_sessions.DynamoDBSessionStore.KEY, "KeyType": "HASH"}
-    assert table["AttributeDefinitions"] == [{"AttributeName": key["AttributeName"], "AttributeType": "S"}]
+    store = video_sessions.DynamoDBSessionStore
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == store.DUE_INDEX and index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    assert index["KeySchema"] == [{"AttributeName": store.DUE_PARTITION, "KeyType": "HASH"}, {"AttributeName": store.DUE_AT, "KeyType": "RANGE"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": key["AttributeName"], "AttributeType": "S"}, {"AttributeName": store.DUE_PARTITION, "AttributeType": "S"}, {"AttributeName": store.DUE_AT, "AttributeType": "N"}]
 
     # What the store really writes: its key as a string, and the TTL attribute as epoch seconds.
     written: dict[str, Any] = {}
@@ -407,9 +415,8 @@ def test_video_sessions_table_matches_the_store_that_writes_it() -> None:
         def put_item(self, **kwargs: Any) -> None:
             written.update(kwargs)
 
-    store = video_sessions.DynamoDBSessionStore("t", ttl_seconds=3600, client=Client())
     before = int(time.time())
-    store.save(video_sessions.SessionRecord(key="k"), 0)
+    store("t", ttl_seconds=3600, client=Client()).save(video_sessions.SessionRecord(key="k"), 0)
     ttl = table["TimeToLiveSpecification"]
     assert ttl["Enabled"] is True
     (kind, value), = written["Item"][ttl["AttributeName"]].items()
@@ -417,17 +424,34 @@ def test_video_sessions_table_matches_the_store_that_writes_it() -> None:
     assert written["Item"][key["AttributeName"]] == {"S": "k"}
 
 
-def test_video_sessions_are_reached_by_single_item_calls_only() -> None:
+def test_video_sessions_are_reached_by_single_item_calls_and_the_sweep_index_only() -> None:
     table = getatt("VideoSessionsTable", "Arn")
-    users = {}
+    index = {"Fn::Sub": "${VideoSessionsTable.Arn}/index/SweepDue"}
+    users: dict[str, set[str]] = defaultdict(set)
     for owner, statement in all_policy_statements():
         if any(a.startswith("dynamodb:") for a in as_list(statement["Action"])) and statement["Resource"] != getatt("ReplayTable", "Arn"):
-            assert statement["Effect"] == "Allow" and statement["Resource"] == table, owner
-            users[owner] = set(as_list(statement["Action"]))
-    # ingest runs the sessions; deliver continues them when it translates a raw beacon again
-    assert users == {"VideoIngestFunctionRole": {"dynamodb:GetItem", "dynamodb:PutItem"}, "DeliverFunctionRole": {"dynamodb:GetItem", "dynamodb:PutItem"}}
-    for name in ("VideoIngestFunction", "DeliverFunction"):
+            actions = set(as_list(statement["Action"]))
+            assert statement["Effect"] == "Allow", owner
+            assert (statement["Resource"], actions) in ((table, {"dynamodb:GetItem", "dynamodb:PutItem"}), (index, {"dynamodb:Query"})), owner
+            users[owner] |= actions
+    # ingest runs the sessions; deliver continues them when it translates a raw beacon again; the
+    # sweep closes their gaps, finding them through the sparse index (never a Scan)
+    assert users == {
+        "VideoIngestFunctionRole": {"dynamodb:GetItem", "dynamodb:PutItem"},
+        "DeliverFunctionRole": {"dynamodb:GetItem", "dynamodb:PutItem"},
+        "VideoSweepFunctionRole": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
+    }
+    for name in ("VideoIngestFunction", "DeliverFunction", "VideoSweepFunction"):
         assert function_settings(name)["Environment"]["Variables"]["CIOHOOKS_VIDEO_SESSIONS_TABLE"] == ref("VideoSessionsTable")
+
+
+def test_the_video_sweep_runs_every_minute_and_queues_on_the_delivery_queue_only() -> None:
+    sweep = functions()["VideoSweepFunction"]["Properties"]
+    (event,) = sweep["Events"].values()
+    assert event == {"Type": "Schedule", "Properties": {"Schedule": "rate(1 minute)", "Description": event["Properties"]["Description"]}}
+    sends = [s for s in role_statements(role_of("VideoSweepFunction")) if "sqs:SendMessage" in as_list(s["Action"])]
+    assert [s["Resource"] for s in sends] == [getatt("DeliveryQueue", "Arn")]
+    assert not secret_reads(role_of("VideoSweepFunction")), "the sweep authenticates nothing: no secret"
 
 
 # ---- outputs ---------------------------------------------------------------------------------------
@@ -565,7 +589,8 @@ DEFINITIONS_ARN = {"Fn::Sub": SSM_ARN + "${CustomSourcesParameter}"}
 def test_the_custom_sources_parameter_is_read_by_every_function_only_when_it_is_set() -> None:
     assert parameter("CustomSourcesParameter")["Default"] == ""
     assert template()["Conditions"]["HasCustomSourcesParameter"] == {"Fn::Not": [{"Fn::Equals": [ref("CustomSourcesParameter"), ""]}]}
-    for name in (*INGEST_FUNCTIONS.values(), "DeliverFunction"):
+    assert {"DeliverFunction", "VideoSweepFunction", *INGEST_FUNCTIONS.values()} <= set(functions())
+    for name in functions():  # every function loads the catalogue, custom sources included
         variables = function_settings(name)["Environment"]["Variables"]
         assert variables["CIOHOOKS_CUSTOM_SOURCES_PARAMETER"] == {"Fn::If": ["HasCustomSourcesParameter", ref("CustomSourcesParameter"), ref("AWS::NoValue")]}
         policy = resources("AWS::IAM::Role")[role_of(name)]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
@@ -698,7 +723,8 @@ def test_sqs_permissions_name_the_queues() -> None:
 def test_customer_managed_keys_are_used_only_through_their_services() -> None:
     for name in functions():
         decrypt = [s for s in role_statements(role_of(name)) if "kms:Decrypt" in as_list(s["Action"])]
-        assert sorted(s["Resource"]["Ref"] for s in decrypt) == ["DataKmsKeyArn", "SecretsKmsKeyArn"], name
+        expected = ["DataKmsKeyArn", "SecretsKmsKeyArn"] if secret_reads(role_of(name)) else ["DataKmsKeyArn"]
+        assert sorted(s["Resource"]["Ref"] for s in decrypt) == expected, name
         for statement in decrypt:
             assert "kms:ViaService" in statement["Condition"]["StringEquals"], name
         (data,) = [s for s in decrypt if s["Resource"] == ref("DataKmsKeyArn")]

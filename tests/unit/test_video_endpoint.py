@@ -21,7 +21,8 @@ from ciohooks.local import local_keys, signing_key
 from ciohooks.queue import MemoryQueue, MessageTooLarge, QueueUnavailable
 from ciohooks.request import WebhookRequest
 from ciohooks.sources import NotConfigured, Unauthorized
-from ciohooks.sources.video._playback import WRITE_KEY_HEADER, MalformedBeacon, parse_beacon
+from ciohooks.sources.video._beacon import MalformedBeacon, parse_beacon
+from ciohooks.sources.video._source import WRITE_KEY_HEADER
 from ciohooks.video_sessions import SessionStoreUnavailable
 from tests.support.spec import assert_valid_event
 from tests.unit.test_deliver import RecordingSink
@@ -254,4 +255,143 @@ def test_translate_cli_prints_the_customerio_calls(tmp_path):
     for call in calls:
         assert call["url"] == "https://cdp.customer.io/v1/track"
         assert_valid_event(call["body"])
-    assert result.stderr == '{"not_sent": {"ignored": {"canplay": 1, "loadedmetadata": 1}}}\n'  # the golden files' line
+    assert result.stderr.splitlines()[-1] == '{"not_sent": {"ignored": {"canplay": 1, "loadedmetadata": 1}}}'  # the golden files' line
+
+
+# ---- identity: userId only with the site backend's HMAC -------------------------------------------
+
+IDENTITY_SECRET = "site-a-identity-secret"
+# user_hash = hex(HMAC-SHA256("site-a-identity-secret", "user-42")), as the docs' snippets compute it
+VERIFIED_HASH = "5450b0d420be8e4c62f599eab80ff42bcbb7398cd0359e151fee6c1dd6e3dcdd"
+
+
+def beacon_of(**identity: str) -> bytes:
+    base = {"session_id": "s-identity", "seq": 0, "sent_t": 20, "events": [{"t": 0, "type": "play", "data": None, "player": {"currentTime": 0}}]}
+    return json.dumps({**base, **identity}).encode()
+
+
+def ingested(body: bytes, environ: dict[str, str] | None = None):
+    ing = ingest({"CIOHOOKS_VIDEO_IDENTITY_SECRETS": f"old-secret, {IDENTITY_SECRET}", **(environ or {})})
+    result = outcome(ing, request(body, KEYED))
+    events = [e for m in ing.delivery_queue.receive() for e in Envelope.from_json(m.body).events or []]
+    return result, events
+
+
+def test_the_pinned_user_hash_is_the_hmac_the_docs_describe():
+    import hashlib
+    import hmac
+
+    from ciohooks.sources.video._identity import user_hash
+
+    assert user_hash(IDENTITY_SECRET, "user-42") == hmac.new(IDENTITY_SECRET.encode(), b"user-42", hashlib.sha256).hexdigest()
+    assert user_hash(IDENTITY_SECRET, "user-42") == VERIFIED_HASH
+
+
+def test_a_user_id_with_its_valid_hash_is_accepted(caplog):
+    result, events = ingested(beacon_of(userId="user-42", user_hash=VERIFIED_HASH, anonymousId="anon-1"))
+    assert result.status == 202 and [e["userId"] for e in events] == ["user-42"] and "anonymousId" not in events[0]
+    assert "userId not used" not in caplog.text
+
+
+@pytest.mark.parametrize("identity,reason", [
+    ({"user_hash": "00" * 32}, "user_hash does not match userId"),
+    ({"user_hash": VERIFIED_HASH.upper()[:-1] + "0"}, "user_hash does not match userId"),
+    ({}, "userId sent without user_hash"),
+])
+def test_a_user_id_without_a_valid_hash_falls_back_to_the_anonymous_id(identity, reason, caplog):
+    with caplog.at_level(logging.WARNING):
+        result, events = ingested(beacon_of(userId="user-42", anonymousId="anon-1", **identity))
+    assert result.status == 202 and [e.get("userId") for e in events] == [None] and events[0]["anonymousId"] == "anon-1"
+    assert reason in caplog.text and "user-42" not in caplog.text  # what happened, never the id
+
+
+def test_the_hash_is_compared_case_insensitively_as_hex():
+    _, events = ingested(beacon_of(userId="user-42", user_hash=VERIFIED_HASH.upper(), anonymousId="anon-1"))
+    assert events[0]["userId"] == "user-42"
+
+
+def test_without_the_identity_secret_no_user_id_is_accepted(caplog):
+    ing = ingest()  # VIDEO_IDENTITY_SECRETS not configured: fail closed for userId
+    with caplog.at_level(logging.WARNING):
+        outcome(ing, request(beacon_of(userId="user-42", user_hash=VERIFIED_HASH, anonymousId="anon-1"), KEYED))
+    (message,) = ing.delivery_queue.receive()
+    assert Envelope.from_json(message.body).events[0]["anonymousId"] == "anon-1"
+    assert "VIDEO_IDENTITY_SECRETS is not configured" in caplog.text
+
+
+def test_an_unverified_user_id_without_an_anonymous_id_is_refused_with_a_400():
+    result, events = ingested(beacon_of(userId="user-42", user_hash="00" * 32))
+    assert result.status == 400 and events == []
+    answer = json.loads(result.response_body())
+    assert answer["error"] == "no identity" and "user-42" not in result.response_body()
+
+
+def test_identity_secrets_are_declared_and_read_only_when_authenticating():
+    for name in sources.names("video"):
+        assert sources.load(name).secret_names == ("VIDEO_WRITE_KEYS", "VIDEO_IDENTITY_SECRETS"), name
+
+
+# ---- settings: validated when the source is built ------------------------------------------------
+
+
+@pytest.mark.parametrize("setting,value", [
+    ("VIDEO_SESSION_TTL_SECONDS", "0"), ("VIDEO_SESSION_TTL_SECONDS", "-5"), ("VIDEO_GAP_TIMEOUT_SECONDS", "abc"),
+    ("VIDEO_HEARTBEAT_SECONDS", "0"), ("VIDEO_MAX_BUFFERED_BEACONS", "-1"), ("VIDEO_REPLAY_RESULTS", "0"),
+    ("VIDEO_MAX_BODY_BYTES", "1.5"), ("VIDEO_MAX_EVENTS_PER_BEACON", "0"),
+])
+def test_a_bad_setting_is_a_configuration_error_naming_it_when_the_source_is_built(setting, value):
+    from ciohooks.config import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as caught:
+        html5({**SETTINGS, f"CIOHOOKS_{setting}": value})
+    assert setting in str(caught.value) and value not in str(caught.value).replace(setting, "")
+
+
+# ---- CORS: one definition for the Function URL and serve -----------------------------------------
+
+
+def test_serve_answers_a_preflight_exactly_as_the_template_configures_the_function_url():
+    import http.client
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from ciohooks.local import LocalPipeline, make_http_handler
+    from ciohooks.sources.video._source import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE_SECONDS
+    from tests.unit.test_template import functions
+
+    cors = functions()["VideoIngestFunction"]["Properties"]["FunctionUrlConfig"]["Cors"]
+    assert (cors["AllowMethods"], cors["AllowHeaders"], cors["MaxAge"]) == (list(CORS_ALLOW_METHODS), list(CORS_ALLOW_HEADERS), CORS_MAX_AGE_SECONDS)
+    assert "x-cio-write-key" in cors["AllowHeaders"]  # the docs let a page send the key as a header
+
+    pipeline = LocalPipeline(Settings({**SETTINGS, "CIOHOOKS_VIDEO_ALLOWED_ORIGINS": "https://www.example.com"}), write=lambda line: None)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_http_handler(pipeline))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+        connection.request("OPTIONS", "/html5", headers={"Origin": "https://www.example.com", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type, x-cio-write-key"})
+        answer = connection.getresponse()
+        answer.read()
+        assert answer.status == 204
+        assert answer.getheader("Access-Control-Allow-Origin") == "https://www.example.com"
+        assert [m.strip() for m in answer.getheader("Access-Control-Allow-Methods").split(",")] == cors["AllowMethods"]
+        assert [h.strip() for h in answer.getheader("Access-Control-Allow-Headers").split(",")] == cors["AllowHeaders"]
+        assert answer.getheader("Access-Control-Max-Age") == str(cors["MaxAge"])
+        connection.request("OPTIONS", "/html5", headers={"Origin": "https://evil.example.net", "Access-Control-Request-Method": "POST"})
+        refused = connection.getresponse()
+        refused.read()
+        assert refused.status == 403 and refused.getheader("Access-Control-Allow-Origin") is None
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_beacon_posted_twice_is_ignored_the_second_time_never_kept_as_unknown():
+    """Sequencing counts a repeated beacon as ``beacon:duplicate``: declared as ignored on every
+    player, so the central rule (an undeclared ignore is unknown, and kept) leaves it alone."""
+    ingest = Ingest("video", MemoryQueue(), MemoryQueue(), Settings({**SETTINGS, "CIOHOOKS_VIDEO_ALLOWED_ORIGINS": "*"}))
+    beacon = request(headers={WRITE_KEY_HEADER: "wk_site_a_123"})
+    first, again = ingest.handle("html5", beacon), ingest.handle("html5", beacon)
+    assert (first.result, again.result) == ("queued", "queued")  # the same events again, under the same messageIds
+    assert ingest.dead_letter_queue.approximate_depth() == 0
+    for player in ("html5", "videojs", "jwplayer", "vimeo", "youtube", "mux"):
+        assert "beacon:duplicate" in sources.load(f"video/{player}").ignored_types, player

@@ -9,7 +9,8 @@ against the seed spec.
 from __future__ import annotations
 
 import json
-from collections import Counter
+import uuid
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,19 +20,25 @@ import pytest
 from ciohooks import ids, sources
 from ciohooks.config import Settings
 from ciohooks.request import WebhookRequest
+from ciohooks.sources.video._sequencing import BEACON_IGNORED
 from tests.support.spec import assert_valid_event
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "samples" / "video"
 RECEIVED = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 PLAYERS = ["html5", "videojs", "jwplayer", "vimeo", "youtube", "mux"]
 SAMPLE_FILES = sorted(p for p in SAMPLES.glob("*/*.json"))
+# The local-only identity secret of events/keys/local.env: the samples' user_hash values are made with it.
+IDENTITY = {"CIOHOOKS_VIDEO_IDENTITY_SECRETS": "local-only-video-identity-secret-2c7e91"}
 INTEGER_PROPERTIES = {"position", "total_length", "bitrate", "framerate", "sound", "pod_position", "pod_length", "quartile", "seek_position"}
 
 
 def translate(player: str, beacon: dict[str, Any] | bytes, settings: dict[str, str] | None = None, received: datetime = RECEIVED, source=None):
-    source = source or sources.load(f"video/{player}")(Settings(settings or {}))
+    """As ingest does it: authenticate (the write key; the userId's user_hash), then translate."""
+    source = source or sources.load(f"video/{player}")(Settings({"CIOHOOKS_VIDEO_WRITE_KEYS": "wk_test", **(settings or {})}))
     body = beacon if isinstance(beacon, bytes) else json.dumps(beacon).encode()
-    translation = source.translate(WebhookRequest("POST", f"/{player}", body, {"content-type": "text/plain"}, received_at=received))
+    request = WebhookRequest("POST", f"/{player}", body, {"content-type": "text/plain", "x-cio-write-key": "wk_test"}, received_at=received)
+    source.authenticate(request)
+    translation = source.translate(request)
     bodies = [event.to_cio() for event in translation.events]
     for body in bodies:
         assert_valid_event(body)
@@ -123,10 +130,11 @@ def test_every_sample_is_pinned():
 def test_sample_translates_to_the_documented_sequence(path):
     player = path.split("/")[0]
     beacon = sample(path)
-    bodies, ignored = translate(player, (SAMPLES / path).read_bytes())
+    bodies, ignored = translate(player, (SAMPLES / path).read_bytes(), IDENTITY)
     assert names(bodies) == EXPECTED[path]
     assert names(bodies).count("Playback Started") == 1
-    identity = {k: beacon[k] for k in ("userId", "anonymousId") if k in beacon}
+    # a verified userId wins (every sample's user_hash is valid); else the anonymousId
+    identity = {"userId": beacon["userId"]} if "userId" in beacon else {"anonymousId": beacon["anonymousId"]}
     message_ids = [b["messageId"] for b in bodies]
     assert len(set(message_ids)) == len(message_ids)
     timestamps = []
@@ -153,13 +161,20 @@ def test_sample_translates_to_the_documented_sequence(path):
     assert all(isinstance(k, str) and n > 0 for k, n in ignored.items())
 
 
-def test_message_ids_are_derived_from_source_session_and_position_in_the_session():
+def test_message_ids_name_the_session_the_native_event_and_the_event():
     bodies, _ = translate("html5", (SAMPLES / "html5/paused-seek-exit.json").read_bytes())
-    beacon = sample("html5/paused-seek-exit.json")
-    play_index = next(i for i, e in enumerate(beacon["events"]) if e["type"] == "play")
-    assert bodies[0]["messageId"] == ids.message_id("video/html5", beacon["session_id"], str(play_index), "0")
-    assert bodies[-1]["event"] == "Video Playback Exited"
-    assert bodies[-1]["messageId"] == ids.message_id("video/html5", beacon["session_id"], "final", "0")
+    # Pinned: UUIDv5 of "video/html5", the session_id, seq 0, the native event's index in the beacon
+    # (2: the play), the event's name and its ordinal among that name's events of that native event.
+    assert [(b["event"], b["messageId"]) for b in bodies] == [
+        ("Video Playback Started", "4a2af7fb-26e1-5a25-ae79-b0e7d69d32e3"),
+        ("Video Content Started", "a3437c54-91cd-5442-963f-7d25ac99d46e"),
+        ("Video Content Playing", "fe4e768d-5487-51a2-9e29-7dac57758639"),
+        ("Video Playback Paused", "0ec72577-81f6-5637-a84c-e1bdd5142c31"),
+        ("Video Playback Seek Started", "bcaab0bc-ed31-5ac7-a1c2-0d236fb1d7b9"),
+        ("Video Playback Seek Completed", "161f646e-8094-5440-9f6f-059a41e818ba"),
+        ("Video Playback Exited", "aa338896-d312-5a7e-b927-33914441ea61"),  # seq 0, "final"
+    ]
+    assert bodies[0]["messageId"] == str(uuid.uuid5(ids.NAMESPACE, "\x1f".join(["video/html5", "0b9e6f1a-84d2-4c31-a5de-61c4f0e2b7a3", "0", "2", "Video Playback Started", "0"])))
     # the same session on another player route is another session: other ids
     other, _ = translate("videojs", (SAMPLES / "html5/paused-seek-exit.json").read_bytes())
     assert not {b["messageId"] for b in bodies} & {b["messageId"] for b in other}
@@ -265,7 +280,7 @@ def test_pause_before_ended_is_not_a_pause():
 
 
 def test_mux_pause_before_an_ad_break_is_not_a_pause_even_across_beacons():
-    source = sources.load("video/mux")(Settings({}))
+    source = sources.load("video/mux")(Settings({"CIOHOOKS_VIDEO_WRITE_KEYS": "wk_test"}))
     first = session([(0, "play"), (10, "playing"), (5000, "timeupdate", {"player_playhead_time": 5000}), (5100, "pause", {"player_playhead_time": 5100})], sent_t=5200)
     second = {**session([(5101, "adbreakstart", {"ad_type": "midroll"}), (5200, "adplay", {"ad_id": "x"}), (20_000, "adended", {"ad_id": "x"}),
                          (20_001, "adbreakend"), (20_002, "play"), (20_100, "playing")]), "seq": 1, "sent_t": 20_200}
@@ -383,7 +398,98 @@ def test_livestream_has_no_total_length():
     assert bodies[0]["properties"]["livestream"] is False and bodies[1]["properties"] == {"asset_id": "x", "session_id": "s-1", "position": 13, "livestream": False}
 
 
-def test_user_id_wins_over_anonymous_id():
-    beacon = {**session([(0, "play")], sent_t=5), "userId": "u-9"}
-    bodies, _ = translate("html5", beacon)
+def test_a_verified_user_id_wins_over_the_anonymous_id():
+    # user_hash = hex(HMAC-SHA256("site-secret", "u-9")), as the site's backend computes it
+    beacon = {**session([(0, "play")], sent_t=5), "userId": "u-9", "user_hash": "e27bbb89ec0948542221a59613baee54b949195b974621d766bcf3c598521be9"}
+    bodies, _ = translate("html5", beacon, {"CIOHOOKS_VIDEO_IDENTITY_SECRETS": "other-site-secret, site-secret"})
     assert bodies[0]["userId"] == "u-9" and "anonymousId" not in bodies[0]
+
+
+# ---- what each player does not translate, and why ---------------------------------------------------
+
+
+def test_every_player_says_why_it_ignores_a_type_and_knows_the_rest():
+    for player in PLAYERS:
+        source = sources.load(f"video/{player}")
+        assert source.ignored_types and all(isinstance(reason, str) and reason for reason in source.ignored_types.values()), player
+        assert not set(source.ignored_types) & source.mapped_types, f"{player}: a type both mapped and ignored"
+    # every type the samples hold (the players' documented events) is mapped or ignored on purpose
+    for path in SAMPLE_FILES:
+        source = sources.load(f"video/{path.parent.name}")
+        for event in sample(f"{path.parent.name}/{path.name}")["events"]:
+            assert event["type"] in source.mapped_types or event["type"] in source.ignored_types, (path.name, event["type"])
+
+
+def test_an_unknown_native_type_is_counted_as_unknown_and_the_others_still_translate():
+    beacon = session([(0, "play"), (5, "webkitbeginfullscreen"), (10, "playing"), (20, "webkitbeginfullscreen")], sent_t=30)
+    source = sources.load("video/html5")(Settings({"CIOHOOKS_VIDEO_WRITE_KEYS": "wk_test"}))
+    bodies, ignored = translate("html5", beacon, source=source)
+    assert names(bodies) == ["Playback Started", "Content Started"]
+    again = source.translate(WebhookRequest("POST", "/html5", json.dumps({**beacon, "session_id": "s-2"}).encode(), {}, received_at=RECEIVED))
+    assert again.unknown == Counter({"webkitbeginfullscreen": 2}) and "webkitbeginfullscreen" not in again.ignored
+    assert again.incomplete and "unknown event type 'webkitbeginfullscreen' (x2)" in again.reasons()
+
+
+def test_one_event_that_cannot_be_built_does_not_lose_the_others():
+    # received at the very end of what a timestamp can hold: the events 10 days later cannot be dated
+    beacon = session([(0, "play"), (10, "playing"), (864_000_000, "pause", None, {"currentTime": 50})], sent_t=20)
+    source = sources.load("video/html5")(Settings({}))
+    end = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+    translation = source.translate(WebhookRequest("POST", "/html5", json.dumps(beacon).encode(), {}, received_at=end))
+    assert [e.name for e in translation.events] == ["Video Playback Started", "Video Content Started"]
+    assert translation.failed == ["Video Playback Paused: timestamp out of range"]
+
+
+# ---- player metadata (issue 13) ------------------------------------------------------------------------
+
+
+def test_mux_data_metadata_reaches_the_content_properties():
+    # Mux Data's metadata fields (mux-docs, options-and-metadata: video_id, video_title, video_series,
+    # video_producer, video_stream_type 'live'/'on-demand', video_content_type, video_duration in ms),
+    # as mux.emit(..., 'videochange', data) carries them, and as the page gives mux.monitor's data.
+    metadata = {"video_id": "mux-v-77", "video_title": "Bread, Part 2", "video_series": "Coastal Kitchens", "video_producer": "North Studio",
+                "video_stream_type": "on-demand", "video_content_type": "episode", "video_duration": 120000, "video_language_code": "en"}
+    beacon = session([(0, "videochange", metadata), (5, "play", {"player_playhead_time": 0}), (10, "playing", {"player_playhead_time": 0})], {}, sent_t=20)
+    bodies, ignored = translate("mux", beacon)
+    started, content = bodies
+    assert started["properties"]["content_asset_ids"] == ["mux-v-77"] and started["properties"]["total_length"] == 120
+    assert content["properties"] == {"session_id": "s-1", "asset_id": "mux-v-77", "title": "Bread, Part 2", "program": "Coastal Kitchens",
+                                     "publisher": "North Studio", "full_episode": True, "position": 0, "total_length": 120, "livestream": False}
+    assert ignored["videochange"] == 1
+    # the same through the beacon's player_metadata (mux.monitor's data); the site's own video wins
+    beacon = {**session([(5, "play"), (10, "playing")], {}, sent_t=20), "player_metadata": metadata, "video": {"title": "Our title"}}
+    bodies, _ = translate("mux", beacon)
+    assert bodies[1]["properties"]["title"] == "Our title" and bodies[1]["properties"]["asset_id"] == "mux-v-77"
+
+
+def test_jw_player_and_vimeo_report_the_content_id_and_title_they_play():
+    # JW playlistItem {index, item: {mediaid, title, description}} (jwplayer events.ts); Vimeo loaded {id}
+    jw = session([(0, "playlistItem", {"index": 0, "item": {"mediaid": "a1B2c3D4", "title": "Launch", "description": "The launch film"}}), (5, "play")], {}, sent_t=10)
+    bodies, _ = translate("jwplayer", jw)
+    assert bodies[1]["properties"] == {"session_id": "s-1", "asset_id": "a1B2c3D4", "title": "Launch", "description": "The launch film"}
+    vimeo = session([(0, "loaded", {"id": 76979871}), (5, "play", {"seconds": 0}), (10, "playing", {"seconds": 0})], {}, sent_t=20)
+    bodies, _ = translate("vimeo", vimeo)
+    assert bodies[1]["properties"]["asset_id"] == "76979871"
+
+
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "sources" / "video.md"
+GUIDE_SECTIONS = {"html5": "HTML5 and Video.js", "videojs": "HTML5 and Video.js", "jwplayer": "JW Player", "vimeo": "Vimeo player.js", "youtube": "YouTube IFrame API", "mux": "Mux Data"}
+
+
+def test_the_guide_names_every_type_each_player_maps_or_ignores_and_lists_only_those_as_ignored():
+    import re
+
+    backticked = lambda text: set(re.findall(r"`([A-Za-z][A-Za-z0-9_]*)`", text))
+    guide = GUIDE.read_text(encoding="utf-8")
+    section = {title: guide.split(f"### {title}\n", 1)[1].split("\n#", 1)[0] for title in set(GUIDE_SECTIONS.values())}
+    ignored: dict[str, set[str]] = defaultdict(set)
+    for player, title in GUIDE_SECTIONS.items():
+        source = sources.load(f"video/{player}")
+        native_ignored = set(source.ignored_types) - set(BEACON_IGNORED)  # per beacon, not per native event
+        missing = (source.mapped_types | native_ignored) - backticked(section[title])
+        assert not missing, f"{player}: the guide does not name {sorted(missing)}"
+        ignored[title] |= native_ignored
+    for title, text in section.items():
+        (row,) = [line for line in text.splitlines() if line.startswith("| ignored on purpose:")]
+        listed = backticked(row.split("|")[1])
+        assert listed == ignored[title], f"{title}: the guide's ignored list differs from the code: {sorted(listed ^ ignored[title])}"

@@ -179,8 +179,9 @@ class Source:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if not cls.__dict__.get("secret_names") and cls.secret_name:
-            cls.secret_names = (cls.secret_name,)
+        # A class naming its secret reads it; what a parent declared it reads too (inherited code).
+        if "secret_names" not in cls.__dict__ and cls.secret_name and cls.secret_name not in cls.secret_names:
+            cls.secret_names = (*cls.secret_names, cls.secret_name)
 
     def __init__(self, settings: Settings | None = None) -> None:
         """Build the source once per container: read and validate every plain setting here (a bad

@@ -1,7 +1,7 @@
 """HTML5 ``<video>`` media events (as recorded by the tracker) -> Customer.io video semantic events.
 
 Beacon format, session handling, endpoint security and the semantic rules shared by every player:
-``_playback.py`` and docs/sources/video.md. This module says what each media event means.
+``_source.py`` (and the modules it lists) and docs/sources/video.md. This module says what each media event means.
 
 - Media events: https://html.spec.whatwg.org/multipage/media.html#mediaevents
 - "Reaches the end" steps (timeupdate, then ``pause``, then ``ended``):
@@ -16,7 +16,7 @@ read from the element: currentTime, duration (``null`` when it is NaN or Infinit
 muted, paused, ended, playbackRate, fullscreen (``document.fullscreenElement``), width/height
 (``videoWidth``/``videoHeight``), and bitrate/quality when the page knows them (e.g. hls.js).
 
-Mapping (native -> signal -> semantic event, see ``_playback`` for when each fires):
+Mapping (native -> signal -> semantic event, see ``_machine`` for when each fires):
 
     play            PLAY          Playback Started (first), Resumed (after a user pause)
     playing         PLAYING       Content Started (first), Buffer Completed (after waiting),
@@ -50,40 +50,31 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping
 
-from ._playback import (
-    BUFFER_START,
-    ENDED,
-    ERROR,
-    PAUSE,
-    PLAY,
-    PLAYING,
-    QUALITY,
-    SEEK_END,
-    SEEK_START,
-    TIME,
-    NativeEvent,
-    Signal,
-    VideoSource,
-)
+from ._beacon import NativeEvent
+from ._signals import BUFFER_START, ENDED, ERROR, PAUSE, PLAY, PLAYING, QUALITY, SEEK_END, SEEK_START, TIME, Signal
+from ._source import VideoSource
 
 SIMPLE = {"play": PLAY, "playing": PLAYING, "pause": PAUSE, "seeked": SEEK_END, "waiting": BUFFER_START, "timeupdate": TIME, "ended": ENDED}
+READ_FROM_SNAPSHOT = "what it changes is read from the player snapshot every later event carries"
+LOADING = "loading progress: start-up loading is not rebuffering, and no semantic event describes it"
+# Every HTML media event (HTML Standard, "Event summary") that makes no event of its own.
+IGNORED = {
+    "loadstart": LOADING, "progress": LOADING, "suspend": LOADING, "loadedmetadata": LOADING, "loadeddata": LOADING,
+    "canplay": LOADING, "canplaythrough": LOADING,
+    "stalled": "data stopped arriving, playback did not stop: waiting is the buffering event",
+    "abort": "loading was aborted on purpose (new source); error reports failures",
+    "emptied": "the element was reset for new media: the tracker starts a new session",
+    "durationchange": READ_FROM_SNAPSHOT, "volumechange": READ_FROM_SNAPSHOT, "ratechange": READ_FROM_SNAPSHOT,
+    "fullscreenchange": READ_FROM_SNAPSHOT,
+}
 
 
 class Html5(VideoSource):
     name: ClassVar[str] = "html5"
     docs_url: ClassVar[str] = "https://html.spec.whatwg.org/multipage/media.html#mediaevents"
-    ignored_types: ClassVar[Mapping[str, str]] = {
-        **VideoSource.ignored_types,
-        **dict.fromkeys(
-            (
-                "loadstart", "loadedmetadata", "loadeddata", "durationchange", "ratechange", "volumechange", "canplay",
-                "canplaythrough", "progress", "suspend", "stalled", "abort", "emptied", "fullscreenchange",
-                "useractive", "userinactive",
-            ),
-            "a native event with no semantic event of its own (what it changes is read from the player)",
-        ),
-    }
+    ignored_types: ClassVar[Mapping[str, str]] = IGNORED
     video_player: ClassVar[str] = "html5"
+    mapped_types: ClassVar[frozenset[str]] = frozenset({*SIMPLE, "seeking", "resize", "error"})
     volume_scale: ClassVar[float] = 1.0
 
     def signals(self, event: NativeEvent, memo: dict[str, Any], before: Mapping[str, Any], snap: Mapping[str, Any]) -> list[Signal]:

@@ -1,6 +1,6 @@
 """JW Player ``on(...)`` events (as recorded by the tracker) -> Customer.io video semantic events.
 
-Beacon format, sessions, security and the shared semantic rules: ``_playback.py`` and
+Beacon format, sessions, security and the shared semantic rules: ``_source.py`` and
 docs/sources/video.md. This module says what each JW Player event means.
 
 - Playback, seek, quality, volume events: https://docs.jwplayer.com/players/reference/playback-events,
@@ -15,7 +15,7 @@ docs/sources/video.md. This module says what each JW Player event means.
 The tracker records the callback's argument as ``data``. ``player`` is read with getPosition(),
 getDuration(), getVolume() (0..100), getMute(), getFullscreen() and getVisualQuality().
 
-Mapping (native -> signal -> semantic event, see ``_playback`` for when each fires):
+Mapping (native -> signal -> semantic event, see ``_machine`` for when each fires):
 
     play            PLAYING       "fired when the player enters the playing state" (content only):
                                   Playback Started + Content Started (first), Resumed (after a
@@ -42,9 +42,11 @@ Mapping (native -> signal -> semantic event, see ``_playback`` for when each fir
     adBreakEnd      AD_BREAK_END  end of the break
     volume, mute, fullscreen
                     (snapshot)    sound (volume 0..100, 0 when muted), full_screen
-    ready, playlistItem, beforePlay, playAttempt, firstFrame, idle, levels, levelsChanged,
-    playbackRateChanged (the rate is read from ``player``),
-    bufferChange, meta, adRequest, adStarted, adError, adClick, warning, ... -> ignored, by type
+    playlistItem    (metadata)    content metadata where the site's ``video`` is silent: asset_id <-
+                                  item.mediaid, title <- item.title, description <- item.description
+    the others in ``IGNORED`` below (ready, beforePlay, playAttempt, firstFrame, idle, levels,
+    levelsChanged, playbackRateChanged, bufferChange, meta, adRequest, adStarted, adError, adClick,
+    warning, ...) -> ignored on purpose, each with its reason; any other type is unknown (kept)
 
 Decisions:
 
@@ -61,7 +63,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping
 
-from ._playback import (
+from ._beacon import NativeEvent
+from ._signals import (
     AD_BREAK_END,
     AD_BREAK_START,
     AD_COMPLETE,
@@ -80,31 +83,43 @@ from ._playback import (
     SEEK_START,
     SNAPSHOT,
     TIME,
-    NativeEvent,
     Signal,
-    VideoSource,
     number,
+    text,
 )
+from ._source import VideoSource
 
 PLAIN = {"play": PLAYING, "pause": PAUSE, "complete": ENDED, "adComplete": AD_COMPLETE, "adSkipped": AD_SKIP, "adPause": AD_PAUSE, "adPlay": AD_PLAY, "adBreakEnd": AD_BREAK_END}
+MAPPED = frozenset({
+    *PLAIN, "buffer", "seek", "seeked", "time", "error", "mediaError", "setupError", "visualQuality", "adBreakStart",
+    "adImpression", "adTime", "volume", "mute", "fullscreen", "playlistItem",
+})
+SETUP = "player set-up or a request to play: playback starts with play (or adBreakStart)"
+IGNORED = {
+    "ready": SETUP, "beforePlay": SETUP, "playAttempt": SETUP, "firstFrame": SETUP,
+    "playAttemptFailed": "nothing played (autoplay blocked, or an error): no playback to report",
+    "autostartNotAllowed": "nothing played (autoplay blocked): no playback to report",
+    "beforeComplete": "where post-rolls are inserted; complete follows and is Content Completed",
+    "idle": "the player stopped or was reset; complete, error or the final beacon say why",
+    "levels": "the renditions on offer, not the one shown: visualQuality is",
+    "levelsChanged": "the menu selection (Auto included), not the rendition shown: visualQuality is",
+    "playbackRateChanged": "the rate is read from the player snapshot",
+    "bufferChange": "how much is loaded ahead, not a stall: buffer is",
+    "meta": "stream metadata (ID3, EXT-X tags) without a semantic event",
+    "adRequest": "an ad was requested, none plays yet: adImpression starts it",
+    "adStarted": "adImpression is Ad Started; this would start the same ad twice",
+    "adError": "the ad failed to load or play: it never started, or adSkipped/adBreakEnd ends it",
+    "adClick": "a click on the ad: no semantic event",
+    "warning": "non-fatal: playback goes on",
+}
 
 
 class JWPlayer(VideoSource):
     name: ClassVar[str] = "jwplayer"
     docs_url: ClassVar[str] = "https://docs.jwplayer.com/players/reference/playback-events"
-    ignored_types: ClassVar[Mapping[str, str]] = {
-        **VideoSource.ignored_types,
-        **dict.fromkeys(
-            (
-                "ready", "playlistItem", "beforePlay", "playAttempt", "playAttemptFailed", "firstFrame", "idle", "levels",
-                "levelsChanged", "playbackRateChanged", "bufferChange", "meta", "adRequest", "adStarted", "adError",
-                "adClick", "warning", "volume", "mute", "fullscreen", "autostartNotAllowed", "beforeComplete",
-            ),
-            "a native event with no semantic event of its own (what it changes is read from the player)",
-        ),
-        "buffer": "a native event that means nothing in this state by the playback rules",
-    }
+    ignored_types: ClassVar[Mapping[str, str]] = IGNORED
     video_player: ClassVar[str] = "jwplayer"
+    mapped_types: ClassVar[frozenset[str]] = MAPPED
     volume_scale: ClassVar[float] = 100.0
 
     def signals(self, event: NativeEvent, memo: dict[str, Any], before: Mapping[str, Any], snap: Mapping[str, Any]) -> list[Signal]:
@@ -139,7 +154,16 @@ class JWPlayer(VideoSource):
             return [Signal(SNAPSHOT, fields={"snap": {"muted": data["mute"]}})]
         if kind == "fullscreen" and isinstance(data.get("fullscreen"), bool):
             return [Signal(SNAPSHOT, fields={"snap": {"fullscreen": data["fullscreen"]}})]
+        if kind == "playlistItem" and isinstance(data.get("item"), dict):
+            memo["metadata"] = playlist_item_metadata(data["item"])
         return []
+
+
+def playlist_item_metadata(item: dict[str, Any]) -> dict[str, Any]:
+    """What JW's playlist item says of the content (``mediaid``, ``title``, ``description``: the
+    playlistItem event's ``item``), for the content events where the site's ``video`` is silent."""
+    found = {"asset_id": text(item.get("mediaid")), "title": text(item.get("title"), 512), "description": text(item.get("description"), 4096)}
+    return {k: v for k, v in found.items() if v is not None}
 
 
 SOURCE = JWPlayer

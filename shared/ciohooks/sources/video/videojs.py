@@ -12,14 +12,21 @@ so that ``video_player`` says "video.js".
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Mapping
 
-from .html5 import Html5
+from .html5 import IGNORED, Html5
+
+PLAYER_UI = "the player's own interface state, not playback"
 
 
 class VideoJS(Html5):
     name: ClassVar[str] = "videojs"
     docs_url: ClassVar[str] = "https://docs.videojs.com/player"
+    # Video.js adds its own component events to the media events it re-fires.
+    ignored_types: ClassVar[Mapping[str, str]] = {
+        **IGNORED, "ready": "the player is set up; nothing played yet", "useractive": PLAYER_UI, "userinactive": PLAYER_UI,
+        "playerresize": PLAYER_UI,
+    }
     video_player: ClassVar[str] = "video.js"
 
 

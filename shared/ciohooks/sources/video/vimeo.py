@@ -1,6 +1,6 @@
 """Vimeo player.js events (as recorded by the tracker) -> Customer.io video semantic events.
 
-Beacon format, sessions, security and the shared semantic rules: ``_playback.py`` and
+Beacon format, sessions, security and the shared semantic rules: ``_source.py`` and
 docs/sources/video.md. This module says what each player.js event means.
 
 - Events and their data: https://github.com/vimeo/player.js#events
@@ -12,7 +12,7 @@ player.js delivers ``{duration, percent, seconds}`` with play, playing, pause, e
 seeking and seeked; the tracker records it as ``data``. Those ``seconds`` are the playhead the event
 refers to, so they win over the snapshot (which the tracker reads asynchronously).
 
-Mapping (native -> signal -> semantic event, see ``_playback`` for when each fires):
+Mapping (native -> signal -> semantic event, see ``_machine`` for when each fires):
 
     play                PLAY          Playback Started (first), Resumed (after a user pause)
     playing             PLAYING       Content Started (first), Resumed (after a pause, if play
@@ -33,8 +33,10 @@ Mapping (native -> signal -> semantic event, see ``_playback`` for when each fir
                                       refused ``setColor``) are ignored
     volumechange        (snapshot)    volume 0..1 -> sound;  fullscreenchange -> full_screen
     durationchange      (snapshot)    duration -> total_length;  playbackratechange -> rate
-    loaded, progress, texttrackchange, chapterchange, cuechange, cuepoint, camerachange,
-    enterpictureinpicture, leavepictureinpicture, remoteplayback*, interactive* -> ignored, by type
+    loaded {id}         (metadata)    asset_id <- id, where the site's ``video`` is silent
+    progress, texttrackchange, chapterchange, cuechange, cuepoint, camerachange,
+    enterpictureinpicture, leavepictureinpicture, remoteplayback*, interactive* -> ignored on
+    purpose (``IGNORED``); any other type is unknown (kept)
 
 Decisions:
 
@@ -48,44 +50,34 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping
 
-from ._playback import (
-    BUFFER_END,
-    BUFFER_START,
-    ENDED,
-    ERROR,
-    PAUSE,
-    PLAY,
-    PLAYING,
-    QUALITY,
-    SEEK_END,
-    SEEK_START,
-    SNAPSHOT,
-    TIME,
-    NativeEvent,
-    Signal,
-    VideoSource,
-    number,
-)
+from ._beacon import NativeEvent
+from ._signals import BUFFER_END, BUFFER_START, ENDED, ERROR, PAUSE, PLAY, PLAYING, QUALITY, SEEK_END, SEEK_START, SNAPSHOT, TIME, Signal, number, text
+from ._source import VideoSource
 
 TIMED = {"play": PLAY, "playing": PLAYING, "pause": PAUSE, "seeked": SEEK_END, "timeupdate": TIME, "ended": ENDED}
+MAPPED = frozenset({
+    *TIMED, "seeking", "bufferstart", "bufferend", "qualitychange", "resize", "error", "volumechange", "fullscreenchange",
+    "durationchange", "playbackratechange", "loaded",
+})
+NO_PLAYBACK_MEANING = "no semantic event describes it"
+# The other events of player.js's README ("Events").
+IGNORED = {
+    "progress": "loading progress: start-up loading is not rebuffering (bufferstart is)",
+    "texttrackchange": NO_PLAYBACK_MEANING, "chapterchange": NO_PLAYBACK_MEANING, "cuechange": NO_PLAYBACK_MEANING,
+    "cuepoint": NO_PLAYBACK_MEANING, "camerachange": NO_PLAYBACK_MEANING,
+    "enterpictureinpicture": NO_PLAYBACK_MEANING, "leavepictureinpicture": NO_PLAYBACK_MEANING,
+    "remoteplaybackavailabilitychange": NO_PLAYBACK_MEANING, "remoteplaybackconnecting": NO_PLAYBACK_MEANING,
+    "remoteplaybackconnect": NO_PLAYBACK_MEANING, "remoteplaybackdisconnect": NO_PLAYBACK_MEANING,
+    "interactivehotspotclicked": NO_PLAYBACK_MEANING, "interactiveoverlaypanelclicked": NO_PLAYBACK_MEANING,
+}
 
 
 class Vimeo(VideoSource):
     name: ClassVar[str] = "vimeo"
     docs_url: ClassVar[str] = "https://github.com/vimeo/player.js#events"
-    ignored_types: ClassVar[Mapping[str, str]] = {
-        **VideoSource.ignored_types,
-        **dict.fromkeys(
-            (
-                "loaded", "progress", "texttrackchange", "chapterchange", "cuechange", "cuepoint", "camerachange",
-                "enterpictureinpicture", "leavepictureinpicture", "remoteplayback*", "interactive*", "volumechange",
-                "fullscreenchange", "durationchange", "playbackratechange",
-            ),
-            "a native event with no semantic event of its own (what it changes is read from the player)",
-        ),
-        "qualitychange": "a native event that means nothing in this state by the playback rules",
-    }
+    ignored_types: ClassVar[Mapping[str, str]] = IGNORED
     video_player: ClassVar[str] = "vimeo"
+    mapped_types: ClassVar[frozenset[str]] = MAPPED
     volume_scale: ClassVar[float] = 1.0
 
     def snapshot(self, player: Mapping[str, Any]) -> dict[str, Any]:
@@ -126,6 +118,8 @@ class Vimeo(VideoSource):
             return [Signal(SNAPSHOT, fields={"snap": {"duration": duration}})]
         if kind == "playbackratechange" and (rate := number(data.get("playbackRate"))) is not None:
             return [Signal(SNAPSHOT, fields={"snap": {"rate": rate}})]
+        if kind == "loaded" and (video_id := text(data.get("id"))) is not None:
+            memo["metadata"] = {"asset_id": video_id}  # the Vimeo video id, where the site's video is silent
         return []
 
 

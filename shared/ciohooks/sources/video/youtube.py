@@ -1,6 +1,6 @@
 """YouTube IFrame Player API events (as recorded by the tracker) -> Customer.io video semantic events.
 
-Beacon format, sessions, security and the shared semantic rules: ``_playback.py`` and
+Beacon format, sessions, security and the shared semantic rules: ``_source.py`` and
 docs/sources/video.md. This module says what the IFrame API's events mean.
 
 - Events (onReady, onStateChange, onPlaybackQualityChange, onPlaybackRateChange, onError) and
@@ -17,7 +17,7 @@ same snapshot, about once a second while the page is visible). Seeks are inferre
 state changes: a playhead that moved more than 2 s away from where the elapsed time says it
 should be has jumped.
 
-Mapping (native -> signal -> semantic event, see ``_playback`` for when each fires):
+Mapping (native -> signal -> semantic event, see ``_machine`` for when each fires):
 
     onStateChange 1 (playing)     PLAYING      Playback Started + Content Started (first), Resumed
                                                (after a pause), Buffer Completed (after buffering),
@@ -52,22 +52,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping
 
-from ._playback import (
-    BUFFER_START,
-    ENDED,
-    ERROR,
-    PAUSE,
-    PLAYING,
-    QUALITY,
-    SEEK_END,
-    SEEK_START,
-    SNAPSHOT,
-    TIME,
-    NativeEvent,
-    Signal,
-    VideoSource,
-    number,
-)
+from ._beacon import NativeEvent
+from ._signals import BUFFER_START, ENDED, ERROR, PAUSE, PLAYING, QUALITY, SEEK_END, SEEK_START, SNAPSHOT, TIME, Signal, number
+from ._source import VideoSource
 
 UNSTARTED, ENDED_STATE, PLAYING_STATE, PAUSED_STATE, BUFFERING_STATE, CUED = -1, 0, 1, 2, 3, 5
 JUMP_SECONDS = 2.0
@@ -77,21 +64,12 @@ class YouTube(VideoSource):
     name: ClassVar[str] = "youtube"
     docs_url: ClassVar[str] = "https://developers.google.com/youtube/iframe_api_reference#Events"
     ignored_types: ClassVar[Mapping[str, str]] = {
-        **VideoSource.ignored_types,
-        **dict.fromkeys(
-            (
-                "onReady", "onApiChange", "onAutoplayBlocked", "onPlaybackRateChange",
-            ),
-            "a native event with no semantic event of its own (what it changes is read from the player)",
-        ),
-        **dict.fromkeys(
-            (
-                "onPlaybackQualityChange", "onStateChange",
-            ),
-            "a native event that means nothing in this state by the playback rules",
-        ),
+        "onReady": "the player is set up; nothing played yet",
+        "onApiChange": "a module (captions) loaded: no playback meaning",
+        "onAutoplayBlocked": "nothing played (autoplay blocked): no playback to report",
     }
     video_player: ClassVar[str] = "youtube"
+    mapped_types: ClassVar[frozenset[str]] = frozenset({"onStateChange", "tick", "onPlaybackQualityChange", "onError", "onPlaybackRateChange"})
     volume_scale: ClassVar[float] = 100.0
     pause_held: ClassVar[bool] = True
     scrub_window_ms: ClassVar[float | None] = 1500
