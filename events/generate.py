@@ -73,7 +73,7 @@ def planned() -> dict[Path, dict]:
     out: dict[Path, dict] = {}
     for full_name in sources.names():
         source = sources.load(full_name)
-        folder = SAMPLES / full_name
+        folder = samples.sample_folder(source, SAMPLES)  # custom sources: <name>.samples/ beside the definition
         for sample in sample_files(folder):
             out[EVENTS / full_name / f"{sample.stem}.json"] = function_url_event(source, sample)
             if (event := sqs_event(source, sample)) is not None:

@@ -29,10 +29,10 @@ from pathlib import Path
 from ciohooks import sources
 from ciohooks.config import Settings
 from ciohooks.ingest import UntranslatableError, translate
+from ciohooks.samples import call_line, not_sent_line
 from events.generate import SAMPLES, sample_files, sample_request
 
 SUFFIX = ".golden.jsonl"
-CUSTOMERIO_TRACK = "https://cdp.customer.io/v1/track"  # as `ciohooks translate` prints it
 
 
 def golden_path(sample: Path) -> Path:
@@ -45,15 +45,10 @@ def golden_text(source: type[sources.Source], sample: Path) -> str:
         translation = translate(source(Settings({})), sample_request(source, sample))
     except UntranslatableError as error:
         return _line({"untranslatable": error.reason})
-    lines = [_line({"method": "POST", "url": CUSTOMERIO_TRACK, "body": event.to_cio()}) for event in translation.events]
-    not_sent = {
-        "ignored": dict(sorted(translation.ignored.items())),
-        "unknown": dict(sorted(translation.unknown.items())),
-        "failed": translation.failed,
-    }
-    if any(not_sent.values()):
-        lines.append(_line({"not_sent": {key: value for key, value in not_sent.items() if value}}))
-    return "".join(lines)
+    lines = [call_line(event) for event in translation.events]
+    if (not_sent := not_sent_line(translation)) is not None:
+        lines.append(not_sent)
+    return "".join(line + "\n" for line in lines)
 
 
 def _line(value: object) -> str:

@@ -288,6 +288,7 @@ def _translate(args: argparse.Namespace) -> int:
 
     from .ingest import UntranslatableError, translate
     from .request import WebhookRequest
+    from .samples import call_line, not_sent_line
 
     source_class = _load_source(args.source)
     if args.file == "-":
@@ -307,15 +308,10 @@ def _translate(args: argparse.Namespace) -> int:
         translation = translate(source, request)
     except UntranslatableError as error:
         raise Failure(f"not a valid {source.full_name()} payload: {error.reason}") from None
-    base = "https://cdp.customer.io"
     for event in translation.events:
-        print(json.dumps({"method": "POST", "url": f"{base}/v1/track", "body": event.to_cio()}, ensure_ascii=False))
-    for kind, count in sorted(translation.ignored.items()):
-        print(f"ignored {count} {kind} event(s)", file=sys.stderr)
-    for kind, count in sorted(translation.unknown.items()):
-        print(f"unknown to this version: {count} {kind} event(s) (kept whole at ingest)", file=sys.stderr)
-    for reason in translation.failed:
-        print(f"not translated: {reason}", file=sys.stderr)
+        print(call_line(event))
+    if (not_sent := not_sent_line(translation)) is not None:
+        print(not_sent, file=sys.stderr)  # the golden files' line; stdout stays one call per line
     return 0
 
 

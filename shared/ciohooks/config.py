@@ -31,7 +31,7 @@ import os
 import re
 import threading
 import time
-from typing import Mapping
+from typing import Any, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -148,13 +148,9 @@ class Settings:
         if (value := self._real(name)) is not None:
             return value
         if (secret_id := self._real(f"{name}_SECRET")) is not None:
-            from aws_lambda_powertools.utilities import parameters
-
-            return parameters.get_secret(secret_id, max_age=300)
+            return bounded_parameters("secrets").get_secret(secret_id, max_age=300)
         if (parameter := self._real(f"{name}_PARAMETER")) is not None:
-            from aws_lambda_powertools.utilities import parameters
-
-            return parameters.get_parameter(parameter, decrypt=True, max_age=300)
+            return bounded_parameters("ssm").get_parameter(parameter, decrypt=True, max_age=300)
         if (prefix := self._real("SECRETS_PREFIX")) is not None:
             return _by_convention(prefix + name.lower().replace("_", "-"), (self._real("SECRETS_STORE") or "secretsmanager").lower())
         return None
@@ -174,7 +170,7 @@ _not_found_lock = threading.Lock()
 def _by_convention(name: str, store: str) -> str | None:
     """The secret ``name`` in ``store``, or ``None`` when it does not exist (remembered as long as a
     found value is cached, so an unconfigured source costs one lookup per five minutes)."""
-    from aws_lambda_powertools.utilities import parameters
+    parameters = bounded_parameters("ssm" if store == "ssm" else "secrets")
 
     with _not_found_lock:
         if _not_found.get((store, name), 0.0) > time.monotonic():
@@ -189,6 +185,21 @@ def _by_convention(name: str, store: str) -> str | None:
                 _not_found[(store, name)] = time.monotonic() + SECRET_CACHE_SECONDS
             return None
         raise
+
+
+def bounded_parameters(store: str) -> Any:
+    """Powertools Parameters, its ``store`` client ("secrets" or "ssm") bounded by
+    ``budgets.SECRET_READ``: Powertools' own default client has botocore's 60 s timeouts and retries,
+    longer than the ingest functions' Timeout."""
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    if store not in DEFAULT_PROVIDERS:
+        from .budgets import SECRET_READ
+
+        provider = parameters.SSMProvider if store == "ssm" else parameters.SecretsProvider
+        DEFAULT_PROVIDERS[store] = provider(boto_config=SECRET_READ.boto_config())
+    return parameters
 
 
 def clear_secret_caches() -> None:

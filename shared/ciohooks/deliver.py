@@ -14,7 +14,8 @@ Per message (record) the outcome is one of:
   full jitter, never shorter than ``Retry-After``, capped (``DELIVERY_BACKOFF_CAP_SECONDS``).
   Its delivered events are sent again with the same ``messageId`` (idempotent downstream).
 - past the retry horizon (``DELIVERY_RETRY_HORIZON_HOURS``, 72 by default, counted from when the
-  message was queued): its undelivered events go to the DLQ at stage ``deliver``, with the reason.
+  webhook was first queued: the envelope's ``queued_at``): its undelivered events go to the DLQ
+  at stage ``deliver``, with the reason.
   Nothing else sends a message to the DLQ while Customer.io is down: a 24-hour outage only delays.
 
 A raw-request message (too big for events at ingest, or a replayed dead letter) is translated here
@@ -28,6 +29,7 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
@@ -251,7 +253,9 @@ class Deliverer:
     def _settle_events(self, item: _Pending, report: DeliveryReport, deadline: float | None) -> None:
         message, envelope = item.message, item.envelope
         report.delivered += len(item.delivered)
-        age = self._clock() - (message.sent_at or envelope.received_at.timestamp())
+        queued_at = _queued_at(message, envelope)
+        age = self._clock() - queued_at.timestamp()
+        report.oldest_age_seconds = max(report.oldest_age_seconds, age)  # what the horizon counts
         past_horizon = age >= self.policy.horizon_seconds
         if item.unsent and not past_horizon and not item.rejected:
             self._retry(message, report)
@@ -261,7 +265,7 @@ class Deliverer:
             # Refused and unsent events in one message: the unsent ones go on as a new message (put
             # first: if the dead letter then fails, a retry only re-sends, it never loses).
             unsent_ids = {e.get("messageId") for e in item.unsent}
-            remainder = Envelope(kind="events", source=envelope.source, received_at=envelope.received_at, events=item.unsent,
+            remainder = Envelope(kind="events", source=envelope.source, received_at=envelope.received_at, queued_at=queued_at, events=item.unsent,
                                  request=envelope.request, exclude_ids=_ids(ids - unsent_ids, envelope))
             if not self._in_time(deadline) or not self._put(self.delivery_queue, remainder, message, "put back the unsent events of"):
                 self._retry(message, report)
@@ -329,6 +333,14 @@ def _log_failure(what: str, message_id: str, error: BaseException) -> None:
     frames = traceback.extract_tb(error.__traceback__)
     where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
     logger.error("message %s %s: %s%s", message_id, what, redact(f"{error.__class__.__name__}: {error}"), where)
+
+
+def _queued_at(message: InboundMessage, envelope: Envelope) -> datetime:
+    """Where the retry horizon starts: when the webhook was first queued (kept by a remainder, so
+    putting the unsent events back does not restart it); SQS's SentTimestamp for older envelopes."""
+    if envelope.queued_at is not None:
+        return envelope.queued_at
+    return datetime.fromtimestamp(message.sent_at, UTC) if message.sent_at else envelope.received_at
 
 
 def _ids(ids: set[Any], envelope: Envelope) -> list[str]:

@@ -42,7 +42,11 @@ class Envelope(BaseModel):
     v: Literal[1, 2] = VERSION
     kind: Literal["events", "request"]
     source: str
-    received_at: datetime  # when the provider's request arrived: the retry horizon counts from it
+    received_at: datetime  # when the provider's request arrived
+    # When this webhook was put on the delivery queue: the retry horizon counts from it. Ingest sets
+    # it, a remainder put back by deliver keeps it, a replay sets it anew (a fresh horizon). Without
+    # it (messages of earlier versions) deliver counts from SQS's SentTimestamp.
+    queued_at: datetime | None = None
     events: list[dict[str, Any]] | None = None
     request: dict[str, Any] | None = None  # WebhookRequest.to_dict(), credentials stripped
     exclude_ids: list[str] | None = None  # messageIds NOT to send when ``request`` is translated
@@ -62,8 +66,8 @@ class Envelope(BaseModel):
         """What replay puts back on the DeliveryQueue: the raw request, to translate with today's
         code (a version 1 dead letter without a request replays its events as they are)."""
         if self.request is None:
-            return self.model_copy(update={"failure": None})
-        return self.model_copy(update={"failure": None, "kind": "request", "events": None, "v": VERSION})
+            return self.model_copy(update={"failure": None, "queued_at": datetime.now(UTC)})
+        return self.model_copy(update={"failure": None, "kind": "request", "events": None, "v": VERSION, "queued_at": datetime.now(UTC)})
 
     def summary(self) -> dict[str, Any]:
         """What an operator sees in a listing: no payload, no personal data."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response

@@ -41,7 +41,7 @@ import logging
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -257,14 +257,15 @@ class Ingest:
         ignored, unknown = sum(translation.ignored.values()), sum(translation.unknown.values())
         kept = settled.kept
         if settled.events:
-            envelope = Envelope(kind="events", source=full, received_at=request.received_at, events=settled.events, request=stored)
+            queued_at = datetime.now(UTC)
+            envelope = Envelope(kind="events", source=full, received_at=request.received_at, queued_at=queued_at, events=settled.events, request=stored)
             try:
                 try:
                     self.delivery_queue.put(envelope)
                 except MessageTooLarge:
                     # Too many events for one message: queue the raw request alone. Deliver
                     # translates it, and keeps what does not translate itself (so not here too).
-                    self.delivery_queue.put(Envelope(kind="request", source=full, received_at=request.received_at, request=stored))
+                    self.delivery_queue.put(Envelope(kind="request", source=full, received_at=request.received_at, queued_at=queued_at, request=stored))
                     kept = None
             except MessageTooLarge:
                 logger.error("a %s request too large for one queue message was refused: configure CIOHOOKS_CLAIM_CHECK_BUCKET", full)

@@ -43,9 +43,12 @@ from .handlers import ingest_resolver
 from .ingest import Ingest
 from .queue import ClaimCheck, SqliteQueue, SqsQueue
 from .request import WebhookRequest
-from .samples import local_keys, signing_key  # noqa: F401 - where callers have always found them
+from .samples import local_keys, signing_key
 from .sources.video._source import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE_SECONDS
 from .sources.video._sweep import Sweep
+
+# local_keys and signing_key live in samples.py; they are re-exported where callers have always found them.
+__all__ = ["LocalContext", "LocalPipeline", "local_keys", "make_http_handler", "serve", "signing_key"]
 
 logger = logging.getLogger(__name__)
 

@@ -22,9 +22,8 @@ Implementations, chosen by :func:`store_for` from the settings:
 - :class:`DynamoDBReplayStore` when ``CIOHOOKS_REPLAY_TABLE`` is set (the template's ReplayTable:
   string key ``nonce_key``, TTL attribute ``expires_at``). One conditional ``PutItem`` per request:
   ``attribute_not_exists(nonce_key) OR digest = :digest OR expires_at < :now`` (DynamoDB's TTL
-  deletes late, so an expired item still present counts as absent). Every call is bounded
-  (``CONNECT_TIMEOUT_SECONDS``, ``READ_TIMEOUT_SECONDS``, ``MAX_ATTEMPTS``): at most 1 s, inside
-  the ingest functions' 10 s Timeout with room for storing the request.
+  deletes late, so an expired item still present counts as absent). Every call is bounded by
+  ``budgets.REPLAY_PUT``, counted on the ingest path against the functions' Timeout.
 - :class:`EmbeddedReplayStore` otherwise: this process's memory (``ciohooks serve``, the CLI, tests).
   In Lambda every container would have its own, which is the hole this module closes, so using it
   there logs an error.
@@ -44,6 +43,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from . import budgets
 from .config import Settings
 from .sources.base import Unauthorized, Unavailable
 
@@ -51,14 +51,6 @@ log = logging.getLogger(__name__)
 
 TABLE_SETTING = "REPLAY_TABLE"
 KEY = "nonce_key"
-# The budget of one store call: at most 1 s. The ingest functions' Timeout is 10 s and storing the
-# request (S3 for a large body, then SQS) needs most of it, so there is no retry here: a DynamoDB
-# hiccup answers the retry status and the provider sends the request again. (A single-digit-ms
-# PutItem has 50x headroom in the read timeout.) To move into the shared ``budgets`` module as
-# Budget(connect_timeout=0.5, read_timeout=0.5, max_attempts=1) on the ingest path.
-CONNECT_TIMEOUT_SECONDS = 0.5
-READ_TIMEOUT_SECONDS = 0.5
-MAX_ATTEMPTS = 1
 EMBEDDED_MAX_ENTRIES = 100_000
 
 
@@ -139,10 +131,8 @@ class DynamoDBReplayStore:
     def client(self) -> Any:
         if self._client is None:  # boto3 only when a nonce is first checked: cheaper cold starts
             import boto3
-            from botocore.config import Config
 
-            budget = Config(connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS, retries={"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"})
-            self._client = boto3.client("dynamodb", config=budget)
+            self._client = boto3.client("dynamodb", config=budgets.REPLAY_PUT.boto_config())
         return self._client
 
     def remember(self, key: str, digest: str, expires_at: int, now: float) -> None:

@@ -7,6 +7,10 @@ One implementation for everything that turns a file of ``events/samples/`` into 
     <name>.json   POSTed as application/json       <name>.form   POSTed as application/x-www-form-urlencoded
     <name>.txt    POSTed as text/plain (SNS)        <name>.query  a GET whose query string is the file
     <name>.meta.json (optional) adds {"method", "headers", "query"} to the request
+
+And what a sample becomes, in one format for ``ciohooks translate`` and the golden files
+(``events/golden.py``): one JSON line per Customer.io call (``call_line``), then one line saying
+what was not sent and why (``not_sent_line``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 from . import sources
 from .request import WebhookRequest
+from .sources.base import Translation
 
 CONTENT_TYPES = {".json": "application/json", ".form": "application/x-www-form-urlencoded", ".txt": "text/plain"}
 SAMPLE_SUFFIXES = (*CONTENT_TYPES, ".query")
@@ -27,6 +32,17 @@ HOST = "abcdefghij.lambda-url.us-east-1.on.aws"
 #: When the generated events were "received": fixed, so the outputs are reproducible and their
 #: signatures verify whenever they are invoked (ingest checks a signature's age against it).
 RECEIVED = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
+CUSTOMERIO_TRACK = "https://cdp.customer.io/v1/track"
+
+
+def sample_folder(source: type[sources.Source], root: Path) -> Path:
+    """Where ``source``'s samples are: ``<root>/<family>/<name>`` for a built-in (``root`` is
+    events/samples), ``<name>.samples/`` beside its definition file for a custom source."""
+    origin = getattr(source, "origin", None)  # a custom source's definition file (or ssm:<name>)
+    if source.installed_by_definition and isinstance(origin, str) and not origin.startswith("ssm:"):
+        definition = Path(origin)
+        return definition.with_name(definition.stem + ".samples")
+    return Path(root) / source.full_name()
 
 
 def sample_files(folder: Path) -> list[Path]:
@@ -102,3 +118,21 @@ def signing_key(source: type[sources.Source], folder: str | Path) -> str | None:
     if pem.exists():
         return pem.read_text()
     return local_keys(folder).get(f"CIOHOOKS_{source.secret_name}") if source.secret_name else None
+
+
+def call_line(event: Any) -> str:
+    """The Customer.io call one semantic event becomes, as one JSON line (no newline)."""
+    return json.dumps({"method": "POST", "url": CUSTOMERIO_TRACK, "body": event.to_cio()}, ensure_ascii=False)
+
+
+def not_sent_line(translation: Translation) -> str | None:
+    """``{"not_sent": {"ignored": {type: n}, "unknown": {type: n}, "failed": [reason]}}`` with the
+    parts that are not empty, or None when everything was sent."""
+    not_sent = {
+        "ignored": dict(sorted(translation.ignored.items())),
+        "unknown": dict(sorted(translation.unknown.items())),
+        "failed": translation.failed,
+    }
+    if not any(not_sent.values()):
+        return None
+    return json.dumps({"not_sent": {key: value for key, value in not_sent.items() if value}}, ensure_ascii=False)

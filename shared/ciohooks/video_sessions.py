@@ -221,11 +221,10 @@ class DynamoDBSessionStore:
     def client(self) -> Any:
         if self._client is None:  # boto3 only when a session is first touched: cheaper cold starts
             import boto3
-            from botocore.config import Config
 
-            # Bounded: a GetItem or PutItem takes milliseconds; boto3's defaults (60 s timeouts) would
-            # outlast the 10 s ingest function. Worst case per call: 2 x (0.5 + 1.5) s = 4 s.
-            self._client = boto3.client("dynamodb", config=Config(connect_timeout=0.5, read_timeout=1.5, retries={"total_max_attempts": 2, "mode": "standard"}))
+            from .budgets import VIDEO_SESSION
+
+            self._client = boto3.client("dynamodb", config=VIDEO_SESSION.boto_config())
         return self._client
 
     def load(self, key: str) -> SessionRecord | None:

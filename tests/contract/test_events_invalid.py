@@ -93,7 +93,7 @@ def test_user_events_need_a_user_id(name: str) -> None:
 @pytest.mark.parametrize("name", USER_ONLY)
 def test_user_events_refuse_a_second_identity_the_spec_would_tolerate(name: str) -> None:
     """These specs are not a Known/Anonymous oneOf: an extra anonymousId is an unchecked extra
-    member there. The model still sends exactly one identity (DESIGN.md's invariant)."""
+    member there. The model still sends exactly one identity (semantic/base.py: the models are at least as strict as the specs)."""
     body = {**valid_body(name), **ANONYMOUS_USER}
     assert not spec_rejects(name, body)
     assert model_rejects(name, body)

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,8 +19,8 @@ import requests
 from ciohooks import sources
 from ciohooks.config import Settings
 from ciohooks.envelope import Envelope
-from ciohooks.local import LocalPipeline, make_http_handler
 from ciohooks.request import WebhookRequest
+from tests.support.pipeline import pipeline_settings, served
 
 pytestmark = pytest.mark.integration
 
@@ -41,21 +39,8 @@ def pipeline(sqs_queues, cio_standin, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", sqs_queues.endpoint_url)
     monkeypatch.setenv("CIOHOOKS_CUSTOM_SOURCES_DIR", str(EXAMPLES))
     sources.refresh()
-    settings = Settings({
-        **SECRETS,
-        "CIOHOOKS_CUSTOM_SOURCES_DIR": str(EXAMPLES),
-        "CIOHOOKS_DELIVERY_QUEUE_URL": sqs_queues.delivery_url,
-        "CIOHOOKS_DEAD_LETTER_QUEUE_URL": sqs_queues.dlq_url,
-        "CIOHOOKS_CUSTOMERIO_API_KEY": cio_standin.api_key,
-        "CIOHOOKS_CUSTOMERIO_BASE_URL": cio_standin.base_url,
-    })
-    local = LocalPipeline(settings, write=lambda line: None)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_http_handler(local))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    local.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield local
-    server.shutdown()
-    server.server_close()
+    with served(pipeline_settings(sqs_queues, cio_standin, **SECRETS, CIOHOOKS_CUSTOM_SOURCES_DIR=str(EXAMPLES))) as local:
+        yield local
     monkeypatch.delenv("CIOHOOKS_CUSTOM_SOURCES_DIR")
     sources.refresh()
 

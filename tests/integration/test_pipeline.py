@@ -10,19 +10,18 @@ Samples: SendGrid's documented Event Webhook examples (events/samples/email/send
 
 from __future__ import annotations
 
+import contextlib
 import json
-import threading
 import time
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import requests
 
 from ciohooks import cli
-from ciohooks.config import Settings
 from ciohooks.envelope import Envelope
-from ciohooks.local import LocalPipeline, make_http_handler
+from ciohooks.local import LocalPipeline
+from tests.support.pipeline import drain, pipeline_settings, served
 from tests.support.signers import new_sendgrid_keypair, sign_sendgrid
 
 pytestmark = pytest.mark.integration
@@ -37,17 +36,20 @@ def make_pipeline(sqs_queues, cio_standin, monkeypatch):
     """``ciohooks serve`` wired to the SQS emulator and the stand-in, on a free loopback port."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", sqs_queues.endpoint_url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", sqs_queues.endpoint_url)
-    servers = []
+    with contextlib.ExitStack() as running:
 
-    def make(**overrides: str) -> LocalPipeline:
-        local, server = _start_pipeline(sqs_queues, cio_standin, overrides)
-        servers.append(server)
-        return local
+        def make(**overrides: str) -> LocalPipeline:
+            settings = pipeline_settings(sqs_queues, cio_standin, **{
+                "CIOHOOKS_CLAIM_CHECK_BUCKET": sqs_queues.bucket,
+                "CIOHOOKS_CUSTOMERIO_MAX_ATTEMPTS": "2",
+                "CIOHOOKS_CUSTOMERIO_BACKOFF_SECONDS": "0.01",
+                "CIOHOOKS_CUSTOMERIO_TIMEOUT_SECONDS": "2",
+                "CIOHOOKS_SENDGRID_VERIFICATION_KEY": PUBLIC_KEY,
+                **{f"CIOHOOKS_{name}": value for name, value in overrides.items()},
+            })
+            return running.enter_context(served(settings))
 
-    yield make
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+        yield make
 
 
 @pytest.fixture
@@ -55,39 +57,9 @@ def pipeline(make_pipeline):
     return make_pipeline()
 
 
-def _start_pipeline(sqs_queues, cio_standin, overrides):
-    settings = Settings({
-        "CIOHOOKS_CLAIM_CHECK_BUCKET": sqs_queues.bucket,
-        "CIOHOOKS_DELIVERY_QUEUE_URL": sqs_queues.delivery_url,
-        "CIOHOOKS_DEAD_LETTER_QUEUE_URL": sqs_queues.dlq_url,
-        "CIOHOOKS_CUSTOMERIO_API_KEY": cio_standin.api_key,
-        "CIOHOOKS_CUSTOMERIO_BASE_URL": cio_standin.base_url,
-        "CIOHOOKS_CUSTOMERIO_MAX_ATTEMPTS": "2",
-        "CIOHOOKS_CUSTOMERIO_BACKOFF_SECONDS": "0.01",
-        "CIOHOOKS_CUSTOMERIO_TIMEOUT_SECONDS": "2",
-        "CIOHOOKS_SENDGRID_VERIFICATION_KEY": PUBLIC_KEY,
-        **{f"CIOHOOKS_{name}": value for name, value in overrides.items()},
-    })
-    local = LocalPipeline(settings, write=lambda line: None)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_http_handler(local))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    local.url = f"http://127.0.0.1:{server.server_address[1]}"
-    return local, server
-
-
 def post_signed(pipeline, body: bytes = BATCH, headers: dict | None = None) -> requests.Response:
     signed = {"Content-Type": "application/json", **sign_sendgrid(PRIVATE_KEY, body), **(headers or {})}
     return requests.post(f"{pipeline.url}/sendgrid", data=body, headers=signed, timeout=10)
-
-
-def drain(pipeline, sqs_queues, until, timeout: float = 20.0) -> None:
-    """Run the deliver handler on whatever is visible until ``until()`` holds (or fail)."""
-    stop = time.monotonic() + timeout
-    while not until():
-        if time.monotonic() > stop:
-            pytest.fail(f"not reached in {timeout}s: delivery={sqs_queues.count('delivery', in_flight=True)} dlq={sqs_queues.count('dlq')}")
-        if not pipeline.drain_once(wait_seconds=0):
-            time.sleep(0.2)
 
 
 def replay(sqs_queues, expected: int = 1, timeout: float = 10.0) -> None:

@@ -9,10 +9,8 @@ stand-in checks), once each.
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,8 +19,9 @@ import requests
 from ciohooks import sources
 from ciohooks.config import Settings
 from ciohooks.ingest import translate
-from ciohooks.local import LocalPipeline, local_keys, make_http_handler, signing_key
-from ciohooks.samples import sample_files, sample_request
+from ciohooks.local import local_keys, signing_key
+from ciohooks.samples import sample_files, sample_folder, sample_request
+from tests.support.pipeline import pipeline_settings, served
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +31,7 @@ EVENTS = Path(__file__).parents[2] / "events"
 def first_deliverable_sample(full_name: str):
     """The first sample of a source that translates into at least one event."""
     source = sources.load(full_name)
-    for sample in sample_files(EVENTS / "samples" / full_name):
+    for sample in sample_files(sample_folder(source, EVENTS / "samples")):
         request = sample_request(source, sample)
         try:
             events = translate(source(Settings(local_keys(EVENTS / "keys"))), request).events
@@ -49,20 +48,8 @@ CASES = [(name, found) for name in sources.names() if (found := first_deliverabl
 @pytest.fixture
 def pipeline(sqs_queues, cio_standin, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", sqs_queues.endpoint_url)
-    settings = Settings({
-        **local_keys(EVENTS / "keys"),
-        "CIOHOOKS_DELIVERY_QUEUE_URL": sqs_queues.delivery_url,
-        "CIOHOOKS_DEAD_LETTER_QUEUE_URL": sqs_queues.dlq_url,
-        "CIOHOOKS_CUSTOMERIO_API_KEY": cio_standin.api_key,
-        "CIOHOOKS_CUSTOMERIO_BASE_URL": cio_standin.base_url,
-    })
-    local = LocalPipeline(settings, write=lambda line: None)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_http_handler(local))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    local.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield local
-    server.shutdown()
-    server.server_close()
+    with served(pipeline_settings(sqs_queues, cio_standin, **local_keys(EVENTS / "keys"))) as local:
+        yield local
 
 
 def test_every_source_has_a_deliverable_sample():
@@ -76,6 +63,8 @@ def test_sample_reaches_customerio(full_name, case, pipeline, sqs_queues, cio_st
     request = dataclasses.replace(sample_request(source, sample), received_at=datetime.now(UTC))
     if (key := signing_key(source, EVENTS / "keys")) is not None:
         request = source.sign(request, key)
+    elif source.installed_by_definition and source.secret_name:  # a definition of yours in custom-sources/
+        pytest.skip(f"put a local CIOHOOKS_{source.secret_name}=... in events/keys/local.env to send {full_name}'s sample signed")
     url = f"{pipeline.url}{request.path}" + (f"?{request.raw_query}" if request.raw_query else "")
     response = requests.request(request.method, url, data=request.body, headers=dict(request.headers), timeout=10)
     assert 200 <= response.status_code < 300, response.text

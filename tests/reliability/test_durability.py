@@ -29,7 +29,6 @@ import json
 import threading
 import time
 from dataclasses import asdict, dataclass
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +40,12 @@ from ciohooks.customerio import MAX_BATCH_BYTES
 from ciohooks.deliver import Deliverer
 from ciohooks.envelope import Envelope
 from ciohooks.ingest import translate
-from ciohooks.local import LocalPipeline, local_keys, make_http_handler
+from ciohooks.local import LocalPipeline, local_keys
 from ciohooks.queue import MAX_MESSAGE_BYTES, SqsQueue, pointer_of
 from ciohooks.request import WebhookRequest
 from ciohooks.sources.email.mandrill import form_body
+from tests.support.pipeline import drain as support_drain
+from tests.support.pipeline import pipeline_settings, served
 from tests.support.serve import KEYS, ServeProcess, signed_post
 
 pytestmark = pytest.mark.integration
@@ -139,21 +140,8 @@ def expected_ids(source_name: str, request: WebhookRequest) -> set[str]:
 def pipeline(sqs_queues, cio_standin, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", sqs_queues.endpoint_url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", sqs_queues.endpoint_url)
-    settings = Settings({
-        **SETTINGS,
-        "CIOHOOKS_DELIVERY_QUEUE_URL": sqs_queues.delivery_url,
-        "CIOHOOKS_DEAD_LETTER_QUEUE_URL": sqs_queues.dlq_url,
-        "CIOHOOKS_CLAIM_CHECK_BUCKET": sqs_queues.bucket,
-        "CIOHOOKS_CUSTOMERIO_API_KEY": cio_standin.api_key,
-        "CIOHOOKS_CUSTOMERIO_BASE_URL": cio_standin.base_url,
-    })
-    local = LocalPipeline(settings, write=lambda line: None)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_http_handler(local))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    local.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield local
-    server.shutdown()
-    server.server_close()
+    with served(pipeline_settings(sqs_queues, cio_standin, **SETTINGS, CIOHOOKS_CLAIM_CHECK_BUCKET=sqs_queues.bucket)) as local:
+        yield local
 
 
 class SimulatedClock:
@@ -172,13 +160,16 @@ def with_clock(pipeline: LocalPipeline, clock: SimulatedClock) -> None:
                                                claim_check=old.claim_check, clock=clock)
 
 
+def post_acknowledged(pipeline, ledger: Ledger, request: WebhookRequest) -> set[str]:
+    """Post a SendGrid webhook, counted as sent in the ledger; the messageIds it must become (200)."""
+    ids = expected_ids("email/sendgrid", request)
+    ledger.sent += len(ids)
+    assert signed_post(pipeline.url, "email/sendgrid", request).status_code == 200
+    return ids
+
+
 def drain(pipeline, sqs_queues, until, timeout: float = 90.0) -> None:
-    stop = time.monotonic() + timeout
-    while not until():
-        if time.monotonic() > stop:
-            pytest.fail(f"not reached in {timeout}s: delivery={sqs_queues.count('delivery', in_flight=True)} dlq={sqs_queues.count('dlq')}")
-        if not pipeline.drain_once(wait_seconds=0):
-            time.sleep(0.2)
+    support_drain(pipeline, sqs_queues, until, timeout)
 
 
 def drain_visible(pipeline) -> int:
@@ -227,11 +218,7 @@ def test_a_24_hour_outage_only_delays(pipeline, sqs_queues, cio_standin, capsys)
     acked: set[str] = set()
     cio_standin.fail_next(100_000, status=503)
     for n in range(20):
-        request = sendgrid_request(f"outage{n}", 5)
-        ids = expected_ids("email/sendgrid", request)
-        ledger.sent += len(ids)
-        assert signed_post(pipeline.url, "email/sendgrid", request).status_code == 200
-        acked |= ids
+        acked |= post_acknowledged(pipeline, ledger, sendgrid_request(f"outage{n}", 5))
 
     receives = 0
     for hour in range(1, 25):  # one pass an hour: every message is received and backed off again
@@ -360,11 +347,7 @@ def test_a_poison_record_among_100_fails_alone(pipeline, sqs_queues, cio_standin
     ledger = Ledger("poison-among-100")
     acked: set[str] = set()
     for n in range(99):
-        request = sendgrid_request(f"poison{n}", 1)
-        ids = expected_ids("email/sendgrid", request)
-        ledger.sent += len(ids)
-        assert signed_post(pipeline.url, "email/sendgrid", request).status_code == 200
-        acked |= ids
+        acked |= post_acknowledged(pipeline, ledger, sendgrid_request(f"poison{n}", 1))
         if n == 49:  # queued directly: a stored request whose received_at is not a date
             stored = sendgrid_request("poison-x", 1).to_dict()
             poison = Envelope(kind="request", source="email/sendgrid", received_at="2026-12-01T00:00:00Z", request={**stored, "received_at": "yesterday"})

@@ -21,10 +21,8 @@ import contextlib
 import io
 import json
 import random
-import threading
 import time
 from collections import Counter
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
@@ -33,11 +31,11 @@ import requests
 from botocore.config import Config
 
 from ciohooks import cli, sources
-from ciohooks.config import Settings
 from ciohooks.ingest import translate
-from ciohooks.local import LocalPipeline, local_keys, make_http_handler, signing_key
+from ciohooks.local import local_keys, signing_key
 from ciohooks.queue import SqsQueue
 from ciohooks.samples import sample_files, sample_request
+from tests.support.pipeline import pipeline_settings, served
 
 pytestmark = pytest.mark.integration
 
@@ -60,12 +58,8 @@ class Ledger:
 @pytest.fixture
 def pipeline(sqs_queues, cio_standin, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", sqs_queues.endpoint_url)
-    settings = Settings({
+    settings = pipeline_settings(sqs_queues, cio_standin, **{
         **local_keys(EVENTS / "keys"),
-        "CIOHOOKS_DELIVERY_QUEUE_URL": sqs_queues.delivery_url,
-        "CIOHOOKS_DEAD_LETTER_QUEUE_URL": sqs_queues.dlq_url,
-        "CIOHOOKS_CUSTOMERIO_API_KEY": cio_standin.api_key,
-        "CIOHOOKS_CUSTOMERIO_BASE_URL": cio_standin.base_url,
         "CIOHOOKS_CUSTOMERIO_MAX_ATTEMPTS": "3",
         "CIOHOOKS_CUSTOMERIO_BACKOFF_SECONDS": "0.05",
         "CIOHOOKS_CUSTOMERIO_TIMEOUT_SECONDS": "1",
@@ -73,14 +67,9 @@ def pipeline(sqs_queues, cio_standin, monkeypatch):
         "CIOHOOKS_DELIVERY_BACKOFF_BASE_SECONDS": "1",
         "CIOHOOKS_DELIVERY_BACKOFF_CAP_SECONDS": "1",
     })
-    local = LocalPipeline(settings, write=lambda line: None)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_http_handler(local))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    local.url = f"http://127.0.0.1:{server.server_address[1]}"
-    local.settings_for_translate = settings
-    yield local
-    server.shutdown()
-    server.server_close()
+    with served(settings) as local:
+        local.settings_for_translate = settings
+        yield local
 
 
 def sendgrid_webhook(n: int, size: int = 10) -> bytes:

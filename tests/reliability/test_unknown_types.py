@@ -31,12 +31,12 @@ from pathlib import Path
 import pytest
 
 from ciohooks import cli
-from ciohooks.config import Settings
 from ciohooks.envelope import Envelope
 from ciohooks.local import LocalPipeline, local_keys, signing_key
 from ciohooks.request import WebhookRequest
 from ciohooks.semantic.email import EmailMarkedAsSpam
 from ciohooks.sources.email import brevo
+from tests.support.pipeline import pipeline_settings
 
 pytestmark = pytest.mark.integration
 
@@ -62,14 +62,7 @@ def brevo_batch() -> bytes:
 @pytest.fixture
 def pipeline(sqs_queues, cio_standin, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", sqs_queues.endpoint_url)
-    settings = Settings({
-        **local_keys(EVENTS / "keys"),
-        "CIOHOOKS_DELIVERY_QUEUE_URL": sqs_queues.delivery_url,
-        "CIOHOOKS_DEAD_LETTER_QUEUE_URL": sqs_queues.dlq_url,
-        "CIOHOOKS_CUSTOMERIO_API_KEY": cio_standin.api_key,
-        "CIOHOOKS_CUSTOMERIO_BASE_URL": cio_standin.base_url,
-    })
-    return LocalPipeline(settings, write=lambda line: None)
+    return LocalPipeline(pipeline_settings(sqs_queues, cio_standin, **local_keys(EVENTS / "keys")), write=lambda line: None)
 
 
 def dead_letters(sqs_queues) -> list[Envelope]:

@@ -123,6 +123,12 @@ def test_mailersend_ignored_types_carry_their_reasons_on_the_class() -> None:
     assert "activity.delivered" not in MAILERSEND.ignored_types
 
 
+def test_a_definitions_mapping_is_its_event_table() -> None:
+    # The same two attributes the built-ins' guide tables are checked against (test_event_tables.py).
+    assert SINGULAR.mapped_types == {"install": "Application Installed"}
+    assert set(SINGULAR.ignored_types) == {"event", "reengagement"}
+
+
 def test_mailersend_identity_rules_are_configurable_like_built_ins() -> None:
     (event,) = mailersend({"CIOHOOKS_MAILERSEND_EMAIL_AS": "userId"}).translate(post("v2-delivered.json")).events
     assert event.userId == "recipient@example.com" and event.anonymousId is None

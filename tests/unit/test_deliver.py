@@ -154,6 +154,38 @@ def test_refused_and_unsent_events_split_once_and_the_remainder_goes_on():
     assert report.delivered == 2 and report.retry == set() and dead.approximate_depth() == 0
 
 
+def test_a_remainder_keeps_the_horizon_of_the_first_queueing():
+    # Queued 71 hours ago; the remainder is a new SQS message (SentTimestamp: now) but keeps queued_at.
+    sink, dead, delivery = RecordingSink(refuse={"m2"}, unsent={"m3"}), MemoryQueue(), BackoffQueue()
+    first = events_envelope(1, 2, 3, request=SENDGRID_REQUEST).model_copy(update={"queued_at": datetime(2026, 11, 20, 1, tzinfo=UTC)})
+    deliverer(sink, dead, delivery).deliver([message("q1", first, sent_at=SOON - 71 * 3600)])
+    (remainder,) = letters(delivery)
+    assert remainder.queued_at == datetime(2026, 11, 20, 1, tzinfo=UTC)
+
+    # Two hours later it is past the 72-hour horizon, though its own message is two hours old.
+    two_hours_later = SOON + 2 * 3600
+    report = deliverer(sink, dead, delivery, now=two_hours_later).deliver([message("q2", remainder, sent_at=SOON)])
+    assert report.oldest_age_seconds == 73 * 3600 + 60  # the age alarm sees it too (not the 2 h of its message)
+    horizon = [letter for letter in letters(dead) if letter.failure.error.startswith("not delivered within")]
+    assert [[e["messageId"] for e in letter.events] for letter in horizon] == [["m3"]]
+
+
+def test_queued_at_wins_over_the_sqs_sent_timestamp():
+    # A replayed dead letter: queued again a minute ago, though SQS says its message is older.
+    sink, dead = RecordingSink(unsent={"m1"}), MemoryQueue()
+    fresh = events_envelope(1).model_copy(update={"queued_at": datetime(2026, 11, 23, tzinfo=UTC)})
+    report = deliverer(sink, dead).deliver([message("q1", fresh, receives=100, sent_at=SOON - 80 * 3600)])
+    assert report.retry == {"q1"} and dead.approximate_depth() == 0
+
+
+def test_a_replay_gets_a_fresh_horizon():
+    letter = events_envelope(1, request=SENDGRID_REQUEST).model_copy(update={"queued_at": datetime(2026, 11, 20, tzinfo=UTC)})
+    before = datetime.now(UTC)
+    replay = letter.for_replay()
+    assert replay.queued_at is not None and replay.queued_at >= before
+    assert replay.received_at == NOW  # the provider's time stays
+
+
 def test_a_replayed_request_skips_the_excluded_events():
     envelope = Envelope(kind="request", source="email/sendgrid", received_at=NOW, request=SENDGRID_REQUEST, exclude_ids=[])
     sink = RecordingSink()

@@ -39,3 +39,14 @@ def test_golden_calls_are_what_ciohooks_translate_prints(sample: str, capsys: py
     assert main(["translate", sample.rsplit("/", 1)[0], str(path)]) == 0
     calls = [line for line in golden_path(path).read_text().splitlines(keepends=True) if not line.startswith('{"not_sent"')]
     assert capsys.readouterr().out == "".join(calls)
+
+
+def test_ciohooks_translate_prints_what_the_golden_file_holds(capsys):
+    # One format: the calls on stdout, the golden file's not_sent line on stderr.
+    from ciohooks.cli import main
+
+    sample = SAMPLES / "email" / "sendgrid" / "batch.json"
+    assert main(["translate", "email/sendgrid", str(sample)]) == 0
+    printed = capsys.readouterr()
+    assert printed.err == '{"not_sent": {"ignored": {"deferred": 1, "dropped": 1, "group_resubscribe": 1, "processed": 1}}}\n'
+    assert printed.out + printed.err == golden_path(sample).read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,7 @@ def drain(queue: MemoryQueue) -> list[Envelope]:
 
 def test_signed_batch_is_queued_as_one_message_of_events():
     ingest = make_ingest()
+    before = datetime.now(UTC)
     outcome = ingest.handle("sendgrid", signed())
     assert (outcome.status, outcome.result, outcome.events, outcome.ignored) == (200, "queued", 7, 4)
     (envelope,) = drain(ingest.delivery_queue)
@@ -50,6 +52,7 @@ def test_signed_batch_is_queued_as_one_message_of_events():
         "Email Delivered", "Email Bounced", "Email Opened", "Email Link Clicked",
         "Email Marked as Spam", "Email Unsubscribed", "Email Unsubscribed",
     ]
+    assert before <= envelope.queued_at <= datetime.now(UTC)  # the retry horizon starts here
     assert drain(ingest.dead_letter_queue) == []
 
 
@@ -131,6 +134,7 @@ def test_events_too_big_for_one_message_are_queued_as_the_raw_request():
     assert ingest.handle("sendgrid", signed()).status == 200
     (envelope,) = drain(delivery)
     assert envelope.kind == "request" and WebhookRequest.from_dict(envelope.request).body == BATCH
+    assert envelope.queued_at is not None
 
 
 def test_request_larger_than_any_message_is_refused_with_413():

@@ -272,3 +272,37 @@ def test_context_readers() -> None:
     assert text(data, "missing", "blank", "n") == "12" and text(data, "f") == "1.5" and text(data, "yes") is None and text(data, "s") == "x"
     assert [flag(v) for v in (True, " TRUE ", "false", "1", None)] == [True, True, False, None, None]
     assert compact({"a": None, "b": {"c": None}, "d": {"e": 0, "f": {}}, "g": False}) == {"d": {"e": 0}, "g": False}
+
+
+# ---- parses before authentication are bounded (request.loads_json) ------------------------------
+
+DEEP = b"[" * 100_000 + b"]" * 100_000  # deeper than any webhook: json.loads raises RecursionError on it
+
+
+def deep_request(body: bytes = DEEP) -> WebhookRequest:
+    return WebhookRequest("POST", "/x", body, {"content-type": "application/json"}, received_at=datetime(2026, 12, 2, tzinfo=UTC))
+
+
+def test_pre_authentication_parses_treat_a_hostile_body_as_not_json():
+    from ciohooks.sources import InvalidPayload, Unauthorized
+    from ciohooks.sources._customerio_loop import customerio_webhook
+    from ciohooks.sources.email import mailgun, ses, sparkpost
+    from ciohooks.sources.mobile import auth0
+
+    assert mailgun.signature_block(deep_request()) is None
+    assert mailgun.SOURCE(Settings({})).reply_after_accept(deep_request()) is None
+    assert sparkpost.SOURCE(Settings({})).reply_before_auth(deep_request()) is None
+    assert customerio_webhook(deep_request()) is None
+    with pytest.raises(Unauthorized, match="not JSON"):
+        ses.parse_envelope(DEEP)
+    with pytest.raises(InvalidPayload):
+        auth0.parse_records(DEEP)
+
+
+def test_nested_json_strings_inside_items_are_bounded_too():
+    from ciohooks.sources.email import brevo, mailjet
+
+    deep = DEEP.decode()
+    assert brevo.tags({"tag": deep}) == [deep]
+    assert brevo.custom_header({"X-Mailin-custom": "{" + deep}) == {}
+    assert mailjet.metadata({"Payload": "{" + deep}) == {}

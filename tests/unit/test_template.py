@@ -499,6 +499,25 @@ def test_generated_blocks_match_the_source_catalog() -> None:
     assert (ROOT / "docs" / "DEPLOY.md") in generator.generated(), "docs/DEPLOY.md lost its generated secret table"
 
 
+def test_a_custom_sources_secret_is_granted_to_its_familys_ingest_role_only(monkeypatch) -> None:
+    """`make template-outputs` after adding a definition: its URL output, and its secret in its own
+    family's ingest role (the examples stand in for a user's custom-sources/)."""
+    monkeypatch.setenv("CIOHOOKS_CUSTOM_SOURCES_DIR", str(ROOT / "examples" / "custom-sources"))
+    sources.refresh()
+    try:
+        generator = load_generator()
+        found = generator.entries()
+        email, mobile = generator.render_family_secrets(found, "email"), generator.render_family_secrets(found, "mobile")
+        outputs = generator.render_outputs(found)
+    finally:
+        monkeypatch.delenv("CIOHOOKS_CUSTOM_SOURCES_DIR")
+        sources.refresh()
+    assert "secret:${SecretsPrefix}mailersend-signing-secret-??????" in email and "parameter${SecretsPrefix}mailersend-signing-secret" in email
+    assert "mailersend-signing-secret" not in mobile
+    assert "parameter${SecretsPrefix}singular-postback-token" in mobile and "singular-postback-token" not in email
+    assert "  MailersendWebhookUrl:\n" in outputs and "!Sub ${EmailIngestFunctionUrl.FunctionUrl}mailersend\n" in outputs
+
+
 def test_doctor_and_dashboard_outputs() -> None:
     assert outputs()["DoctorCommand"] == {"Fn::Sub": "ciohooks doctor --stack ${AWS::StackName} --region ${AWS::Region}"}
     assert "${Dashboard}" in outputs()["DashboardUrl"]["Fn::Sub"]
@@ -559,7 +578,27 @@ def test_no_wildcard_actions_and_no_star_resource_beyond_the_documented_exceptio
 
 
 def secret_reads(role: str, effect: str = "Allow") -> list[dict[str, Any]]:
-    return [s for s in role_statements(role) if s["Effect"] == effect and SECRET_READS & set(as_list(s["Action"]))]
+    """The statements reading secrets (the custom source definitions' parameter is no secret)."""
+    return [s for s in role_statements(role) if s["Effect"] == effect and SECRET_READS & set(as_list(s["Action"])) and s.get("Sid") != DEFINITIONS_SID]
+
+
+DEFINITIONS_SID = "ReadCustomSourceDefinitions"
+DEFINITIONS_ARN = {"Fn::Sub": SSM_ARN + "${CustomSourcesParameter}"}
+
+
+def test_the_custom_sources_parameter_is_read_by_every_function_only_when_it_is_set() -> None:
+    assert parameter("CustomSourcesParameter")["Default"] == ""
+    assert template()["Conditions"]["HasCustomSourcesParameter"] == {"Fn::Not": [{"Fn::Equals": [ref("CustomSourcesParameter"), ""]}]}
+    assert {"DeliverFunction", "VideoSweepFunction", *INGEST_FUNCTIONS.values()} <= set(functions())
+    for name in functions():  # every function loads the catalogue, custom sources included
+        variables = function_settings(name)["Environment"]["Variables"]
+        assert variables["CIOHOOKS_CUSTOM_SOURCES_PARAMETER"] == {"Fn::If": ["HasCustomSourcesParameter", ref("CustomSourcesParameter"), ref("AWS::NoValue")]}
+        policy = resources("AWS::IAM::Role")[role_of(name)]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        (grant,) = [s for s in policy if isinstance(s, dict) and "Fn::If" in s and s["Fn::If"][1].get("Sid") == DEFINITIONS_SID]
+        condition, statement, otherwise = grant["Fn::If"]
+        # least privilege: one action on that one parameter, whichever store holds the secrets
+        assert (condition, otherwise) == ("HasCustomSourcesParameter", ref("AWS::NoValue")), name
+        assert statement == {"Sid": DEFINITIONS_SID, "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": DEFINITIONS_ARN}, name
 
 
 def family_secret_arns(family: str) -> set[str]:
@@ -644,7 +683,7 @@ def test_secrets_are_found_by_convention_and_never_set_in_the_template() -> None
         variables = function_settings(name)["Environment"]["Variables"]
         assert variables["CIOHOOKS_SECRETS_PREFIX"] == ref("SecretsPrefix"), name
         assert variables["CIOHOOKS_SECRETS_STORE"] == {"Fn::FindInMap": ["SecretStore", ref("SecretStore"), "Setting"]}, name
-        for variable in variables:
+        for variable in set(variables) - {"CIOHOOKS_CUSTOM_SOURCES_PARAMETER"}:  # definitions, not a secret
             assert not variable.endswith(("_SECRET", "_PARAMETER")), f"{name}: {variable} names one secret; the prefix finds them all"
     for full_name in sources.names():
         for secret in secret_settings_of(sources.load(full_name)):
@@ -903,7 +942,7 @@ def dashboard() -> dict[str, Any]:
 
 def code_text() -> str:
     package = ROOT / "shared" / "ciohooks"
-    return "\n".join(p.read_text(encoding="utf-8") for p in [*package.glob("*.py"), *(ROOT / "functions").rglob("*.py")])
+    return "\n".join(p.read_text(encoding="utf-8") for p in [*package.rglob("*.py"), *(ROOT / "functions").rglob("*.py")])
 
 
 def ingest_metric_names() -> set[str]:

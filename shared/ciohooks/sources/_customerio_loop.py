@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 
-from ..request import WebhookRequest
+from ..request import WebhookRequest, loads_json
 from .base import Reply
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def customerio_webhook(request: WebhookRequest) -> str | None:
     if any(request.header(name) for name in CUSTOMERIO_WEBHOOK_HEADERS):
         return "it carries Customer.io's x-cio-signature / x-cio-timestamp headers"
     try:
-        body = json.loads(request.body)
+        body = loads_json(request.body)
     except (ValueError, RecursionError):  # not JSON (UnicodeDecodeError, JSONDecodeError are ValueErrors)
         return None
     if is_reporting_webhook_body(body):

@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 from pydantic import ValidationError
 
 from ..config import ConfigurationError, Settings
+from ..identity import NoIdentity  # light: identity imports only config at module level
+from ..redact import describe_validation_error, redact
 from ..request import WebhookRequest
 from ..semantic import SemanticEvent
 
@@ -66,7 +68,7 @@ class Reply:
 class Translation:
     """The semantic events one request becomes, and what of it did not become events.
 
-    Three outcomes per provider item (DESIGN.md: nothing authentic is dropped silently):
+    Three outcomes per provider item (docs/RELIABILITY.md, "The guarantees": nothing authentic is dropped silently):
 
     - ``events``: translated;
     - ``ignored``: a type the source declares in ``Source.ignored_types`` (deliberately not sent,
@@ -92,9 +94,6 @@ class Translation:
 
     def _record_failure(self, where: str, error: BaseException) -> bool:
         """Record why the item ``where`` failed; False when ``error`` is not an item's fault."""
-        from ..identity import NoIdentity  # identity imports semantic models lazily; keep base light
-        from ..redact import describe_validation_error, redact
-
         if isinstance(error, (InvalidPayload, NoIdentity)):
             self.failed.append(redact(str(error)) if str(error).startswith(where) else redact(f"{where}: {error}"))
         elif isinstance(error, ValidationError):
@@ -119,9 +118,8 @@ class Translation:
 
     def reasons(self) -> str:
         """Why the request is kept: safe to log and to store (type names and field paths only).
-        At most ``MAX_REASONS`` are spelled out; a batch of a thousand bad items says how many more."""
-        from ..redact import redact  # a type name is the provider's text: it could hold an address
-
+        At most ``MAX_REASONS`` are spelled out; a batch of a thousand bad items says how many more
+        (a type name is the provider's text: it could hold an address, so it is redacted)."""
         parts = [redact(f"unknown event type {name[:64]!r} (x{count})") for name, count in sorted(self.unknown.items())]
         parts += self.failed
         if len(parts) > MAX_REASONS:
@@ -186,6 +184,9 @@ class Source:
     # definition file): then it is always "set up here", and a missing secret fails closed (503)
     # instead of answering 404 like an unconfigured built-in.
     installed_by_definition: ClassVar[bool] = False
+    # Provider event type -> the Customer.io event it becomes (the guide's event table shows them;
+    # tests/unit/test_event_tables.py keeps the two equal).
+    mapped_types: ClassVar[Mapping[str, str]] = {}
     # Provider event types deliberately not translated, each with the reason (the guide's event
     # table shows them). A type that is neither mapped nor listed here is unknown: it is kept.
     # Keys are the ``Translation.ignored`` keys the source counts; a ``*`` matches any text

@@ -29,7 +29,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ...config import Settings
+from ...config import Settings, bounded_parameters
 from ...request import CREDENTIAL_HEADERS, WebhookRequest
 from ..base import InvalidPayload, NotConfigured, Source, Translation
 
@@ -134,6 +134,7 @@ def build(definition: Any, origin: str, *, eager: bool = True) -> type[CustomSou
         "secret_query_keys": preset.stripped_query_keys,
         "secret_name": secret,
         "secret_names": (secret,) if secret else (),
+        "mapped_types": {kind: rule.event for kind, rule in definition.mapping.items() if hasattr(rule, "event")},
         "ignored_types": {kind: rule.ignore for kind, rule in definition.mapping.items() if hasattr(rule, "ignore")},
         "definition": definition,
         "origin": origin,
@@ -190,11 +191,9 @@ def _documents(settings: Settings) -> list[tuple[Any, str]]:
         except (DefinitionError, OSError, UnicodeDecodeError) as error:
             logger.error("custom source %s is not loaded: %s", path, error)
     if parameter is not None:
-        from aws_lambda_powertools.utilities import parameters
-
         origin = f"ssm:{parameter}"
         try:
-            parsed = parse_text(parameters.get_parameter(parameter, decrypt=True, max_age=300), origin)
+            parsed = parse_text(bounded_parameters("ssm").get_parameter(parameter, decrypt=True, max_age=300), origin)
         except DefinitionError as error:
             logger.error("custom sources of %s are not loaded: %s", origin, error)
         else:

@@ -25,7 +25,7 @@ from ...config import ConfigurationError
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "custom-source.schema.json"
 SCHEMA_ID = "urn:ciohooks:schema:custom-source"
 
-# The spec a family's events come from (DESIGN.md, "The contract we translate into").
+# The seed spec a family's events come from (ciohooks/specs/<stem>.openapi.json: the contract).
 FAMILY_SPEC = {"email": "email-events", "mobile": "mobile-app-events", "video": "video-events"}
 # The one field whose name says what `none` means: nobody is checked.
 NONE_FLAG = "accept_unauthenticated_requests_from_anyone"

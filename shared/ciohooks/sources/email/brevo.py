@@ -80,7 +80,7 @@ from typing import Any, ClassVar, Mapping
 from ... import ids
 from ...config import Settings
 from ...identity import IdentityRules, NoIdentity, address
-from ...request import WebhookRequest
+from ...request import WebhookRequest, loads_json
 from ...semantic.email import (
     EmailBounced,
     EmailDelivered,
@@ -170,7 +170,7 @@ def tags(event: Mapping[str, Any]) -> list[str]:
     if isinstance(tag, str) and tag:
         if tag.startswith("["):
             try:
-                parsed = json.loads(tag)
+                parsed = loads_json(tag)
             except json.JSONDecodeError:
                 return [tag]
             return [t for t in parsed if isinstance(t, str)] if isinstance(parsed, list) else [tag]
@@ -185,7 +185,7 @@ def custom_header(event: Mapping[str, Any]) -> dict[str, Any]:
         return dict(value)
     if isinstance(value, str) and value.strip().startswith("{"):
         try:
-            parsed = json.loads(value)
+            parsed = loads_json(value)
         except json.JSONDecodeError:
             return {}
         return parsed if isinstance(parsed, dict) else {}
@@ -201,6 +201,7 @@ class Brevo(Source):
     docs_url: ClassVar[str] = "https://developers.brevo.com/docs/transactional-webhooks"
     secret_name: ClassVar[str | None] = TOKEN_SECRET
     secret_names: ClassVar[tuple[str, ...]] = (TOKEN_SECRET, BASIC_SECRET)
+    mapped_types: ClassVar[Mapping[str, str]] = {kind: event.name for kind, event in EVENTS.items()}
     ignored_types: ClassVar[Mapping[str, str]] = {
         "request": NOT_YET_SENT,
         "deferred": DELAYED,

@@ -99,7 +99,7 @@ from urllib.parse import parse_qsl
 
 from ... import ids, replay_store
 from ...identity import IdentityRules, NoIdentity, address
-from ...request import WebhookRequest
+from ...request import WebhookRequest, loads_json
 from ...semantic.email import (
     EmailBounced,
     EmailDelivered,
@@ -149,7 +149,7 @@ def signature_block(request: WebhookRequest) -> dict[str, str] | None:
         block: Any = fields
     else:
         try:
-            document = json.loads(request.body)
+            document = loads_json(request.body)
         except (UnicodeDecodeError, json.JSONDecodeError):
             return None
         block = document.get("signature") if isinstance(document, dict) else None
@@ -198,7 +198,7 @@ def signing_token(key: str, timestamp: str, body: bytes) -> str:
 def payload_digest(request: WebhookRequest) -> str:
     """SHA-256 of the canonical event-data (or of the raw body when it is not a JSON webhook)."""
     try:
-        document = json.loads(request.body)
+        document = loads_json(request.body)
         content: Any = document.get("event-data") if isinstance(document, dict) else document
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     except (ValueError, RecursionError):  # not JSON, or nested too deep to re-serialise: the raw bytes
@@ -214,6 +214,7 @@ class Mailgun(Source):
     name: ClassVar[str] = "mailgun"
     docs_url: ClassVar[str] = "https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/webhooks"
     secret_name: ClassVar[str | None] = KEY_SECRET
+    mapped_types: ClassVar[Mapping[str, str]] = {kind: event.name for kind, event in EVENTS.items()}
     ignored_types: ClassVar[Mapping[str, str]] = {
         "accepted": NOT_YET_SENT,
         "rejected": "Mailgun refused the send request: " + NEVER_SENT,
@@ -253,7 +254,7 @@ class Mailgun(Source):
         if request.content_type == "application/x-www-form-urlencoded":
             return Reply(406, "not a Mailgun event webhook (a form post: route forward or legacy webhook)")
         try:
-            document = json.loads(request.body)
+            document = loads_json(request.body)
         except (UnicodeDecodeError, json.JSONDecodeError):
             return None  # the translation fails whole and the request is kept in the DLQ
         if isinstance(document, dict) and not isinstance(document.get("event-data"), dict):

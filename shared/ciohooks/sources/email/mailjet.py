@@ -64,7 +64,7 @@ from typing import Any, ClassVar, Mapping
 from ... import ids
 from ...config import Settings
 from ...identity import IdentityRules, NoIdentity, address
-from ...request import WebhookRequest
+from ...request import WebhookRequest, loads_json
 from ...semantic.email import (
     EmailBounced,
     EmailDelivered,
@@ -123,7 +123,7 @@ def metadata(event: Mapping[str, Any]) -> dict[str, Any]:
     payload = event.get("Payload")
     if isinstance(payload, str) and payload.strip().startswith("{"):
         try:
-            parsed = json.loads(payload)
+            parsed = loads_json(payload)
         except json.JSONDecodeError:
             parsed = None
         if isinstance(parsed, dict):
@@ -143,6 +143,7 @@ class Mailjet(Source):
     name: ClassVar[str] = "mailjet"
     docs_url: ClassVar[str] = "https://dev.mailjet.com/email/guides/webhooks/"
     secret_name: ClassVar[str | None] = SECRET
+    mapped_types: ClassVar[Mapping[str, str]] = {kind: event.name for kind, event in EVENTS.items()}
     ignored_types: ClassVar[Mapping[str, str]] = {"blocked": NEVER_SENT, "bounce:soft": SOFT_BOUNCE}
 
     def __init__(self, settings: Settings | None = None) -> None:

@@ -70,7 +70,7 @@ from urllib.parse import parse_qsl, urlencode
 from ... import ids
 from ...config import Settings
 from ...identity import IdentityRules, NoIdentity, address
-from ...request import WebhookRequest
+from ...request import WebhookRequest, loads_json
 from ...semantic.email import (
     EmailBounced,
     EmailDelivered,
@@ -118,6 +118,7 @@ class Mandrill(Source):
     name: ClassVar[str] = "mandrill"
     docs_url: ClassVar[str] = "https://mailchimp.com/developer/transactional/guides/track-respond-activity-webhooks/"
     secret_name: ClassVar[str | None] = KEY_SECRET
+    mapped_types: ClassVar[Mapping[str, str]] = {kind: event.name for kind, event in EVENTS.items()}
     ignored_types: ClassVar[Mapping[str, str]] = {
         "send": NOT_YET_SENT,
         "deferral": DELAYED,
@@ -162,7 +163,7 @@ class Mandrill(Source):
         if "mandrill_events" not in params:
             raise InvalidPayload("body has no mandrill_events form parameter")
         try:
-            events = json.loads(params["mandrill_events"])
+            events = loads_json(params["mandrill_events"])
         except json.JSONDecodeError as error:
             raise InvalidPayload(f"mandrill_events is not JSON ({error.__class__.__name__})") from None
         if not isinstance(events, list):

@@ -130,6 +130,7 @@ class Postmark(Source):
     docs_url: ClassVar[str] = "https://postmarkapp.com/developer/webhooks/webhooks-overview"
     secret_name: ClassVar[str | None] = BASIC_SECRET
     secret_names: ClassVar[tuple[str, ...]] = (BASIC_SECRET, HEADER_SECRET)
+    mapped_types: ClassVar[Mapping[str, str]] = {kind: event.name for kind, event in EVENTS.items()}
     ignored_types: ClassVar[Mapping[str, str]] = {
         "Inbound": "an inbound message (Postmark's inbound webhook pointed at this route), not mail you sent",
         **{f"Bounce:{kind}": SOFT_BOUNCE for kind in sorted(SOFT_BOUNCES)},

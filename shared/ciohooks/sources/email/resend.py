@@ -145,6 +145,7 @@ class Resend(Source):
     name: ClassVar[str] = "resend"
     docs_url: ClassVar[str] = "https://resend.com/docs/webhooks/event-types"
     secret_name: ClassVar[str | None] = SECRET
+    mapped_types: ClassVar[Mapping[str, str]] = {kind: event.name for kind, event in EVENTS.items()}
     ignored_types: ClassVar[Mapping[str, str]] = {
         "email.sent": NOT_YET_SENT,
         "email.scheduled": "scheduled for a later send: nothing has been sent yet",

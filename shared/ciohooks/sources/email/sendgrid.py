@@ -355,6 +355,7 @@ class SendGrid(Source):
     name: ClassVar[str] = "sendgrid"
     docs_url: ClassVar[str] = "https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event"
     secret_name: ClassVar[str | None] = KEY_SECRET
+    mapped_types: ClassVar[Mapping[str, str]] = {kind: event.name for kind, event in EVENTS.items()}
     ignored_types: ClassVar[Mapping[str, str]] = {
         "processed": NOT_YET_SENT,
         "deferred": DELAYED,

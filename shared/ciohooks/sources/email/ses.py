@@ -118,9 +118,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ... import ids, replay_store
+from ... import budgets, ids, replay_store
 from ...identity import IdentityRules, NoIdentity, address
-from ...request import WebhookRequest
+from ...request import WebhookRequest, loads_json
 from ...semantic.email import (
     EmailBounced,
     EmailDelivered,
@@ -163,10 +163,6 @@ PINNED_CERTIFICATE_SETTING = "SES_CERTIFICATE_PEM"
 DEFAULT_MAX_AGE_SECONDS = 86400
 FUTURE_SKEW_SECONDS = 300
 MAX_CERTIFICATE_BYTES = 64 * 1024
-# (connect, read) seconds of the certificate fetch, once per certificate URL and container: one try,
-# within the ingest function's 10 s beside the replay store and storing the request (a failure is a
-# 503 and SNS retries). To move into the shared ``budgets`` module.
-CERTIFICATE_TIMEOUT = (0.5, 1.0)
 # sns.<region>.amazonaws.com, or .amazonaws.com.cn in the China regions (AWS's SNS message validators
 # use the same pattern). Lower case only: SNS never sends anything else.
 SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
@@ -191,7 +187,7 @@ class CertificateUnavailable(Unavailable):
 def parse_envelope(body: bytes) -> dict[str, Any]:
     """The SNS envelope as a dict of its documented string fields; ``Unauthorized`` if it is not one."""
     try:
-        envelope = json.loads(body)
+        envelope = loads_json(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise Unauthorized("body is not an SNS message (not JSON)") from None
     if not isinstance(envelope, dict):
@@ -299,7 +295,7 @@ def default_http_get(url: str) -> bytes:
     """GET over verified TLS, no redirects, a short timeout; raises on anything but a 2xx."""
     import requests
 
-    response = requests.get(url, timeout=CERTIFICATE_TIMEOUT, allow_redirects=False, stream=True)
+    response = requests.get(url, timeout=budgets.CERTIFICATE_FETCH.timeouts(), allow_redirects=False, stream=True)
     try:
         if not 200 <= response.status_code < 300:
             raise OSError(f"HTTP {response.status_code}")
@@ -342,6 +338,7 @@ class Ses(Source):
     name: ClassVar[str] = "ses"
     docs_url: ClassVar[str] = "https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-contents.html"
     required_settings: ClassVar[tuple[str, ...]] = (TOPICS_SETTING,)
+    mapped_types: ClassVar[Mapping[str, str]] = {kind: event.name for kind, event in EVENTS.items()}
     ignored_types: ClassVar[Mapping[str, str]] = {
         "Send": NOT_YET_SENT,
         "Reject": "SES rejected the message (it contained a virus): " + NEVER_SENT,
@@ -490,7 +487,7 @@ class Ses(Source):
             not_mapped(translation, envelope["Type"], self.ignored_types)
             return translation
         try:
-            record = json.loads(envelope["Message"])
+            record = loads_json(envelope["Message"])
         except json.JSONDecodeError:
             raise InvalidPayload("SNS Message is not an SES record (not JSON)") from None
         if not isinstance(record, dict):

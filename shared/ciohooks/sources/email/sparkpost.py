@@ -91,7 +91,7 @@ from typing import Any, ClassVar, Mapping
 from ... import ids
 from ...config import ConfigurationError, Settings
 from ...identity import IdentityRules, NoIdentity, address
-from ...request import WebhookRequest
+from ...request import WebhookRequest, loads_json
 from ...semantic.email import (
     EmailBounced,
     EmailDelivered,
@@ -173,6 +173,7 @@ class SparkPost(Source):
     docs_url: ClassVar[str] = "https://developers.sparkpost.com/api/webhooks/"
     secret_name: ClassVar[str | None] = BASIC_SECRET
     secret_names: ClassVar[tuple[str, ...]] = (BASIC_SECRET, TOKEN_SECRET)
+    mapped_types: ClassVar[Mapping[str, str]] = {kind: event.name for kind, event in EVENTS.items()}
     ignored_types: ClassVar[Mapping[str, str]] = {
         "empty": "the validation batch ({\"msys\": {}}) SparkPost posts when a webhook is created or tested",
         "injection": NOT_YET_SENT,
@@ -207,7 +208,7 @@ class SparkPost(Source):
         # The validation batch holds no data; a non-200 would make SparkPost refuse the webhook.
         if request.method == "POST":
             try:
-                if json.loads(request.body) == VALIDATION_BATCH:
+                if loads_json(request.body) == VALIDATION_BATCH:
                     return Reply(200, "")
             except (UnicodeDecodeError, json.JSONDecodeError):
                 return None

@@ -56,7 +56,7 @@ from typing import Any, ClassVar, Mapping
 from ... import ids
 from ...config import Settings
 from ...identity import NoIdentity
-from ...request import WebhookRequest
+from ...request import WebhookRequest, loads_json
 from ...semantic.actions import UserDeleted
 from .. import _credentials as credentials
 from .._translation import build, optional_timestamp
@@ -114,7 +114,7 @@ def parse_records(body: bytes) -> list[dict[str, Any]]:
     except UnicodeDecodeError:
         raise InvalidPayload("body is not UTF-8") from None
     try:
-        parsed = json.loads(text)
+        parsed = loads_json(text)
         records = parsed if isinstance(parsed, list) else [parsed]
     except json.JSONDecodeError:
         # JSON Lines: one record per line (a single record is valid JSON and was handled above).
@@ -123,7 +123,7 @@ def parse_records(body: bytes) -> list[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
+                records.append(loads_json(line))
             except json.JSONDecodeError:
                 raise InvalidPayload(f"line {number} is not JSON: the body is neither JSON nor JSON Lines") from None
     for index, record in enumerate(records):
