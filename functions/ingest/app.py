@@ -14,7 +14,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ciohooks.handlers import ingest_app_from_environment
+from ciohooks.handlers import ingest_function
 
 logger = Logger()
 # The library logs through standard logging: give its loggers this Logger's JSON format, level and
@@ -22,10 +22,11 @@ logger = Logger()
 logging.getLogger("ciohooks")
 copy_config_to_registered_loggers(source_logger=logger, include={"ciohooks"})
 metrics = Metrics()
-app = ingest_app_from_environment(os.environ["CIOHOOKS_FAMILY"])
+# Function URL requests, and (email) the SES events an EventBridge rule hands the function.
+handle = ingest_function(os.environ["CIOHOOKS_FAMILY"])
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.LAMBDA_FUNCTION_URL)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+    return handle(event, context)
