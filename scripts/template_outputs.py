@@ -71,6 +71,8 @@ SECRET_HOLDS = {
     "BREVO_TOKEN": "the bearer token set on the webhook (`auth.type: bearer`); Brevo does not sign",
     "BREVO_BASIC_AUTH": "`user:password` that you also put in the notify URL (`https://user:password@<url>/brevo`)",
     "RESEND_WEBHOOK_SECRET": "the webhook's signing secret (`whsec_...`; Resend > Webhooks > the endpoint)",
+    "MAILERSEND_SIGNING_SECRET": "the webhook's signing secret (MailerSend > Domains > the domain > Webhooks > the webhook)",
+    "MAILTRAP_SIGNING_SECRET": "the webhook's signing_secret, returned when the webhook is created (Mailtrap > Settings > Webhooks)",
     # mobile
     "ADJUST_SECRET": "a random secret of your own, appended to the callback URL as `&secret=<value>` (parameter name: ADJUST_SECRET_PARAM)",
     "APPSFLYER_TOKEN": "the whole value of the header you add to the Push API endpoint (header name: APPSFLYER_TOKEN_HEADER)",

@@ -59,7 +59,11 @@ def tables() -> dict[str, str]:
 
 
 def mapped_types(source: type[sources.Source]) -> dict[str, str]:
-    """Provider type -> Customer.io event name, from the source module's ``EVENTS``."""
+    """Provider type -> Customer.io event name, from the source module's ``EVENTS`` (a definition's
+    ``mapping`` for a source the custom-source engine runs, e.g. the shipped MailerSend)."""
+    definition = getattr(source, "definition", None)
+    if definition is not None:
+        return {kind: rule.event for kind, rule in definition.mapping.items() if hasattr(rule, "event")}
     events = getattr(importlib.import_module(source.__module__), "EVENTS", {})
     return {kind: getattr(event, "name", event) for kind, event in events.items()}
 

@@ -8,6 +8,11 @@ built-in module (``sources.catalog()``), so ingest, deliver (replay re-translate
 
 Where definitions come from, read once per container (cold start):
 
+- the definitions shipped with the product, ``sources/definitions/`` in this package (providers
+  the project supports without code, e.g. MailerSend, Mailtrap; each with its guide, samples and
+  tests like a module). YAML in the repository; the layer build checks each against its samples
+  and ships it as JSON. They behave like built-in modules (an unconfigured one answers 404), and a
+  user's definition of the same name replaces one (to adjust a mapping before a release does);
 - every ``*.json`` / ``*.yaml`` / ``*.yml`` file in the folders of setting ``CUSTOM_SOURCES_DIR``
   (``os.pathsep``-separated); by default ``/opt/custom-sources`` in Lambda (the layer: the
   Makefile ships the project's ``custom-sources/`` folder there, as JSON, after checking it) and
@@ -38,6 +43,7 @@ logger = logging.getLogger(__name__)
 SUFFIXES = (".json", ".yaml", ".yml")
 LAMBDA_DIR = "/opt/custom-sources"
 LOCAL_DIR = "custom-sources"
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "definitions"
 
 
 class CustomSource(Source):
@@ -114,9 +120,11 @@ def _query(text: str) -> dict[str, str]:
     return query_dict(text)
 
 
-def build(definition: Any, origin: str, *, eager: bool = True) -> type[CustomSource]:
+def build(definition: Any, origin: str, *, eager: bool = True, shipped: bool = False) -> type[CustomSource]:
     """The source class of one validated definition (expressions compiled here, once; with
-    ``eager=False``, as at cold start, those the direct reader covers only when first needed)."""
+    ``eager=False``, as at cold start, those the direct reader covers only when first needed).
+    ``shipped``: one of the product's own definitions, set up like a built-in module (404 until
+    configured) rather than installed by the deployment."""
     from .mapping import Mapping
     from .presets import preset_of
 
@@ -136,6 +144,7 @@ def build(definition: Any, origin: str, *, eager: bool = True) -> type[CustomSou
         "secret_names": (secret,) if secret else (),
         "ignored_types": {kind: rule.ignore for kind, rule in definition.mapping.items() if hasattr(rule, "ignore")},
         "definition": definition,
+        "installed_by_definition": not shipped,
         "origin": origin,
         "title": definition.title,
         "_preset": preset,
@@ -174,17 +183,26 @@ def definition_files(settings: Settings) -> list[Path]:
     return found
 
 
+def shipped_files() -> list[Path]:
+    """The product's own definitions: JSON in the layer (the build converts), YAML in the repository."""
+    if not SHIPPED_DIR.is_dir():
+        return []
+    files = {p.stem: p for p in SHIPPED_DIR.iterdir() if p.suffix in SUFFIXES and p.is_file() and not p.name.startswith(".")}
+    return sorted(files.values())
+
+
 def _documents(settings: Settings) -> list[tuple[Any, str]]:
-    """Every definition document with its origin; an unreadable file is logged and left out.
-    Without any (the common case) nothing more is imported: cold starts pay nothing for this."""
+    """Every definition document with its origin (the shipped ones first); an unreadable file is
+    logged and left out."""
     files = definition_files(settings)
     parameter = settings.get("CUSTOM_SOURCES_PARAMETER")
-    if not files and parameter is None:
+    shipped = shipped_files()
+    if not files and not shipped and parameter is None:
         return []
     from .definition import DefinitionError, parse_text
 
     documents: list[tuple[Any, str]] = []
-    for path in files:
+    for path in (*shipped, *files):
         try:
             documents.append((parse_text(path.read_text(encoding="utf-8"), str(path)), str(path)))
         except (DefinitionError, OSError, UnicodeDecodeError) as error:
@@ -212,16 +230,21 @@ def load_all(settings: Settings, taken: set[str] = frozenset()) -> dict[str, typ
 
     found: dict[str, type[Source]] = {}
     for document, origin in documents:
+        shipped = Path(origin).parent == SHIPPED_DIR
         try:
-            klass: type[Source] | None = build(validate(document, origin), origin, eager=False)
+            klass: type[Source] | None = build(validate(document, origin), origin, eager=False, shipped=shipped)
         except DefinitionError as error:
             logger.error("custom source %s is refused: %s", origin, error)
             klass = _broken(document, origin, str(error))
         if klass is None:
             continue
         full = klass.full_name()
+        replaced = found.get(full)
+        if replaced is not None and Path(getattr(replaced, "origin", "")).parent == SHIPPED_DIR and not shipped:
+            logger.info("custom source %s replaces the shipped definition of %s", origin, full)
+            del found[full]
         # A route is unique across families too: bare names (`ciohooks send acme`, EnabledSources)
-        # must stay unambiguous, and a built-in keeps its name.
+        # must stay unambiguous, and a built-in module keeps its name.
         routes = {name.split("/", 1)[1] for name in (*taken, *found)}
         if klass.name in routes:
             logger.error("custom source %s is not loaded: the route %s already names a source", origin, klass.name)
