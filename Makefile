@@ -105,6 +105,20 @@ build-CioHooksLayer: build-custom-sources
 	$(PIP_LAMBDA) --target "$(ARTIFACTS_DIR)/python" -r "$(SAM_ROOT)/requirements.txt"
 	rm -rf "$(ARTIFACTS_DIR)/python/bin"  # console scripts of the deps, useless on Lambda
 	$(call ship,$(SAM_ROOT)/shared,ciohooks,$(ARTIFACTS_DIR)/python)
+	@$(MAKE) -s ship-definitions SHIPPED_OUT="$(ARTIFACTS_DIR)/python/ciohooks/sources/definitions"
+
+# The definitions shipped with the product (shared/ciohooks/sources/definitions/*.yaml: MailerSend,
+# Mailtrap), each checked against its samples (events/samples/<family>/<name>/) and shipped as JSON
+# in place of its YAML: the function has no YAML parser. Without SHIPPED_OUT it only checks.
+SHIPPED_DEFINITIONS = $(SAM_ROOT)/shared/ciohooks/sources/definitions
+.PHONY: ship-definitions
+ship-definitions:
+	@shopt -s nullglob; for definition in "$(SHIPPED_DEFINITIONS)"/*.yaml; do \
+		name=$$(basename "$${definition%.*}"); \
+		PYTHONPATH="$(SAM_ROOT)/shared" "$(CHECK_PY)" -m ciohooks.cli check-source "$$definition" "$(SAM_ROOT)"/events/samples/*/"$$name"/*.json $(if $(SHIPPED_OUT),--emit-json "$(SHIPPED_OUT)") \
+			|| { echo "sam build: shipped definition $$definition is invalid (see the line above)" >&2; exit 1; }; \
+		$(if $(SHIPPED_OUT),rm -f "$(SHIPPED_OUT)/$$name.yaml";) \
+	done
 
 # Every definition in CUSTOM_SOURCES_DIR (custom-sources/ at the project root) goes through
 # `ciohooks check-source` with its samples (the files in <name>.samples/, if any), run by the

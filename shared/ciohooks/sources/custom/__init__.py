@@ -187,7 +187,10 @@ def shipped_files() -> list[Path]:
     """The product's own definitions: JSON in the layer (the build converts), YAML in the repository."""
     if not SHIPPED_DIR.is_dir():
         return []
-    files = {p.stem: p for p in SHIPPED_DIR.iterdir() if p.suffix in SUFFIXES and p.is_file() and not p.name.startswith(".")}
+    files: dict[str, Path] = {}
+    for path in sorted(SHIPPED_DIR.iterdir()):
+        if path.suffix in SUFFIXES and path.is_file() and not path.name.startswith(".") and (path.stem not in files or path.suffix == ".json"):
+            files[path.stem] = path
     return sorted(files.values())
 
 
