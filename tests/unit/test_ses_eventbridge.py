@@ -184,3 +184,37 @@ def test_eventbridge_events_and_function_url_events_are_told_apart():
     assert is_eventbridge_event(event("email-open"))
     url_event = WebhookRequest("POST", "/ses-eventbridge", json.dumps(event("email-open")).encode()).to_function_url_event()
     assert not is_eventbridge_event(url_event)
+
+
+# ---- the template: off by default, no URL, the rule alone may invoke ---------------------------------
+
+
+def template() -> dict:
+    from ciohooks.invoke import load_template
+
+    return load_template(ROOT / "template.yaml")
+
+
+def test_the_rule_is_off_by_default_and_everything_it_needs_goes_with_it():
+    t = template()
+    assert t["Parameters"]["SesEventBridge"]["Default"] == "Disabled"
+    assert t["Conditions"]["SesEventBridgeOn"] == {"Fn::Equals": [{"Ref": "SesEventBridge"}, "Enabled"]}
+    for name in ("SesEventsRule", "SesEventsRulePermission", "EmailIngestAsyncConfig", "SesEventBridgeFailedQueuePolicy"):
+        assert t["Resources"][name]["Condition"] == "SesEventBridgeOn", name
+    accounts = t["Resources"]["EmailIngestFunction"]["Properties"]["Environment"]["Variables"]["CIOHOOKS_SES_EVENTBRIDGE_ACCOUNTS"]
+    assert accounts == {"Fn::If": ["SesEventBridgeOn", {"Ref": "AWS::AccountId"}, ""]}
+
+
+def test_only_this_rule_may_invoke_and_failures_are_kept():
+    resources = template()["Resources"]
+    permission = resources["SesEventsRulePermission"]["Properties"]
+    assert (permission["Principal"], permission["SourceArn"], permission["SourceAccount"]) == ("events.amazonaws.com", {"Fn::GetAtt": ["SesEventsRule", "Arn"]}, {"Ref": "AWS::AccountId"})
+    rule = resources["SesEventsRule"]["Properties"]
+    assert (rule["EventBusName"], rule["EventPattern"]["source"]) == ("default", ["aws.ses"])
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["EmailIngestFunction", "Arn"]}
+    failed = {"Fn::GetAtt": ["SesEventBridgeFailedQueue", "Arn"]}
+    assert target["DeadLetterConfig"]["Arn"] == failed
+    assert resources["EmailIngestAsyncConfig"]["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == failed
+    policy = resources["SesEventBridgeFailedQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert policy["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["SesEventsRule", "Arn"]}}}
