@@ -423,7 +423,7 @@ def test_custom_sources_join_the_catalogue(catalogue) -> None:
     assert {"email/mailersend", "mobile/singular"} <= set(sources.names())
     assert "email/sendgrid" in sources.names()
     assert sources.load("mailersend").full_name() == "email/mailersend"
-    assert sources.catalog()["email/mailersend"] == f"ciohooks.sources.custom:{SHIPPED / 'mailersend.yaml'}"  # shipped with the product
+    assert sources.catalog()["email/mailersend"] == f"ciohooks.sources.custom:{SHIPPED / 'mailersend.json'}"  # shipped with the product
 
 
 def test_a_definition_cannot_take_a_built_in_name(catalogue, caplog) -> None:

@@ -10,8 +10,9 @@ Where definitions come from, read once per container (cold start):
 
 - the definitions shipped with the product, ``sources/definitions/`` in this package (providers
   the project supports without code, e.g. MailerSend, Mailtrap; each with its guide, samples and
-  tests like a module). YAML in the repository; the layer build checks each against its samples
-  and ships it as JSON. They behave like built-in modules (an unconfigured one answers 404), and a
+  tests like a module). A person edits ``<name>.yaml``; ``make definitions`` checks it against its
+  samples and writes ``<name>.json``, which is what is read (the layer has no YAML parser; a test
+  keeps the two equal). They behave like built-in modules (an unconfigured one answers 404), and a
   user's definition of the same name replaces one (to adjust a mapping before a release does);
 - every ``*.json`` / ``*.yaml`` / ``*.yml`` file in the folders of setting ``CUSTOM_SOURCES_DIR``
   (``os.pathsep``-separated); by default ``/opt/custom-sources`` in Lambda (the layer: the
