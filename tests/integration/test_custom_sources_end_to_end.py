@@ -181,7 +181,7 @@ def test_layer_build_ships_checked_definitions_as_json(tmp_path):
     from ciohooks.sources.custom import load_all
 
     loaded = load_all(Settings({"CIOHOOKS_CUSTOM_SOURCES_DIR": str(tmp_path / "custom-sources")}))
-    assert sorted(loaded) == ["email/mailersend", "email/mailtrap", "mobile/singular"]  # + the shipped definitions
+    assert sorted(loaded) == ["mobile/singular"]
 
 
 def test_definitions_from_an_ssm_parameter(sqs_emulator, monkeypatch):
@@ -203,9 +203,9 @@ def test_definitions_from_an_ssm_parameter(sqs_emulator, monkeypatch):
     boto3.client("ssm", endpoint_url=sqs_emulator.url).put_parameter(Name="/cio-hooks/custom-sources", Value=json.dumps(documents), Type="String", Overwrite=True)
 
     found = load_all(Settings({"CIOHOOKS_CUSTOM_SOURCES_DIR": str(ROOT / "no-such-folder"), "CIOHOOKS_CUSTOM_SOURCES_PARAMETER": "/cio-hooks/custom-sources"}))
-    assert sorted(found) == ["email/mailersend", "email/mailtrap", "mobile/singular"]  # + the shipped definitions
+    assert sorted(found) == ["email/mailersend", "mobile/singular"]
     assert found["mobile/singular"].origin == "ssm:/cio-hooks/custom-sources#0"
-    broken = found["email/mailersend"]  # refused (none without the flag): it replaces the shipped one and fails closed
+    broken = found["email/mailersend"]  # refused (none without the flag): it would replace the shipped one; it fails closed
     assert broken.reason == "ssm:/cio-hooks/custom-sources#1: /authentication: preset none is refused unless accept_unauthenticated_requests_from_anyone: true (anyone who knows the URL could post events)"
 
 

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from ciohooks import sources
-from ciohooks.sources.custom import SHIPPED_DIR, shipped_files
+from ciohooks.config import Settings
+from ciohooks.sources.custom import SHIPPED_DIR, load_all, shipped_files
 
 YAML_FILES = sorted(SHIPPED_DIR.glob("*.yaml"))
 
@@ -31,3 +32,13 @@ def test_the_catalogue_reads_the_json_and_serves_them_like_modules():
     for name in ("email/mailersend", "email/mailtrap"):
         source = sources.load(name)
         assert source.origin.endswith(".json") and not source.installed_by_definition
+
+
+def test_listing_them_builds_nothing_and_a_users_definition_of_the_same_name_replaces_one(tmp_path):
+    document = yaml.safe_load((SHIPPED_DIR / "mailtrap.yaml").read_text())
+    document["title"] = "Mailtrap, our way"
+    (tmp_path / "mailtrap.json").write_text(json.dumps(document))
+    (tmp_path / "other.json").write_text(json.dumps({**document, "name": "mailtrap", "family": "mobile"}))  # its route is taken
+    found = load_all(Settings({"CIOHOOKS_CUSTOM_SOURCES_DIR": str(tmp_path)}), set(), {"email/mailtrap", "email/mailersend"})
+    assert list(found) == ["email/mailtrap"] and found["email/mailtrap"].title == "Mailtrap, our way"
+    assert found["email/mailtrap"].installed_by_definition  # the deployment's own now

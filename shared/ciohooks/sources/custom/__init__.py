@@ -13,7 +13,9 @@ Where definitions come from, read once per container (cold start):
   tests like a module). A person edits ``<name>.yaml``; ``make definitions`` checks it against its
   samples and writes ``<name>.json``, which is what is read (the layer has no YAML parser; a test
   keeps the two equal). They behave like built-in modules (an unconfigured one answers 404), and a
-  user's definition of the same name replaces one (to adjust a mapping before a release does);
+  user's definition of the same name replaces one (to adjust a mapping before a release does).
+  The catalogue lists them from their JSON alone (``shipped_index``: ~3 ms at cold start); one is
+  built, with the definition model, only when a request names it (``shipped``);
 - every ``*.json`` / ``*.yaml`` / ``*.yml`` file in the folders of setting ``CUSTOM_SOURCES_DIR``
   (``os.pathsep``-separated); by default ``/opt/custom-sources`` in Lambda (the layer: the
   Makefile ships the project's ``custom-sources/`` folder there, as JSON, after checking it) and
@@ -196,17 +198,16 @@ def shipped_files() -> list[Path]:
 
 
 def _documents(settings: Settings) -> list[tuple[Any, str]]:
-    """Every definition document with its origin (the shipped ones first); an unreadable file is
-    logged and left out."""
+    """Every definition document of the deployment with its origin; an unreadable file is logged
+    and left out. Without any (the common case) nothing more is imported: cold starts pay nothing."""
     files = definition_files(settings)
     parameter = settings.get("CUSTOM_SOURCES_PARAMETER")
-    shipped = shipped_files()
-    if not files and not shipped and parameter is None:
+    if not files and parameter is None:
         return []
     from .definition import DefinitionError, parse_text
 
     documents: list[tuple[Any, str]] = []
-    for path in (*shipped, *files):
+    for path in files:
         try:
             documents.append((parse_text(path.read_text(encoding="utf-8"), str(path)), str(path)))
         except (DefinitionError, OSError, UnicodeDecodeError) as error:
@@ -225,8 +226,10 @@ def _documents(settings: Settings) -> list[tuple[Any, str]]:
     return documents
 
 
-def load_all(settings: Settings, taken: set[str] = frozenset()) -> dict[str, type[Source]]:  # type: ignore[assignment]
-    """``family/name`` -> source class of every definition; ``taken`` holds the built-in names."""
+def load_all(settings: Settings, taken: set[str] = frozenset(), replaceable: set[str] = frozenset()) -> dict[str, type[Source]]:  # type: ignore[assignment]
+    """``family/name`` -> source class of every definition of the deployment; ``taken`` holds the
+    built-in modules' names, ``replaceable`` the shipped definitions' (a definition of the same
+    ``family/name`` replaces one, with a log line)."""
     documents = _documents(settings)
     if not documents:
         return {}
@@ -234,22 +237,19 @@ def load_all(settings: Settings, taken: set[str] = frozenset()) -> dict[str, typ
 
     found: dict[str, type[Source]] = {}
     for document, origin in documents:
-        shipped = Path(origin).parent == SHIPPED_DIR
         try:
-            klass: type[Source] | None = build(validate(document, origin), origin, eager=False, shipped=shipped)
+            klass: type[Source] | None = build(validate(document, origin), origin, eager=False)
         except DefinitionError as error:
             logger.error("custom source %s is refused: %s", origin, error)
             klass = _broken(document, origin, str(error))
         if klass is None:
             continue
         full = klass.full_name()
-        replaced = found.get(full)
-        if replaced is not None and Path(getattr(replaced, "origin", "")).parent == SHIPPED_DIR and not shipped:
+        if full in replaceable:
             logger.info("custom source %s replaces the shipped definition of %s", origin, full)
-            del found[full]
         # A route is unique across families too: bare names (`ciohooks send acme`, EnabledSources)
         # must stay unambiguous, and a built-in module keeps its name.
-        routes = {name.split("/", 1)[1] for name in (*taken, *found)}
+        routes = {name.split("/", 1)[1] for name in (*taken, *(r for r in replaceable if r != full), *found)}
         if klass.name in routes:
             logger.error("custom source %s is not loaded: the route %s already names a source", origin, klass.name)
             continue
@@ -259,7 +259,41 @@ def load_all(settings: Settings, taken: set[str] = frozenset()) -> dict[str, typ
 
 @functools.cache
 def registry() -> dict[str, type[Source]]:
-    """The custom sources of this container (``sources.catalog()`` lists them)."""
+    """The deployment's custom sources in this container (``sources.catalog()`` lists them)."""
     from .. import builtin_catalog
 
-    return load_all(Settings(), set(builtin_catalog()))
+    return load_all(Settings(), set(builtin_catalog()), set(shipped_index()))
+
+
+@functools.cache
+def shipped_index() -> dict[str, Path]:
+    """``family/name`` -> file of each shipped definition, read as plain JSON: listing them costs a
+    file read each, not the definition model (a source is built when a request asks for it)."""
+    import json
+
+    index = {}
+    for path in shipped_files():
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            index[f"{document['family']}/{document['name']}"] = path
+        except (OSError, ValueError, KeyError, TypeError) as error:  # a packaging fault: say which file
+            logger.error("shipped definition %s is not listed: %s", path, error.__class__.__name__)
+    return index
+
+
+@functools.cache
+def shipped(full_name: str) -> type[Source]:
+    """The source class of one shipped definition, built on first use (a broken one fails closed)."""
+    from .definition import DefinitionError, parse_text, validate
+
+    path = shipped_index()[full_name]
+    document: Any = None
+    try:
+        document = parse_text(path.read_text(encoding="utf-8"), str(path))
+        return build(validate(document, str(path)), str(path), eager=False, shipped=True)
+    except DefinitionError as error:
+        logger.error("shipped definition %s is refused: %s", path, error)
+        broken = _broken(document, str(path), str(error))
+        if broken is None:
+            raise
+        return broken
