@@ -14,7 +14,7 @@ PY := $(VENV)/bin/python
 PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup browser run invoke test test-fast lint-template events golden bench fuzz clean
+.PHONY: setup browser run invoke test test-fast lint-template events golden definitions bench fuzz clean
 
 # pip's notes about unreachable extra indexes on some machines are noise here, not errors.
 QUIET_PIP = 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
@@ -105,6 +105,19 @@ build-CioHooksLayer: build-custom-sources
 	$(PIP_LAMBDA) --target "$(ARTIFACTS_DIR)/python" -r "$(SAM_ROOT)/requirements.txt"
 	rm -rf "$(ARTIFACTS_DIR)/python/bin"  # console scripts of the deps, useless on Lambda
 	$(call ship,$(SAM_ROOT)/shared,ciohooks,$(ARTIFACTS_DIR)/python)
+
+# The definitions shipped with the product (shared/ciohooks/sources/definitions/<name>.yaml:
+# MailerSend, Mailtrap): each is checked against its samples (events/samples/<family>/<name>/) and
+# written beside itself as <name>.json, the file the catalogue reads (the function has no YAML
+# parser). Run it after editing a definition; tests/unit/test_shipped_definitions.py checks the JSON
+# is the YAML.
+SHIPPED_DEFINITIONS = $(SAM_ROOT)/shared/ciohooks/sources/definitions
+.PHONY: definitions
+definitions: $(VENV)/.installed
+	@shopt -s nullglob; for definition in "$(SHIPPED_DEFINITIONS)"/*.yaml; do \
+		name=$$(basename "$${definition%.*}"); \
+		PYTHONPATH="$(SAM_ROOT)/shared" "$(CHECK_PY)" -m ciohooks.cli check-source "$$definition" "$(SAM_ROOT)"/events/samples/*/"$$name"/*.json --emit-json "$(SHIPPED_DEFINITIONS)" || exit 1; \
+	done
 
 # Every definition in CUSTOM_SOURCES_DIR (custom-sources/ at the project root) goes through
 # `ciohooks check-source` with its samples (the files in <name>.samples/, if any), run by the

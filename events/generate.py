@@ -6,6 +6,7 @@ hand: change a sample (credited in its folder's README) and run ``make events``.
                                                  (how each suffix is sent: ciohooks/samples.py)
     events/<family>/<source>/<name>.json         the Function URL (payload 2.0) event posting it,
                                                  signed with the local-only key in events/keys/
+                                                 (an EventBridge source: the EventBridge event itself)
     events/deliver/<source>-<name>.json           the SQS event the deliver function receives
 
 Signed events carry a fixed timestamp and the same ``timeEpoch``, so they verify whenever they are
@@ -35,6 +36,8 @@ KEYS = EVENTS / "keys"
 
 
 def function_url_event(source: type[sources.Source], sample: Path) -> dict:
+    if source.transport == "eventbridge":  # no URL: the event EventBridge hands the function is the sample
+        return json.loads(sample.read_bytes())
     return samples.function_url_event(source, sample, KEYS)
 
 

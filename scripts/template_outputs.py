@@ -9,7 +9,8 @@ takes to get a route; custom sources (definitions in ``custom-sources/``, docs/C
 are in the same catalogue. This script adds what the deployment needs to show for them:
 
 - template.yaml, between the two "per-source webhook URLs" marker comments in Outputs: one
-  ``<Source>WebhookUrl`` output per source, ``!Sub ${<Family>IngestFunctionUrl.FunctionUrl}<route>``;
+  ``<Source>WebhookUrl`` output per source, ``!Sub ${<Family>IngestFunctionUrl.FunctionUrl}<route>``
+  (not for a source an AWS service hands the function, ``Source.transport`` "eventbridge": it has no URL);
 - template.yaml, between the "<family> secrets" marker comments in each ingest role: the secrets
   that family's sources declare (``Source.secret_names``), by exact name, in both stores, so each
   ingest function may read its own family's secrets and nothing else under the prefix;
@@ -70,6 +71,8 @@ SECRET_HOLDS = {
     "BREVO_TOKEN": "the bearer token set on the webhook (`auth.type: bearer`); Brevo does not sign",
     "BREVO_BASIC_AUTH": "`user:password` that you also put in the notify URL (`https://user:password@<url>/brevo`)",
     "RESEND_WEBHOOK_SECRET": "the webhook's signing secret (`whsec_...`; Resend > Webhooks > the endpoint)",
+    "MAILERSEND_SIGNING_SECRET": "the webhook's signing secret (MailerSend > Domains > the domain > Webhooks > the webhook)",
+    "MAILTRAP_SIGNING_SECRET": "the webhook's signing_secret, returned when the webhook is created (Mailtrap > Settings > Webhooks)",
     # mobile
     "ADJUST_SECRET": "a random secret of your own, appended to the callback URL as `&secret=<value>` (parameter name: ADJUST_SECRET_PARAM)",
     "APPSFLYER_TOKEN": "the whole value of the header you add to the Push API endpoint (header name: APPSFLYER_TOKEN_HEADER)",
@@ -97,6 +100,11 @@ class Entry:
     title: str  # "SendGrid Event Webhook"
     output: str  # SendGridWebhookUrl
     secrets: list[str] = field(default_factory=list)
+    transport: str = "https"  # Source.transport: "eventbridge" has no URL, so no output
+
+    @property
+    def has_url(self) -> bool:
+        return self.transport == "https"
 
 
 def title_of(module) -> str:
@@ -128,6 +136,7 @@ def entries() -> list[Entry]:
             title=title,
             output=re.sub(r"[^A-Za-z0-9]", "", source.__name__) + "WebhookUrl",
             secrets=secrets,
+            transport=source.transport,
         ))
     # Two families may hold sources of the same class name: the family tells their outputs apart.
     counts: dict[str, int] = {}
@@ -148,7 +157,7 @@ def secrets_phrase(entry: Entry) -> str:
 
 def render_outputs(found: list[Entry]) -> str:
     lines = []
-    for entry in found:
+    for entry in (e for e in found if e.has_url):
         description = f"{entry.full_name} ({entry.title}): the webhook URL of this source; {secrets_phrase(entry)}"
         lines.append(f"  {entry.output}:\n")
         lines.append(f"    Description: {json.dumps(description, ensure_ascii=False)}\n")
@@ -194,6 +203,9 @@ def render_secrets_doc(found: list[Entry]) -> str:
     for entry in found:
         guide = guide_of(entry)
         label = f"[`{entry.full_name}`]({guide})" if guide else f"`{entry.full_name}`"
+        if not entry.has_url:
+            rows.append(f"| {label} | none: {entry.transport} invokes the function (no URL) | none | (IAM: see `{entry.module_path}`) |\n")
+            continue
         if not entry.secrets:
             rows.append(f"| {label} | `{entry.output}` | none | (the source authenticates without a stored secret: see `{entry.module_path}`) |\n")
             continue

@@ -15,7 +15,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ciohooks.gcpause import collector_paused, freeze_after_init
-from ciohooks.handlers import ingest_app_from_environment
+from ciohooks.handlers import ingest_function
 
 logger = Logger()
 # The library logs through standard logging: give its loggers this Logger's JSON format, level and
@@ -23,7 +23,8 @@ logger = Logger()
 logging.getLogger("ciohooks")
 copy_config_to_registered_loggers(source_logger=logger, include={"ciohooks"})
 metrics = Metrics()
-app = ingest_app_from_environment(os.environ["CIOHOOKS_FAMILY"])
+# Function URL requests, and (email) the SES events an EventBridge rule hands the function.
+handle = ingest_function(os.environ["CIOHOOKS_FAMILY"])
 
 freeze_after_init()  # what init built is never scanned again
 
@@ -32,4 +33,4 @@ freeze_after_init()  # what init built is never scanned again
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     with collector_paused():  # no collection in the middle of a request (ciohooks.gcpause)
-        return app.resolve(event, context)
+        return handle(event, context)

@@ -53,6 +53,8 @@ STACK_PARAMETERS = {
     "SesTopicArns": "SES_TOPIC_ARNS",
 }
 PARAMETER_OF_SETTING = {setting: key for key, setting in STACK_PARAMETERS.items()}
+# Settings the template derives from a parameter rather than passing it through: how to set them.
+SETTING_FIXES = {"SES_EVENTBRIDGE_ACCOUNTS": "deploy with the stack parameter SesEventBridge=Enabled (docs/sources/ses-eventbridge.md)"}
 STORE_OF_PARAMETER = {"SecretsManager": "secretsmanager", "SSM": "ssm"}
 FUNCTION_URL_OUTPUTS = {"email": "EmailIngestFunctionUrl", "video": "VideoIngestFunctionUrl", "mobile": "MobileIngestFunctionUrl"}
 
@@ -171,6 +173,8 @@ def settings_from_stack(cloudformation: Any, stack_name: str) -> tuple[dict[str,
             elif key == "CustomerIoRegion":
                 value = value.lower()
             env[PREFIX + setting] = value
+    if parameters.get("SesEventBridge") == "Enabled" and str(stack.get("StackId", "")).count(":") >= 5:
+        env[PREFIX + "SES_EVENTBRIDGE_ACCOUNTS"] = stack["StackId"].split(":")[4]  # the template sets its own account
     urls = {family: outputs[key] for family, key in FUNCTION_URL_OUTPUTS.items() if key in outputs}
     return env, urls
 
@@ -331,7 +335,7 @@ class Doctor:
 
     def _setting_need(self, setting: str) -> tuple[str, str]:
         parameter = PARAMETER_OF_SETTING.get(setting)
-        fix = f"set the stack parameter {parameter} (docs/DEPLOY.md)" if parameter else f"set {setting} in SourceSettings"
+        fix = f"set the stack parameter {parameter} (docs/DEPLOY.md)" if parameter else SETTING_FIXES.get(setting, f"set {setting} in SourceSettings")
         return f"{PREFIX}{setting} is not set", fix
 
     def _secret_check(self, source: type[sources.Source]) -> Check:

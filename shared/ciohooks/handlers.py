@@ -1,4 +1,5 @@
-"""The Lambda-facing side of ingest: a Powertools Function URL resolver, one route per source.
+"""The Lambda-facing side of ingest: a Powertools Function URL resolver, one route per source, and
+the entry for events an AWS service hands the function itself (EventBridge: SES events, no URL).
 
 ``functions/ingest/app.py`` only builds it at module level and hands it the event, so the local
 server runs the very same object with in-process queues. (Delivery's side is ``deliver.DeliverApp``;
@@ -8,8 +9,10 @@ utilities.)
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+from typing import Any, Callable
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
@@ -17,7 +20,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from .config import Settings
 from .ingest import Ingest, Outcome
-from .request import MalformedEvent, WebhookRequest
+from .request import EVENTBRIDGE, MalformedEvent, WebhookRequest
 
 logger = logging.getLogger(__name__)
 # Shares its metric set with the function module's ``Metrics()``, whose ``log_metrics`` flushes it.
@@ -102,3 +105,52 @@ def _response(outcome: Outcome) -> Response:
 
 def ingest_app_from_environment(family: str, settings: Settings | None = None) -> LambdaFunctionUrlResolver:
     return ingest_resolver(Ingest.from_environment(family, settings))
+
+
+# EventBridge ``source`` -> the route of the source that reads its events (``Source.transport``).
+EVENTBRIDGE_ROUTES = {"aws.ses": "ses-eventbridge"}
+
+
+class StorageFailed(RuntimeError):
+    """Ingest could not store an EventBridge event now: raised so that Lambda's asynchronous
+    invocation retries it (and, after its last retry, sends it to the on-failure destination)."""
+
+
+def is_eventbridge_event(event: Any) -> bool:
+    """An EventBridge event (a rule target's invocation), not a Function URL request."""
+    return isinstance(event, dict) and "detail-type" in event and "source" in event and "requestContext" not in event
+
+
+def handle_eventbridge_event(ingest: Ingest, event: dict[str, Any]) -> dict[str, Any]:
+    """One EventBridge event through ingest, as a request of ``transport`` EVENTBRIDGE: the only
+    way such a request is made (the route refuses the same body over HTTPS). Returns the outcome's
+    summary (EventBridge ignores it); raises ``StorageFailed`` when the answer is a retry status."""
+    route = EVENTBRIDGE_ROUTES.get(str(event.get("source")))
+    if route is None:  # a rule someone pointed here by hand: retrying cannot help
+        logger.error("EventBridge event from an unexpected source refused", extra={"detail_type": str(event.get("detail-type"))[:64]})
+        return {"status": 404, "result": "not_found"}
+    body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    request = WebhookRequest("POST", f"/{route}", body, {"content-type": "application/json"}, transport=EVENTBRIDGE)
+    outcome = ingest.handle(route, request)
+    logger.info(
+        "eventbridge event handled",
+        extra={"source": outcome.source or route, "result": outcome.result, "status": outcome.status, "events": outcome.events, "ignored": outcome.ignored, "unknown": outcome.unknown, "kept": outcome.kept},
+    )
+    record_ingest_metrics(outcome, route)
+    if outcome.status >= 500:
+        raise StorageFailed(f"{route}: answered {outcome.status} ({outcome.result}); Lambda retries the event")
+    return {"status": outcome.status, "result": outcome.result}
+
+
+def ingest_function(family: str, settings: Settings | None = None) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The ingest function's handler: Function URL requests to the resolver, EventBridge events to
+    ``handle_eventbridge_event``; one ``Ingest`` (queues, sources) for both."""
+    ingest = Ingest.from_environment(family, settings)
+    app = ingest_resolver(ingest)
+
+    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if is_eventbridge_event(event):
+            return handle_eventbridge_event(ingest, event)
+        return app.resolve(event, context)
+
+    return handle

@@ -92,6 +92,9 @@ def loads_json(data: bytes | str, parse_int: Callable[[str], Any] | None = None)
         raise UnreadableJson(f"unreadable ({error.__class__.__name__})") from None
 
 
+HTTPS, EVENTBRIDGE = "https", "eventbridge"  # WebhookRequest.transport
+
+
 class MalformedEvent(ValueError):
     """The Lambda event is not a Function URL (payload 2.0) request."""
 
@@ -105,6 +108,10 @@ class WebhookRequest:
     raw_query: str = ""
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     domain: str | None = None  # the host the provider called, for schemes that sign the URL
+    # How the request reached ingest: HTTPS (a Function URL, serve) or an AWS service invoking the
+    # function itself (EVENTBRIDGE). Set only by the code that builds the request from the Lambda
+    # event, never from anything the sender controls; not stored (replay re-translates only).
+    transport: str = "https"
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name.lower(), default)

@@ -114,6 +114,8 @@ def local_keys(folder: str | Path) -> dict[str, str]:
 def signing_key(source: type[sources.Source], folder: str | Path) -> str | None:
     """The key that signs local samples for ``source``: its ``<name>-local.pem`` private key (asymmetric
     schemes), else the shared secret ``local.env`` gives it."""
+    if source.transport != "https":
+        return source.transport  # delivered by an AWS service, not signed: ``sign`` marks the request as its
     pem = Path(folder) / f"{source.name}-local.pem"
     if pem.exists():
         return pem.read_text()

@@ -26,6 +26,8 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = ROOT / "examples" / "custom-sources"
+SHIPPED = ROOT / "shared" / "ciohooks" / "sources" / "definitions"  # definitions shipped with the product
+MAILERSEND_SAMPLES = ROOT / "events" / "samples" / "email" / "mailersend"
 SECRETS = {"CIOHOOKS_MAILERSEND_SIGNING_SECRET": "TEST_WEBHOOK_SIGNING_SECRET", "CIOHOOKS_SINGULAR_POSTBACK_TOKEN": "postback-token-1"}
 CASES = [
     ("email/mailersend", "v2-opened.json", ["e1765fdf-bfca-5c32-8572-be85dcbd9f24"]),
@@ -47,7 +49,7 @@ def pipeline(sqs_queues, cio_standin, monkeypatch):
 
 def sample_request(full_name: str, sample: str) -> WebhookRequest:
     family, name = full_name.split("/")
-    path = EXAMPLES / f"{name}.samples" / sample
+    path = MAILERSEND_SAMPLES / sample if name == "mailersend" else EXAMPLES / f"{name}.samples" / sample
     if path.suffix == ".query":
         request = WebhookRequest("GET", f"/{name}", b"", {}, path.read_text().strip(), received_at=datetime.now(UTC))
     else:
@@ -61,7 +63,8 @@ def example_source(name: str):
     from ciohooks.sources.custom import build
     from ciohooks.sources.custom.definition import read
 
-    return build(read(EXAMPLES / f"{name}.yaml")[0], str(EXAMPLES / f"{name}.yaml"))
+    path = SHIPPED / f"{name}.yaml" if name == "mailersend" else EXAMPLES / f"{name}.yaml"
+    return build(read(path)[0], str(path))
 
 
 def send(pipeline, request: WebhookRequest) -> requests.Response:
@@ -93,7 +96,7 @@ def test_wrong_signature_is_refused_and_nothing_is_queued(pipeline, sqs_queues, 
 
 
 def test_unknown_type_is_kept_in_the_dlq(pipeline, sqs_queues, cio_standin):
-    path = EXAMPLES / "mailersend.samples" / "v2-delivered.json"
+    path = MAILERSEND_SAMPLES / "v2-delivered.json"
     body = path.read_bytes().replace(b"activity.delivered", b"activity.brand_new")
     request = sources.load("email/mailersend").sign(WebhookRequest("POST", "/mailersend", body, {"content-type": "application/json"}, received_at=datetime.now(UTC)), SECRETS["CIOHOOKS_MAILERSEND_SIGNING_SECRET"])
     assert send(pipeline, request).status_code == 200
@@ -137,7 +140,7 @@ def test_layer_build_refuses_an_invalid_definition(case, tmp_path):
     first invalid definition, with its one-line reason, and ships nothing for it."""
     change, reason = INVALID[case]
     definition = tmp_path / "mailersend.yaml"
-    definition.write_text(change((EXAMPLES / "mailersend.yaml").read_text()))
+    definition.write_text(change((SHIPPED / "mailersend.yaml").read_text()))
     result = subprocess.run(["make", "-s", "build-custom-sources", f"CUSTOM_SOURCES_DIR={tmp_path}", f"ARTIFACTS_DIR={tmp_path / 'out'}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert result.stderr.splitlines()[0] == f"{definition}: {reason}"
@@ -147,10 +150,10 @@ def test_layer_build_refuses_an_invalid_definition(case, tmp_path):
 def test_layer_build_runs_the_samples_beside_a_definition(tmp_path):
     """<name>.samples/ is run too: a sample whose event the seed specs reject fails the build."""
     definition = tmp_path / "mailersend.yaml"
-    definition.write_text((EXAMPLES / "mailersend.yaml").read_text().replace('link_url: "data.meta.url ? data.meta.url : data.morph.url"', 'link_url: "$count(data.meta)"'))
+    definition.write_text((SHIPPED / "mailersend.yaml").read_text().replace('link_url: "data.meta.url ? data.meta.url : data.morph.url"', 'link_url: "$count(data.meta)"'))
     (tmp_path / "mailersend.samples").mkdir()
     sample = tmp_path / "mailersend.samples" / "v2-clicked.json"
-    sample.write_bytes((EXAMPLES / "mailersend.samples" / "v2-clicked.json").read_bytes())
+    sample.write_bytes((MAILERSEND_SAMPLES / "v2-clicked.json").read_bytes())
     result = subprocess.run(["make", "-s", "build-custom-sources", f"CUSTOM_SOURCES_DIR={tmp_path}", f"ARTIFACTS_DIR={tmp_path / 'out'}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert result.stderr.splitlines()[0] == f"{sample}: event 0 (activity.clicked): invalid /properties/link_url: string_type"
@@ -159,11 +162,11 @@ def test_layer_build_runs_the_samples_beside_a_definition(tmp_path):
 def test_layer_build_ships_checked_definitions_as_json(tmp_path):
     result = subprocess.run(["make", "-s", "build-custom-sources", f"CUSTOM_SOURCES_DIR={EXAMPLES}", f"ARTIFACTS_DIR={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (tmp_path / "custom-sources").iterdir()) == ["mailersend.json", "singular.json"]
+    assert sorted(p.name for p in (tmp_path / "custom-sources").iterdir()) == ["singular.json"]
     from ciohooks.sources.custom import load_all
 
     loaded = load_all(Settings({"CIOHOOKS_CUSTOM_SOURCES_DIR": str(tmp_path / "custom-sources")}))
-    assert sorted(loaded) == ["email/mailersend", "mobile/singular"]
+    assert sorted(loaded) == ["mobile/singular"]
 
 
 def test_definitions_from_an_ssm_parameter(sqs_emulator, monkeypatch):
@@ -181,13 +184,13 @@ def test_definitions_from_an_ssm_parameter(sqs_emulator, monkeypatch):
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", sqs_emulator.url)
     monkeypatch.setattr(parameters_base, "DEFAULT_PROVIDERS", {})  # a fresh client for this endpoint
-    documents = [read(EXAMPLES / "singular.yaml")[1], {**read(EXAMPLES / "mailersend.yaml")[1], "authentication": {"preset": "none"}}]
+    documents = [read(EXAMPLES / "singular.yaml")[1], {**read(SHIPPED / "mailersend.yaml")[1], "authentication": {"preset": "none"}}]
     boto3.client("ssm", endpoint_url=sqs_emulator.url).put_parameter(Name="/cio-hooks/custom-sources", Value=json.dumps(documents), Type="String", Overwrite=True)
 
     found = load_all(Settings({"CIOHOOKS_CUSTOM_SOURCES_DIR": str(ROOT / "no-such-folder"), "CIOHOOKS_CUSTOM_SOURCES_PARAMETER": "/cio-hooks/custom-sources"}))
     assert sorted(found) == ["email/mailersend", "mobile/singular"]
     assert found["mobile/singular"].origin == "ssm:/cio-hooks/custom-sources#0"
-    broken = found["email/mailersend"]  # refused (none without the flag): its route fails closed
+    broken = found["email/mailersend"]  # refused (none without the flag): it would replace the shipped one; it fails closed
     assert broken.reason == "ssm:/cio-hooks/custom-sources#1: /authentication: preset none is refused unless accept_unauthenticated_requests_from_anyone: true (anyone who knows the URL could post events)"
 
 

@@ -3,12 +3,15 @@
 The samples are the providers' own (credited in events/samples/<family>/<source>/README.md). Each is
 signed at send time with the local-only keys (events/keys/), posted over HTTP, and must reach the
 stand-in as exactly the events ``translate`` gives for it: valid against the seed specs (the
-stand-in checks), once each.
+stand-in checks), once each. A source an AWS service hands the function (``Source.transport``
+"eventbridge": SES through EventBridge) has no URL: its event goes through the ingest function's
+EventBridge entry into the same queues, and the same event over HTTP is refused.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +21,7 @@ import requests
 
 from ciohooks import sources
 from ciohooks.config import Settings
+from ciohooks.handlers import handle_eventbridge_event
 from ciohooks.ingest import translate
 from ciohooks.local import local_keys, signing_key
 from ciohooks.samples import sample_files, sample_folder, sample_request
@@ -67,7 +71,12 @@ def test_sample_reaches_customerio(full_name, case, pipeline, sqs_queues, cio_st
         pytest.skip(f"put a local CIOHOOKS_{source.secret_name}=... in events/keys/local.env to send {full_name}'s sample signed")
     url = f"{pipeline.url}{request.path}" + (f"?{request.raw_query}" if request.raw_query else "")
     response = requests.request(request.method, url, data=request.body, headers=dict(request.headers), timeout=10)
-    assert 200 <= response.status_code < 300, response.text
+    if source.transport == "eventbridge":  # no URL: refused over HTTP, handed to the function instead
+        assert response.status_code == 401, response.text
+        outcome = handle_eventbridge_event(pipeline.ingests[source.family], json.loads(request.body))
+        assert outcome == {"status": 200, "result": "queued"}
+    else:
+        assert 200 <= response.status_code < 300, response.text
 
     stop = time.monotonic() + 15
     while len(cio_standin.events) < len(expected) and time.monotonic() < stop:

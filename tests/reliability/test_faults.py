@@ -84,6 +84,13 @@ def post(pipeline, source_name: str, request) -> int:
     request = replace(request, received_at=datetime.now(UTC))
     if (key := signing_key(source, EVENTS / "keys")) is not None:
         request = source.sign(request, key)
+    if source.transport == "eventbridge":  # no URL: the ingest function is handed the event itself
+        from ciohooks.handlers import StorageFailed, handle_eventbridge_event
+
+        try:
+            return handle_eventbridge_event(pipeline.ingests[source.family], json.loads(request.body))["status"]
+        except StorageFailed:  # Lambda would retry the invocation, as a provider retries a 5xx
+            return 503
     url = f"{pipeline.url}{request.path}" + (f"?{request.raw_query}" if request.raw_query else "")
     return requests.request(request.method, url, data=request.body, headers=dict(request.headers), timeout=15).status_code
 

@@ -1,6 +1,6 @@
 """Custom sources (sources/custom/): definitions, presets, JSONata mapping, check-source.
 
-The payloads are the providers' own, credited in examples/custom-sources/*.samples/README.md.
+The payloads are the providers' own, credited in examples/custom-sources/*.samples/README.md and events/samples/email/<name>/README.md.
 Expected events are literals: messageIds are UUIDv5 values computed once and pinned here.
 """
 
@@ -33,7 +33,8 @@ from tests.support.spec import assert_valid_event
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = ROOT / "examples" / "custom-sources"
-MAILERSEND_SAMPLES = EXAMPLES / "mailersend.samples"
+SHIPPED = ROOT / "shared" / "ciohooks" / "sources" / "definitions"  # definitions shipped with the product
+MAILERSEND_SAMPLES = ROOT / "events" / "samples" / "email" / "mailersend"
 SINGULAR_SAMPLES = EXAMPLES / "singular.samples"
 NOW = datetime(2026, 9, 12, 18, 45, 10, tzinfo=UTC)
 
@@ -43,7 +44,7 @@ def source_class(path: Path):
     return build(definition, str(path))
 
 
-MAILERSEND = source_class(EXAMPLES / "mailersend.yaml")
+MAILERSEND = source_class(SHIPPED / "mailersend.yaml")
 SINGULAR = source_class(EXAMPLES / "singular.yaml")
 
 
@@ -119,7 +120,7 @@ def test_mailersend_every_sample_is_mapped_or_ignored_and_valid() -> None:
 
 
 def test_mailersend_ignored_types_carry_their_reasons_on_the_class() -> None:
-    assert MAILERSEND.ignored_types["activity.soft_bounced"].startswith("a transient failure")
+    assert MAILERSEND.ignored_types["activity.soft_bounced"].startswith("a soft bounce: MailerSend retries it")
     assert "activity.delivered" not in MAILERSEND.ignored_types
 
 
@@ -343,7 +344,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def mailersend_variant(tmp_path: Path, old: str, new: str) -> Path:
-    text = (EXAMPLES / "mailersend.yaml").read_text()
+    text = (SHIPPED / "mailersend.yaml").read_text()
     assert old in text
     return write(tmp_path, "mailersend.yaml", text.replace(old, new, 1))
 
@@ -355,7 +356,7 @@ def run_check(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def test_check_source_accepts_the_examples(capsys) -> None:
-    code, out, _ = run_check(capsys, EXAMPLES / "mailersend.yaml", *sorted(MAILERSEND_SAMPLES.glob("*.json")))
+    code, out, _ = run_check(capsys, SHIPPED / "mailersend.yaml", *sorted(MAILERSEND_SAMPLES.glob("*.json")))
     assert code == 0 and out.endswith("ok (32 expressions compiled; 18 sample(s) -> 11 event(s), valid against the seed specs)\n")
 
 
@@ -387,7 +388,7 @@ def test_check_source_checks_events_against_the_seed_specs() -> None:
 
 
 def test_check_source_refuses_none_without_the_flag(tmp_path, capsys) -> None:
-    text = (EXAMPLES / "mailersend.yaml").read_text()
+    text = (SHIPPED / "mailersend.yaml").read_text()
     start, end = text.index("authentication:"), text.index("# One activity")
     path = write(tmp_path, "open.yaml", text[:start] + "authentication:\n  preset: none\n\n" + text[end:])
     code, _, err = run_check(capsys, path)
@@ -405,8 +406,8 @@ def test_the_shipped_schema_is_the_model_and_accepts_the_examples() -> None:
 
     assert SCHEMA_PATH.read_text(encoding="utf-8") == schema_text(), "run: python -m ciohooks.sources.custom.definition"
     validator = Draft202012Validator(json.loads(schema_text()))
-    for example in ("mailersend.yaml", "singular.yaml"):
-        _, document = read(EXAMPLES / example)
+    for example in (SHIPPED / "mailersend.yaml", SHIPPED / "mailtrap.yaml", EXAMPLES / "singular.yaml"):
+        _, document = read(example)
         assert list(validator.iter_errors(document)) == []
     assert list(validator.iter_errors({**BASE, "authentication": {"preset": "hmac", "secret": "lower"}}))
 
@@ -428,7 +429,7 @@ def test_custom_sources_join_the_catalogue(catalogue) -> None:
     assert {"email/mailersend", "mobile/singular"} <= set(sources.names())
     assert "email/sendgrid" in sources.names()
     assert sources.load("mailersend").full_name() == "email/mailersend"
-    assert sources.catalog()["email/mailersend"] == f"ciohooks.sources.custom:{EXAMPLES / 'mailersend.yaml'}"
+    assert sources.catalog()["email/mailersend"] == f"ciohooks.sources.custom:{SHIPPED / 'mailersend.json'}"  # shipped with the product
 
 
 def test_a_definition_cannot_take_a_built_in_name(catalogue, caplog) -> None:
@@ -448,7 +449,9 @@ def test_a_broken_definition_fails_closed_on_its_own_route(catalogue) -> None:
     assert issubclass(broken, BrokenSource)
     ingest = Ingest("email", MemoryQueue(), MemoryQueue(), Settings({}))
     assert ingest.handle("acme", request()).status == 503
-    assert ingest.handle("mailersend", post("v2-delivered.json")).status == 503  # no secret: fail closed
+    # MailerSend ships with the product: without its secret it is simply not set up here, like a
+    # built-in module (404); a definition the deployment installed fails closed instead (503).
+    assert ingest.handle("mailersend", post("v2-delivered.json")).status == 404
 
 
 def test_a_type_neither_mapped_nor_ignored_is_unknown_not_ignored(catalogue) -> None:
@@ -466,6 +469,7 @@ def test_load_all_reads_a_folder_of_json_as_the_layer_ships_it(tmp_path) -> None
     (tmp_path / "singular.json").write_text(json.dumps(document))
     found = load_all(Settings({"CIOHOOKS_CUSTOM_SOURCES_DIR": str(tmp_path)}))
     assert list(found) == ["mobile/singular"] and found["mobile/singular"].methods == ("GET",)
+    assert found["mobile/singular"].installed_by_definition  # the deployment's: unconfigured, it fails closed
 
 
 def test_definition_model_rejects_unknown_top_level_fields() -> None:

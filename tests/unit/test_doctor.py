@@ -213,6 +213,22 @@ def test_ses_needs_its_topic_arns_and_says_which_parameter_sets_them() -> None:
     assert (check.status, check.detail) == ("ok", "needs no secret")
 
 
+def test_ses_through_eventbridge_says_which_parameter_turns_it_on() -> None:
+    (check,) = Doctor(aws_settings(CIOHOOKS_SOURCES="ses-eventbridge"), FakeAws()).check_sources()
+    assert (check.status, check.fix) == ("MISSING", "deploy with the stack parameter SesEventBridge=Enabled (docs/sources/ses-eventbridge.md)")
+    assert check.detail == "CIOHOOKS_SES_EVENTBRIDGE_ACCOUNTS is not set; every request gets 503"
+    stack = {"Stacks": [{"StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/cio-hooks/6a1b", "Outputs": [], "Parameters": [{"ParameterKey": "SesEventBridge", "ParameterValue": "Enabled"}]}]}
+
+    class Cfn:
+        def describe_stacks(self, StackName: str) -> dict[str, Any]:
+            return stack
+
+    env, _ = settings_from_stack(Cfn(), "cio-hooks")
+    assert env["CIOHOOKS_SES_EVENTBRIDGE_ACCOUNTS"] == "123456789012"
+    (check,) = Doctor(aws_settings(CIOHOOKS_SOURCES="ses-eventbridge", **env), FakeAws()).check_sources()
+    assert (check.status, check.detail) == ("ok", "needs no secret")
+
+
 def test_the_ses_topic_arns_parameter_of_a_stack_reaches_the_check() -> None:
     topic = "arn:aws:sns:us-east-1:123456789012:ses-events"
     stack = {"Stacks": [{"Outputs": [], "Parameters": [{"ParameterKey": "SesTopicArns", "ParameterValue": topic}]}]}

@@ -11,10 +11,11 @@ from aws_lambda_powertools import Metrics
 
 from ciohooks import sources
 from ciohooks.config import Settings
-from ciohooks.handlers import ingest_resolver
+from ciohooks.handlers import handle_eventbridge_event, ingest_resolver
 from ciohooks.ingest import Ingest
 from ciohooks.local import local_keys, signing_key
 from ciohooks.queue import MemoryQueue
+from ciohooks.request import EVENTBRIDGE
 from ciohooks.samples import sample_files, sample_request
 
 EVENTS = Path(__file__).parents[2] / "events"
@@ -29,8 +30,11 @@ def flushed(monkeypatch, requests_and_families) -> list[dict]:
     blobs = []
     metrics = Metrics()
     for family, request in requests_and_families:
-        app = ingest_resolver(Ingest(family, MemoryQueue(), MemoryQueue(), Settings(local_keys(EVENTS / "keys"))))
-        app.resolve(request.to_function_url_event(), None)
+        ingest = Ingest(family, MemoryQueue(), MemoryQueue(), Settings(local_keys(EVENTS / "keys")))
+        if request.transport == EVENTBRIDGE:  # no URL: the function is handed the event itself
+            handle_eventbridge_event(ingest, json.loads(request.body))
+        else:
+            ingest_resolver(ingest).resolve(request.to_function_url_event(), None)
         blobs.append(metrics.serialize_metric_set())
         metrics.clear_metrics()
     return blobs

@@ -475,11 +475,13 @@ def test_outputs_name_every_function_url_and_queue() -> None:
 
 def test_every_source_has_its_webhook_url_output() -> None:
     subs = {v["Fn::Sub"] for v in outputs().values() if isinstance(v, dict) and isinstance(v.get("Fn::Sub"), str)}
-    for full_name in sources.names():
+    with_url = [n for n in sources.names() if sources.load(n).transport == "https"]  # EventBridge sources have none
+    for full_name in with_url:
         family, route = full_name.split("/", 1)
         assert f"${{{INGEST_FUNCTIONS[family]}Url.FunctionUrl}}{route}" in subs, f"no webhook URL output for {full_name}"
     generated = [n for n in template()["Outputs"] if n.endswith("WebhookUrl")]
-    assert len(generated) == len(sources.names()), "an output for a source that no longer exists"
+    assert len(generated) == len(with_url), "an output for a source that no longer exists"
+    assert not any(v["Fn::Sub"].endswith("ses-eventbridge") for v in outputs().values() if isinstance(v, dict) and isinstance(v.get("Fn::Sub"), str))
 
 
 def load_generator():
@@ -705,12 +707,15 @@ def test_secrets_prefix_refuses(prefix: str) -> None:
 
 def test_sqs_permissions_name_the_queues() -> None:
     queue_key = {str(getatt("DeliveryQueue", "Arn")), str(getatt("DeadLetterQueue", "Arn"))}
+    failed_ses_events = {str(getatt("SesEventBridgeFailedQueue", "Arn"))}  # the email ingest's async on-failure destination
     for owner, statement in all_policy_statements():
         if any(a.startswith("sqs:") for a in as_list(statement["Action"])):
-            assert {str(r) for r in as_list(statement["Resource"])} <= queue_key, owner
+            allowed = queue_key | (failed_ses_events if owner == "EmailIngestFunctionRole" else set())
+            assert {str(r) for r in as_list(statement["Resource"])} <= allowed, owner
     for name in INGEST_FUNCTIONS.values():
         sends = [s for s in role_statements(role_of(name)) if "sqs:SendMessage" in as_list(s["Action"])]
-        assert {str(r) for s in sends for r in as_list(s["Resource"])} == queue_key, name
+        expected = queue_key | (failed_ses_events if name == "EmailIngestFunction" else set())
+        assert {str(r) for s in sends for r in as_list(s["Resource"])} == expected, name
         assert not [s for s in role_statements(role_of(name)) if "sqs:ReceiveMessage" in as_list(s["Action"])], name
     deliver = role_statements(role_of("DeliverFunction"))
     polls = [s for s in deliver if "sqs:ReceiveMessage" in as_list(s["Action"])]

@@ -27,9 +27,10 @@ CUSTOM = f"{__name__}.custom"
 def catalog() -> dict[str, str]:
     """``family/route`` -> module path, e.g. ``email/sendgrid`` -> ``ciohooks.sources.email.sendgrid``;
     a custom source maps to ``ciohooks.sources.custom:<its definition file>``."""
-    from .custom import registry
+    from .custom import registry, shipped_index
 
     found = dict(builtin_catalog())
+    found.update({name: f"{CUSTOM}:{path}" for name, path in shipped_index().items()})  # the product's definitions
     found.update({name: f"{CUSTOM}:{klass.origin}" for name, klass in registry().items()})  # type: ignore[attr-defined]
     return found
 
@@ -66,9 +67,9 @@ def load(full_name: str) -> type[Source]:
             raise KeyError(f"unknown source {full_name!r}; known: {', '.join(names())}")
         full_name = matches[0]
     if table[full_name].startswith(CUSTOM + ":"):
-        from .custom import registry
+        from .custom import registry, shipped
 
-        return registry()[full_name]
+        return registry().get(full_name) or shipped(full_name)
     return importlib.import_module(table[full_name]).SOURCE
 
 

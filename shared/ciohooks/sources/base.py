@@ -167,6 +167,8 @@ class Source:
     name: ClassVar[str]  # the route, e.g. "sendgrid" for POST /sendgrid
     docs_url: ClassVar[str] = ""
     methods: ClassVar[tuple[str, ...]] = ("POST",)
+    # "https" (a provider calls the route), or "eventbridge" (AWS invokes the function; no URL).
+    transport: ClassVar[str] = "https"
     # Header names and query keys that carry credentials: never stored in a queue message. A source
     # whose credential names are configurable overrides them per instance (ingest reads the instance).
     secret_headers: ClassVar[frozenset[str]] = frozenset()

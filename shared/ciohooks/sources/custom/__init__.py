@@ -8,6 +8,14 @@ built-in module (``sources.catalog()``), so ingest, deliver (replay re-translate
 
 Where definitions come from, read once per container (cold start):
 
+- the definitions shipped with the product, ``sources/definitions/`` in this package (providers
+  the project supports without code, e.g. MailerSend, Mailtrap; each with its guide, samples and
+  tests like a module). A person edits ``<name>.yaml``; ``make definitions`` checks it against its
+  samples and writes ``<name>.json``, which is what is read (the layer has no YAML parser; a test
+  keeps the two equal). They behave like built-in modules (an unconfigured one answers 404), and a
+  user's definition of the same name replaces one (to adjust a mapping before a release does).
+  The catalogue lists them from their JSON alone (``shipped_index``: ~3 ms at cold start); one is
+  built, with the definition model, only when a request names it (``shipped``);
 - every ``*.json`` / ``*.yaml`` / ``*.yml`` file in the folders of setting ``CUSTOM_SOURCES_DIR``
   (``os.pathsep``-separated); by default ``/opt/custom-sources`` in Lambda (the layer: the
   Makefile ships the project's ``custom-sources/`` folder there, as JSON, after checking it) and
@@ -38,6 +46,7 @@ logger = logging.getLogger(__name__)
 SUFFIXES = (".json", ".yaml", ".yml")
 LAMBDA_DIR = "/opt/custom-sources"
 LOCAL_DIR = "custom-sources"
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "definitions"
 
 
 class CustomSource(Source):
@@ -114,9 +123,11 @@ def _query(text: str) -> dict[str, str]:
     return query_dict(text)
 
 
-def build(definition: Any, origin: str, *, eager: bool = True) -> type[CustomSource]:
+def build(definition: Any, origin: str, *, eager: bool = True, shipped: bool = False) -> type[CustomSource]:
     """The source class of one validated definition (expressions compiled here, once; with
-    ``eager=False``, as at cold start, those the direct reader covers only when first needed)."""
+    ``eager=False``, as at cold start, those the direct reader covers only when first needed).
+    ``shipped``: one of the product's own definitions, set up like a built-in module (404 until
+    configured) rather than installed by the deployment."""
     from .mapping import Mapping
     from .presets import preset_of
 
@@ -137,6 +148,7 @@ def build(definition: Any, origin: str, *, eager: bool = True) -> type[CustomSou
         "mapped_types": {kind: rule.event for kind, rule in definition.mapping.items() if hasattr(rule, "event")},
         "ignored_types": {kind: rule.ignore for kind, rule in definition.mapping.items() if hasattr(rule, "ignore")},
         "definition": definition,
+        "installed_by_definition": not shipped,
         "origin": origin,
         "title": definition.title,
         "_preset": preset,
@@ -175,9 +187,20 @@ def definition_files(settings: Settings) -> list[Path]:
     return found
 
 
+def shipped_files() -> list[Path]:
+    """The product's own definitions: JSON in the layer (the build converts), YAML in the repository."""
+    if not SHIPPED_DIR.is_dir():
+        return []
+    files: dict[str, Path] = {}
+    for path in sorted(SHIPPED_DIR.iterdir()):
+        if path.suffix in SUFFIXES and path.is_file() and not path.name.startswith(".") and (path.stem not in files or path.suffix == ".json"):
+            files[path.stem] = path
+    return sorted(files.values())
+
+
 def _documents(settings: Settings) -> list[tuple[Any, str]]:
-    """Every definition document with its origin; an unreadable file is logged and left out.
-    Without any (the common case) nothing more is imported: cold starts pay nothing for this."""
+    """Every definition document of the deployment with its origin; an unreadable file is logged
+    and left out. Without any (the common case) nothing more is imported: cold starts pay nothing."""
     files = definition_files(settings)
     parameter = settings.get("CUSTOM_SOURCES_PARAMETER")
     if not files and parameter is None:
@@ -202,8 +225,10 @@ def _documents(settings: Settings) -> list[tuple[Any, str]]:
     return documents
 
 
-def load_all(settings: Settings, taken: set[str] = frozenset()) -> dict[str, type[Source]]:  # type: ignore[assignment]
-    """``family/name`` -> source class of every definition; ``taken`` holds the built-in names."""
+def load_all(settings: Settings, taken: set[str] = frozenset(), replaceable: set[str] = frozenset()) -> dict[str, type[Source]]:  # type: ignore[assignment]
+    """``family/name`` -> source class of every definition of the deployment; ``taken`` holds the
+    built-in modules' names, ``replaceable`` the shipped definitions' (a definition of the same
+    ``family/name`` replaces one, with a log line)."""
     documents = _documents(settings)
     if not documents:
         return {}
@@ -219,9 +244,11 @@ def load_all(settings: Settings, taken: set[str] = frozenset()) -> dict[str, typ
         if klass is None:
             continue
         full = klass.full_name()
+        if full in replaceable:
+            logger.info("custom source %s replaces the shipped definition of %s", origin, full)
         # A route is unique across families too: bare names (`ciohooks send acme`, EnabledSources)
-        # must stay unambiguous, and a built-in keeps its name.
-        routes = {name.split("/", 1)[1] for name in (*taken, *found)}
+        # must stay unambiguous, and a built-in module keeps its name.
+        routes = {name.split("/", 1)[1] for name in (*taken, *(r for r in replaceable if r != full), *found)}
         if klass.name in routes:
             logger.error("custom source %s is not loaded: the route %s already names a source", origin, klass.name)
             continue
@@ -231,7 +258,41 @@ def load_all(settings: Settings, taken: set[str] = frozenset()) -> dict[str, typ
 
 @functools.cache
 def registry() -> dict[str, type[Source]]:
-    """The custom sources of this container (``sources.catalog()`` lists them)."""
+    """The deployment's custom sources in this container (``sources.catalog()`` lists them)."""
     from .. import builtin_catalog
 
-    return load_all(Settings(), set(builtin_catalog()))
+    return load_all(Settings(), set(builtin_catalog()), set(shipped_index()))
+
+
+@functools.cache
+def shipped_index() -> dict[str, Path]:
+    """``family/name`` -> file of each shipped definition, read as plain JSON: listing them costs a
+    file read each, not the definition model (a source is built when a request asks for it)."""
+    import json
+
+    index = {}
+    for path in shipped_files():
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            index[f"{document['family']}/{document['name']}"] = path
+        except (OSError, ValueError, KeyError, TypeError) as error:  # a packaging fault: say which file
+            logger.error("shipped definition %s is not listed: %s", path, error.__class__.__name__)
+    return index
+
+
+@functools.cache
+def shipped(full_name: str) -> type[Source]:
+    """The source class of one shipped definition, built on first use (a broken one fails closed)."""
+    from .definition import DefinitionError, parse_text, validate
+
+    path = shipped_index()[full_name]
+    document: Any = None
+    try:
+        document = parse_text(path.read_text(encoding="utf-8"), str(path))
+        return build(validate(document, str(path)), str(path), eager=False, shipped=True)
+    except DefinitionError as error:
+        logger.error("shipped definition %s is refused: %s", path, error)
+        broken = _broken(document, str(path), str(error))
+        if broken is None:
+            raise
+        return broken
