@@ -41,6 +41,8 @@ def catalogue_requests(settings: Settings) -> list[tuple[str, WebhookRequest, se
     out = []
     for name in sources.names():
         source = sources.load(name)
+        if source.transport == "eventbridge":  # no URL: handed to the function by an EventBridge rule
+            continue
         for sample in sample_files(EVENTS / "samples" / name):
             request = sample_request(source, sample)
             try:
