@@ -80,7 +80,7 @@ from ..base import InvalidPayload, Reply, Source, Translation, Unauthorized
 from . import _identity as identity
 from ._beacon import Beacon, MalformedBeacon, NativeEvent, content_metadata, field_problems, parse_beacon
 from ._identity import IDENTITY_SECRET_SETTING
-from ._sequencing import DEFAULT_GAP_TIMEOUT_SECONDS, DEFAULT_MAX_BUFFERED, DEFAULT_REPLAY_RESULTS, Limits, Released, process_beacon, sweep
+from ._sequencing import DEFAULT_GAP_TIMEOUT_SECONDS, DEFAULT_MAX_BUFFERED, DEFAULT_REPLAY_RESULTS, SEQUENCING_NOTES, Limits, Released, process_beacon, sweep
 from ._signals import ENDED, Signal, number, text
 
 logger = logging.getLogger(__name__)
@@ -121,6 +121,11 @@ class VideoSource(Source):
     pause_cancelled_by: ClassVar[frozenset[str]] = frozenset({ENDED})
     scrub_window_ms: ClassVar[float | None] = None  # a pause this soon before a seek is part of it
     postroll_after_end: ClassVar[bool] = False  # Playback Completed waits for a post-roll break
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A player lists its native types; the sequencing notes every player shares are declared here.
+        cls.ignored_types = {**cls.ignored_types, **SEQUENCING_NOTES}
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
