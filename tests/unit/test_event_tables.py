@@ -43,7 +43,8 @@ NO_TABLE_YET = frozenset(
     {
         "mobile/adjust", "mobile/appsflyer", "mobile/auth0", "mobile/backend", "mobile/branch", "mobile/clerk",
         "mobile/customerio-push", "mobile/expo", "mobile/firebase-auth", "mobile/sentry",
-        "video/html5", "video/jwplayer", "video/mux", "video/videojs", "video/vimeo", "video/youtube",
+        "video/bitmovin", "video/brightcove", "video/html5", "video/jwplayer", "video/mux", "video/plyr", "video/shaka",
+        "video/videojs", "video/vimeo", "video/youtube",
     }
 )  # fmt: skip
 

@@ -25,7 +25,7 @@ from tests.support.spec import assert_valid_event
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "samples" / "video"
 RECEIVED = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
-PLAYERS = ["html5", "videojs", "jwplayer", "vimeo", "youtube", "mux"]
+PLAYERS = ["html5", "videojs", "jwplayer", "vimeo", "youtube", "mux", "brightcove", "plyr", "shaka", "bitmovin"]
 SAMPLE_FILES = sorted(p for p in SAMPLES.glob("*/*.json"))
 # The local-only identity secret of events/keys/local.env: the samples' user_hash values are made with it.
 IDENTITY = {"CIOHOOKS_VIDEO_IDENTITY_SECRETS": "local-only-video-identity-secret-2c7e91"}
@@ -118,6 +118,26 @@ EXPECTED = {
     "mux/early-exit.json": [
         "Playback Started", "Content Started", "Content Playing", "Content Playing", "Content Playing", "Playback Paused",
         "Playback Exited"],
+    # the plugin's pause before the mid-roll is not the viewer's; the post-roll comes before ended
+    "brightcove/ads-watch-to-end.json": [
+        "Playback Started", "Ad Started", "Ad Playing", "Ad Playing", "Ad Playing", "Ad Completed", "Content Started",
+        "Content Playing", "Content Playing", "Content Playing", "Playback Paused", "Playback Resumed",
+        "Playback Seek Started", "Playback Seek Completed", "Ad Started", "Ad Playing", "Playback Paused",
+        "Playback Resumed", "Content Playing", "Content Playing", "Content Playing", "Ad Started", "Ad Playing",
+        "Ad Playing", "Ad Playing", "Ad Completed", "Content Completed", "Playback Completed"],
+    "plyr/watch-to-end.json": [
+        "Playback Started", "Content Started", "Content Playing", "Quality Updated", "Content Playing", "Playback Paused",
+        "Playback Resumed", "Playback Seek Started", "Playback Seek Completed", "Content Playing", "Content Completed",
+        "Playback Completed"],
+    # start-up buffering is not a rebuffer; a RECOVERABLE error makes no event, a CRITICAL one interrupts
+    "shaka/fatal-error.json": [
+        "Playback Started", "Content Started", "Content Playing", "Quality Updated", "Content Playing",
+        "Playback Buffer Started", "Playback Buffer Completed", "Content Playing", "Playback Interrupted", "Playback Exited"],
+    "bitmovin/ads-watch-to-end.json": [
+        "Playback Started", "Ad Started", "Ad Playing", "Ad Playing", "Ad Playing", "Ad Completed", "Content Started",
+        "Content Playing", "Content Playing", "Quality Updated", "Content Playing", "Playback Buffer Started",
+        "Playback Buffer Completed", "Playback Paused", "Playback Resumed", "Playback Seek Started",
+        "Playback Seek Completed", "Ad Started", "Ad Playing"] + ["Content Playing"] * 5 + ["Content Completed", "Playback Completed"],
 }
 
 
