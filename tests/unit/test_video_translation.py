@@ -493,13 +493,14 @@ def test_jw_player_and_vimeo_report_the_content_id_and_title_they_play():
 
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "sources" / "video.md"
-GUIDE_SECTIONS = {"html5": "HTML5 and Video.js", "videojs": "HTML5 and Video.js", "jwplayer": "JW Player", "vimeo": "Vimeo player.js", "youtube": "YouTube IFrame API", "mux": "Mux Data"}
+GUIDE_SECTIONS = {"html5": "HTML5 and Video.js", "videojs": "HTML5 and Video.js", "jwplayer": "JW Player", "vimeo": "Vimeo player.js", "youtube": "YouTube IFrame API", "mux": "Mux Data",
+                  "brightcove": "Brightcove Player", "plyr": "Plyr", "shaka": "Shaka Player", "bitmovin": "Bitmovin Player"}
 
 
 def test_the_guide_names_every_type_each_player_maps_or_ignores_and_lists_only_those_as_ignored():
     import re
 
-    backticked = lambda text: set(re.findall(r"`([A-Za-z][A-Za-z0-9_]*)`", text))
+    backticked = lambda text: set(re.findall(r"`([A-Za-z][A-Za-z0-9_-]*)`", text))
     guide = GUIDE.read_text(encoding="utf-8")
     section = {title: guide.split(f"### {title}\n", 1)[1].split("\n#", 1)[0] for title in set(GUIDE_SECTIONS.values())}
     ignored: dict[str, set[str]] = defaultdict(set)
