@@ -44,7 +44,7 @@ NO_TABLE_YET = frozenset(
         "mobile/adjust", "mobile/appsflyer", "mobile/auth0", "mobile/backend", "mobile/branch", "mobile/clerk",
         "mobile/customerio-push", "mobile/expo", "mobile/firebase-auth", "mobile/sentry",
         "video/bitmovin", "video/brightcove", "video/html5", "video/jwplayer", "video/mux", "video/plyr", "video/shaka",
-        "video/videojs", "video/vimeo", "video/youtube",
+        "video/videojs", "video/vimeo", "video/wistia", "video/youtube",
     }
 )  # fmt: skip
 

@@ -25,7 +25,7 @@ from tests.support.spec import assert_valid_event
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "samples" / "video"
 RECEIVED = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
-PLAYERS = ["html5", "videojs", "jwplayer", "vimeo", "youtube", "mux", "brightcove", "plyr", "shaka", "bitmovin"]
+PLAYERS = ["html5", "videojs", "jwplayer", "vimeo", "youtube", "mux", "brightcove", "plyr", "shaka", "bitmovin", "wistia"]
 SAMPLE_FILES = sorted(p for p in SAMPLES.glob("*/*.json"))
 # The local-only identity secret of events/keys/local.env: the samples' user_hash values are made with it.
 IDENTITY = {"CIOHOOKS_VIDEO_IDENTITY_SECRETS": "local-only-video-identity-secret-2c7e91"}
@@ -138,6 +138,10 @@ EXPECTED = {
         "Content Playing", "Content Playing", "Quality Updated", "Content Playing", "Playback Buffer Started",
         "Playback Buffer Completed", "Playback Paused", "Playback Resumed", "Playback Seek Started",
         "Playback Seek Completed", "Ad Started", "Ad Playing"] + ["Content Playing"] * 5 + ["Content Completed", "Playback Completed"],
+    # Aurora has no buffering, error or rendition event
+    "wistia/paused-seek-exit.json": [
+        "Playback Started", "Content Started", "Content Playing", "Content Playing", "Playback Paused", "Playback Seek Started",
+        "Playback Seek Completed", "Playback Resumed", "Content Playing", "Playback Paused", "Playback Exited"],
 }
 
 
@@ -494,7 +498,8 @@ def test_jw_player_and_vimeo_report_the_content_id_and_title_they_play():
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "sources" / "video.md"
 GUIDE_SECTIONS = {"html5": "HTML5 and Video.js", "videojs": "HTML5 and Video.js", "jwplayer": "JW Player", "vimeo": "Vimeo player.js", "youtube": "YouTube IFrame API", "mux": "Mux Data",
-                  "brightcove": "Brightcove Player", "plyr": "Plyr", "shaka": "Shaka Player", "bitmovin": "Bitmovin Player"}
+                  "brightcove": "Brightcove Player", "plyr": "Plyr", "shaka": "Shaka Player", "bitmovin": "Bitmovin Player",
+                  "wistia": "Wistia"}
 
 
 def test_the_guide_names_every_type_each_player_maps_or_ignores_and_lists_only_those_as_ignored():
