@@ -5,7 +5,7 @@
   serve``'s handler (the same code as the video Function URL), through SQS (the emulator) and the
   deliver handler to the Customer.io stand-in.
 - JW Player, Vimeo, YouTube, Mux and video.js, and (with their adapter files, web/adapters/)
-  Brightcove, Plyr, Shaka Player and Bitmovin: in-page doubles (web/test/doubles/*.js) fire the
+  Brightcove, Plyr, Shaka Player, Bitmovin and Wistia: in-page doubles (web/test/doubles/*.js) fire the
   callback shapes each player documents; the beacons the tracker posts are asserted exactly, and so
   is what serve (embedded queue) delivers to the stand-in: the subtle cases (a skipped ad is not
   completed, the pause before an ad break or the end is not Paused, YouTube seeks inferred from
@@ -1019,6 +1019,32 @@ def test_bitmovin_events_with_their_payloads_are_recorded_and_translated(page, s
     by_name = {e["event"]: e["properties"] for e in delivered_events}
     assert by_name["Video Quality Updated"]["bitrate"] == 5000 and by_name["Video Playback Started"]["sound"] == 80
     assert by_name["Video Playback Seek Started"]["seek_position"] == 60
+
+
+def test_wistia_element_events_are_recorded_without_the_turnstile_email_and_translated(page, site, gateway, serve):
+    out = run(page, site, """
+      async (options) => {
+        const p = WistiaPlayerDouble(212);
+        const h = CioVideoTracker.track(p, options);
+        p.ready(); p.play(); p.second(1); p.second(2); p.mute(); p.pause();
+        p.convert();                                   // a Turnstile: the viewer types an email
+        p.seek(150); p.play(); p.second(151); p.end();
+        await h.stop();
+        return {fired: p.fired, listeners: p.listenerCount()};
+      }""", track_options(gateway.url, player="wistia"))
+    posts = gateway.wait_for(final_received)
+    beacons = assert_well_formed(posts, "wistia")
+    events = [e for b in beacons for e in b["events"]]
+    assert [e["type"] for e in events] == out["fired"] and out["listeners"] == 0
+    assert next(e for e in events if e["type"] == "conversion")["data"] == {"type": "mid-roll-email"}
+    assert not any("viewer@example.com" in json.dumps(r.beacon) for r in posts)  # never sent
+    assert next(e for e in events if e["type"] == "seeking")["player"] == {
+        "currentTime": 150, "duration": 212, "volume": 1, "muted": True, "playbackRate": 1, "paused": True, "ended": False, "fullscreen": False}
+    delivered_events = serve.customerio_events()
+    assert names(delivered_events) == [
+        "Video Playback Started", "Video Content Started", "Video Playback Paused", "Video Playback Seek Started",
+        "Video Playback Seek Completed", "Video Playback Resumed", "Video Content Completed", "Video Playback Completed"]
+    assert next(e for e in delivered_events if e["event"] == "Video Playback Paused")["properties"]["sound"] == 0  # muted
 
 
 def test_an_adapter_file_must_be_loaded_for_its_player(page, site):
