@@ -8,7 +8,9 @@
  *     userId: 'u1', userHash: '9f2c..',  // optional: a logged-in viewer, with the HMAC of userId your
  *                                      // backend computed (userId counts only with a valid hash)
  *     video: {asset_id: 'a1', title: 'Intro'},   // content metadata, sent with every beacon
- *     player: 'html5'                  // html5 (also video.js) | jwplayer | vimeo | youtube | mux
+ *     player: 'html5'                  // html5 (also video.js) | jwplayer | vimeo | youtube | mux, or a
+ *                                      // player whose adapter file the page loaded after this one
+ *                                      // (web/adapters/*.js: brightcove, plyr, shaka, bitmovin)
  *   });
  *   handle.flush(); handle.stop();
  *
@@ -24,7 +26,6 @@
 (function (root) {
   'use strict';
 
-  var ROUTES = ['html5', 'videojs', 'jwplayer', 'vimeo', 'youtube', 'mux'];
   // Events whose callback fires many times a second: kept at most once per `timeThrottle` ms. The
   // server needs positions, not every frame; a pause or seek still carries its own snapshot.
   var FREQUENT = {timeupdate: 1, time: 1, adTime: 1};
@@ -267,12 +268,17 @@
 
   var ADAPTERS = {html5: html5, videojs: html5, jwplayer: jwplayer, vimeo: vimeo, youtube: youtube, mux: mux};
 
+  // A player whose adapter lives in its own file (web/adapters/<route>.js) adds it here, so a page
+  // loads only what its player needs. `extend` makes an adapter from another one, overriding parts.
+  function register(route, factory) { ADAPTERS[route] = factory; }
+  function extend(base, over) { var out = {}, k; for (k in base) out[k] = base[k]; for (k in over) out[k] = over[k]; return out; }
+
   // ---- the tracker ---------------------------------------------------------------------------
 
   function track(target, options) {
     var o = options || {}, route = o.player || 'html5';
     if (!target) throw new TypeError('CioVideoTracker.track: no player or element');
-    if (ROUTES.indexOf(route) < 0) throw new TypeError('CioVideoTracker.track: player must be one of ' + ROUTES.join(', '));
+    if (!ADAPTERS.hasOwnProperty(route)) throw new TypeError('CioVideoTracker.track: player must be one of ' + Object.keys(ADAPTERS).join(', ') + ' (or load its adapter file first)');
     if (!o.endpoint || !o.writeKey) throw new TypeError('CioVideoTracker.track: endpoint and writeKey are required');
     if (!o.userId && !o.anonymousId) throw new TypeError('CioVideoTracker.track: userId or anonymousId is required');
 
@@ -449,5 +455,9 @@
     };
   }
 
-  root.CioVideoTracker = {track: track, version: '1.0.0'};
+  root.CioVideoTracker = {
+    track: track, register: register, version: '1.1.0',
+    // What adapter files build on (web/adapters/*.js).
+    util: {num: num, call: call, clean: clean, extend: extend, fullscreenOf: fullscreenOf, html5: html5}
+  };
 })(typeof window !== 'undefined' ? window : this);

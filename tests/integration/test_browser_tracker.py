@@ -4,7 +4,8 @@
   paused, resumed, seeked and played to the end; the tracker's beacons go over HTTP to ``ciohooks
   serve``'s handler (the same code as the video Function URL), through SQS (the emulator) and the
   deliver handler to the Customer.io stand-in.
-- JW Player, Vimeo, YouTube, Mux and video.js: in-page doubles (web/test/doubles/*.js) fire the
+- JW Player, Vimeo, YouTube, Mux and video.js, and (with their adapter files, web/adapters/)
+  Brightcove, Plyr, Shaka Player, Bitmovin and Wistia: in-page doubles (web/test/doubles/*.js) fire the
   callback shapes each player documents; the beacons the tracker posts are asserted exactly, and so
   is what serve (embedded queue) delivers to the stand-in: the subtle cases (a skipped ad is not
   completed, the pause before an ad break or the end is not Paused, YouTube seeks inferred from
@@ -904,7 +905,168 @@ def test_options_are_checked_and_both_ids_go_with_the_user_hash(page, site, gate
     assert all((b["userId"], b["user_hash"], b["anonymousId"]) == ("viewer-1", VIEWER_1_HASH, "anon-1") for b in beacons)
 
 
-def test_the_tracker_stays_small():
+# ---- players whose adapter is its own file (web/adapters/) ---------------------------------------
+
+
+def test_brightcove_ads_plugin_events_carry_the_ad_and_the_catalog_and_are_translated(page, site, gateway, serve):
+    out = run(page, site, """
+      async (options) => {
+        const p = BrightcovePlayerDouble(60);
+        const h = CioVideoTracker.track(p, options);
+        p.load({id: '6312345678112', name: 'Episode 4', description: 'Cold-smoking fish.', duration: 60});
+        p.play(); p.ad('ad-7731', 15, false); p.playing(); p.time(12);
+        p.pause();                                     // the IMA3 plugin pauses content for a mid-roll
+        p.ad('ad-7732', 20, true);                      // skipped: no Ad Completed
+        p.playing(); p.time(40); p.pause(); p.play(); p.playing();
+        p.contentEnded(); p.ad('ad-7733', 10, false); p.end();
+        await h.stop();
+        return {fired: p.fired, listeners: p.listenerCount()};
+      }""", track_options(gateway.url, player="brightcove"))
+    beacons = assert_well_formed(gateway.wait_for(final_received), "brightcove")
+    events = [e for b in beacons for e in b["events"]]
+    assert [e["type"] for e in events] == [t for t, _ in out["fired"]] and out["listeners"] == 0
+    assert events[0]["data"] == {"mediainfo": {"id": "6312345678112", "name": "Episode 4", "description": "Cold-smoking fish.", "duration": 60}}
+    assert next(e for e in events if e["type"] == "ads-ad-started")["data"] == {"ad": {"type": "LINEAR", "index": 0, "id": "ad-7731", "duration": 15}}
+    assert next(e for e in events if e["type"] == "adstart")["data"] is None
+
+    delivered_events = serve.customerio_events()
+    # the plugin's pause before the mid-roll is not Paused; the viewer's at 40 s is; the post-roll
+    # comes before ended (redispatch). No heartbeat: the double's events take no playing time.
+    assert names(delivered_events) == [
+        "Video Playback Started", "Video Ad Started", "Video Ad Playing", "Video Ad Playing", "Video Ad Playing",
+        "Video Ad Completed", "Video Content Started", "Video Ad Started", "Video Ad Playing",
+        "Video Playback Paused", "Video Playback Resumed", "Video Ad Started", "Video Ad Playing", "Video Ad Playing",
+        "Video Ad Playing", "Video Ad Completed", "Video Content Completed", "Video Playback Completed"]
+    ads = [(e["properties"]["type"], e["properties"]["asset_id"]) for e in delivered_events if e["event"] == "Video Ad Started"]
+    assert ads == [("pre-roll", "ad-7731"), ("mid-roll", "ad-7732"), ("post-roll", "ad-7733")]
+    started = next(e for e in delivered_events if e["event"] == "Video Content Started")["properties"]
+    assert (started["asset_id"], started["title"], started["description"]) == ("asset-1", "Test pattern", "Cold-smoking fish.")  # the site's video wins
+
+
+def test_plyr_events_and_getters_are_recorded_and_translated(page, site, gateway, serve):
+    out = run(page, site, """
+      async (options) => {
+        const p = PlyrDouble(90);
+        const h = CioVideoTracker.track(p, options);
+        p.ready(); p.play(); p.time(5); p.setQuality(720); p.fullscreen_(true); p.time(12);
+        p.pause(); p.play(); p.seek(70); p.time(71); p.end();
+        await h.stop();
+        return {fired: p.fired, listeners: p.listenerCount()};
+      }""", track_options(gateway.url, player="plyr"))
+    beacons = assert_well_formed(gateway.wait_for(final_received), "plyr")
+    assert recorded(beacons) == [tuple(f) for f in out["fired"]] and out["listeners"] == 0
+    events = [e for b in beacons for e in b["events"]]
+    assert next(e for e in events if e["type"] == "enterfullscreen")["player"] == {
+        "currentTime": 5, "duration": 90, "paused": False, "ended": False, "volume": 0.9, "muted": False, "playbackRate": 1,
+        "fullscreen": True, "quality": "720p"}
+    delivered_events = serve.customerio_events()
+    assert names(delivered_events) == [
+        "Video Playback Started", "Video Content Started", "Video Quality Updated",
+        "Video Playback Paused", "Video Playback Resumed", "Video Playback Seek Started", "Video Playback Seek Completed",
+        "Video Content Completed", "Video Playback Completed"]
+    quality = next(e for e in delivered_events if e["event"] == "Video Quality Updated")["properties"]
+    assert quality["quality"] == "720p"
+
+
+def test_shaka_buffering_adaptation_and_a_critical_error_are_read_from_shaka_and_the_element(page, site, gateway, serve):
+    out = run(page, site, """
+      async (options) => {
+        const p = ShakaPlayerDouble(600);
+        const h = CioVideoTracker.track(p, options);
+        p.load(); p.buffering(true); p.buffering(false);          // start-up: not a rebuffer
+        p.play(); p.time(4); p.adapt(); p.time(11); p.buffering(true); p.buffering(false); p.time(13);
+        p.fail(1, 1001);                                          // RECOVERABLE: nothing
+        p.fail(2, 3016);                                          // CRITICAL: Interrupted
+        await h.stop();
+        return {fired: p.fired, listeners: p.listenerCount()};
+      }""", track_options(gateway.url, player="shaka"))
+    beacons = assert_well_formed(gateway.wait_for(final_received), "shaka")
+    assert recorded(beacons) == [tuple(f) for f in out["fired"]] and out["listeners"] == 0
+    events = [e for b in beacons for e in b["events"]]
+    assert next(e for e in events if e["type"] == "adaptation")["player"] == {
+        "currentTime": 4, "duration": 600, "paused": False, "ended": False, "volume": 1, "muted": False, "playbackRate": 1,
+        "fullscreen": False, "width": 1920, "height": 1080, "bitrate": 4500000}
+    delivered_events = serve.customerio_events()
+    assert names(delivered_events) == [
+        "Video Playback Started", "Video Content Started", "Video Quality Updated",
+        "Video Playback Buffer Started", "Video Playback Buffer Completed", "Video Playback Interrupted", "Video Playback Exited"]
+    assert next(e for e in delivered_events if e["event"] == "Video Quality Updated")["properties"]["bitrate"] == 4500
+
+
+def test_bitmovin_events_with_their_payloads_are_recorded_and_translated(page, site, gateway, serve):
+    out = run(page, site, """
+      async (options) => {
+        const p = BitmovinPlayerDouble(120);
+        const h = CioVideoTracker.track(p, options);
+        p.play(); p.adBreak('bm-ad-501', 15); p.playing(); p.time(5); p.quality(); p.time(15);
+        p.pause(); p.play(); p.playing(); p.seek(60); p.time(61); p.end();
+        await h.stop();
+        return {fired: p.fired, listeners: p.listenerCount()};
+      }""", track_options(gateway.url, player="bitmovin"))
+    beacons = assert_well_formed(gateway.wait_for(final_received), "bitmovin")
+    assert recorded(beacons) == [tuple(f) for f in out["fired"]] and out["listeners"] == 0
+    events = [e for b in beacons for e in b["events"]]
+    assert next(e for e in events if e["type"] == "seek")["data"] == {"type": "seek", "timestamp": 1764648000000, "position": 15, "seekTarget": 60}
+    assert events[-1]["player"] == {
+        "currentTime": 120, "duration": 120, "paused": True, "volume": 80, "muted": False, "playbackRate": 1, "fullscreen": False,
+        "bitrate": 5000000, "height": 1080, "width": 1920, "quality": "1080p"}
+    delivered_events = serve.customerio_events()
+    assert names(delivered_events) == [
+        "Video Playback Started", "Video Ad Started", "Video Ad Playing", "Video Ad Playing", "Video Ad Playing",
+        "Video Ad Completed", "Video Content Started", "Video Quality Updated",
+        "Video Playback Paused", "Video Playback Resumed", "Video Playback Seek Started", "Video Playback Seek Completed",
+        "Video Content Completed", "Video Playback Completed"]
+    by_name = {e["event"]: e["properties"] for e in delivered_events}
+    assert by_name["Video Quality Updated"]["bitrate"] == 5000 and by_name["Video Playback Started"]["sound"] == 80
+    assert by_name["Video Playback Seek Started"]["seek_position"] == 60
+
+
+def test_wistia_element_events_are_recorded_without_the_turnstile_email_and_translated(page, site, gateway, serve):
+    out = run(page, site, """
+      async (options) => {
+        const p = WistiaPlayerDouble(212);
+        const h = CioVideoTracker.track(p, options);
+        p.ready(); p.play(); p.second(1); p.second(2); p.mute(); p.pause();
+        p.convert();                                   // a Turnstile: the viewer types an email
+        p.seek(150); p.play(); p.second(151); p.end();
+        await h.stop();
+        return {fired: p.fired, listeners: p.listenerCount()};
+      }""", track_options(gateway.url, player="wistia"))
+    posts = gateway.wait_for(final_received)
+    beacons = assert_well_formed(posts, "wistia")
+    events = [e for b in beacons for e in b["events"]]
+    assert [e["type"] for e in events] == out["fired"] and out["listeners"] == 0
+    assert next(e for e in events if e["type"] == "conversion")["data"] == {"type": "mid-roll-email"}
+    assert not any("viewer@example.com" in json.dumps(r.beacon) for r in posts)  # never sent
+    assert next(e for e in events if e["type"] == "seeking")["player"] == {
+        "currentTime": 150, "duration": 212, "volume": 1, "muted": True, "playbackRate": 1, "paused": True, "ended": False, "fullscreen": False}
+    delivered_events = serve.customerio_events()
+    assert names(delivered_events) == [
+        "Video Playback Started", "Video Content Started", "Video Playback Paused", "Video Playback Seek Started",
+        "Video Playback Seek Completed", "Video Playback Resumed", "Video Content Completed", "Video Playback Completed"]
+    assert next(e for e in delivered_events if e["event"] == "Video Playback Paused")["properties"]["sound"] == 0  # muted
+
+
+def test_an_adapter_file_must_be_loaded_for_its_player(page, site):
+    page.goto(f"{site.url}/test/html5.html")  # the core only
+    error = page.evaluate("""() => {
+      try { CioVideoTracker.track({}, {player: 'plyr', endpoint: 'https://x', writeKey: 'k', anonymousId: 'a'}); }
+      catch (e) { return e.message; }
+    }""")
+    assert "player must be one of html5, videojs, jwplayer, vimeo, youtube, mux" in error and "load its adapter file first" in error
+
+
+# ---- size: a budget per file (a page loads the core and its player's adapter only) ----------------
+
+ADAPTER_BUDGET_BYTES = 1536
+
+
+def test_the_tracker_core_stays_small():
     """web/README.md states the size; this keeps it honest (gzip of the unminified source)."""
     source = TRACKER.read_bytes()
     assert len(gzip.compress(source, 9)) < 8 * 1024
+
+
+@pytest.mark.parametrize("adapter", sorted(p.name for p in (WEB / "adapters").glob("*.js")))
+def test_each_adapter_file_stays_small(adapter):
+    assert len(gzip.compress((WEB / "adapters" / adapter).read_bytes(), 9)) < ADAPTER_BUDGET_BYTES

@@ -280,6 +280,19 @@ def test_an_early_beacon_waits_for_the_missing_one():
     assert deliver(source, beacons[2]) == []  # a retry of a beacon released by another: already sent
 
 
+def test_ingest_keeps_an_early_or_retried_beacon_off_the_dlq():
+    # Ingest turns an undeclared ignored key into an unknown type (the request is dead-lettered):
+    # the sequencing notes are declared by every player, so an early or a retried beacon is not.
+    from ciohooks.ingest import translate
+
+    _, beacons = beacons_of("html5/watch-to-end.json", 30, 60)
+    source = new_source("html5")
+    request = lambda b: WebhookRequest("POST", "/html5", json.dumps(b).encode(), {}, received_at=BASE + timedelta(milliseconds=b["sent_t"]))
+    early, retried = translate(source, request(beacons[1])), translate(source, request(beacons[1]))
+    assert (early.ignored, early.unknown) == (Counter({"beacon:buffered": 1}), Counter())
+    assert (retried.ignored, retried.unknown) == (Counter({"beacon:duplicate": 1}), Counter())
+
+
 def test_ignored_counts_say_what_happened_to_a_beacon():
     _, beacons = beacons_of("html5/watch-to-end.json", 30, 60)
     source = new_source("html5")

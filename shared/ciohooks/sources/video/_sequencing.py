@@ -46,6 +46,17 @@ DEFAULT_GAP_TIMEOUT_SECONDS = 30
 DEFAULT_REPLAY_RESULTS = 8
 MAX_GAPS_REMEMBERED = 8  # closed gaps (and their player state) kept for stragglers
 
+# What sequencing counts in ``Translation.ignored``: notes on a beacon's fate, not native event
+# types. Every player declares them (``VideoSource.__init_subclass__``), or ingest would count
+# them as unknown types and dead-letter every early or retried beacon.
+SEQUENCING_NOTES: dict[str, str] = {
+    "beacon:duplicate": "a beacon received again: answered with the events it made the first time (same messageIds)",
+    "beacon:buffered": "an early beacon: it waits for the seqs before it, and runs when they arrive or its gap is closed by time",
+    "beacon:gap_closed": "seqs given up waiting for (a gap closed by time); one that still arrives runs as a straggler",
+    "beacon:straggler": "a beacon whose gap was already closed: translated from the player state where the gap began",
+    "beacon:after_final": "a seq above the session's final beacon: the tracker starts a new session after a final one",
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class Limits:
@@ -71,17 +82,6 @@ class Step:
     events: list[dict[str, Any]]  # the events to send now, as the machine emitted them
     released: list[Released]
     tally: Translation  # ignored, unknown and failed items met while running beacons
-
-
-# What sequencing counts as not translated, per beacon (not per native event), and why: declared
-# on every player (``VideoSource.__init_subclass__``) so central enforcement keeps them ignored.
-BEACON_IGNORED: dict[str, str] = {
-    "beacon:duplicate": "a beacon received again: its events were queued the first time (same messageIds)",
-    "beacon:after_final": "a beacon numbered after the session's final one: the tracker starts a new session after a final beacon",
-    "beacon:buffered": "an early beacon: it waits for the ones before it (released then, or by the sweep at the gap timeout)",
-    "beacon:gap_closed": "beacons that never arrived before the gap timeout (nothing to keep; a straggler is still translated)",
-    "beacon:straggler": "a beacon that arrived after its gap was closed: translated from the state saved where the gap began",
-}
 
 
 def process_beacon(player: VideoSource, record: video_sessions.SessionRecord, beacon: Beacon, who: Callable[[], dict[str, str]], video: dict[str, Any], received_ms: int, limits: Limits) -> Step:

@@ -80,7 +80,7 @@ from ..base import InvalidPayload, Reply, Source, Translation, Unauthorized
 from . import _identity as identity
 from ._beacon import Beacon, MalformedBeacon, NativeEvent, content_metadata, field_problems, parse_beacon
 from ._identity import IDENTITY_SECRET_SETTING
-from ._sequencing import DEFAULT_GAP_TIMEOUT_SECONDS, DEFAULT_MAX_BUFFERED, DEFAULT_REPLAY_RESULTS, Limits, Released, process_beacon, sweep
+from ._sequencing import DEFAULT_GAP_TIMEOUT_SECONDS, DEFAULT_MAX_BUFFERED, DEFAULT_REPLAY_RESULTS, SEQUENCING_NOTES, Limits, Released, process_beacon, sweep
 from ._signals import ENDED, Signal, number, text
 
 logger = logging.getLogger(__name__)
@@ -124,9 +124,8 @@ class VideoSource(Source):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        from ._sequencing import BEACON_IGNORED
-
-        cls.ignored_types = {**BEACON_IGNORED, **cls.ignored_types}
+        # A player lists its native types; the sequencing notes every player shares are declared here.
+        cls.ignored_types = {**cls.ignored_types, **SEQUENCING_NOTES}
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
