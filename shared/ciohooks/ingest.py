@@ -40,7 +40,7 @@ import json
 import logging
 import traceback
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -188,8 +188,12 @@ class Ingest:
         full = source.full_name()
         if (early := self._before_authentication(source, request)) is not None:
             return early
+        # A verified identity is ours to establish, never the sender's: drop any, then record the
+        # one authentication reached (it is stored with the request, for every re-translation).
+        request = replace(request, verified_user_id=None)
         if (refused := self._authenticate(source, request)) is not None:
             return refused
+        request = source.attested(request)
         try:
             reply = source.reply_after_accept(request)
         except ConfigurationError as error:

@@ -112,6 +112,13 @@ class WebhookRequest:
     # function itself (EVENTBRIDGE). Set only by the code that builds the request from the Lambda
     # event, never from anything the sender controls; not stored (replay re-translates only).
     transport: str = "https"
+    # The userId a source's authentication verified beyond the request's credentials (a video
+    # beacon's user_hash: sources/video/_identity.py). Authentication reads secrets that the
+    # functions translating stored requests again (deliver, the CLI) do not hold, so ingest records
+    # its verdict here (``Source.attested``) and ``to_dict`` stores it with the request: a replay
+    # keeps the person. Never read from the sender: ingest clears it before authenticating, and it
+    # is not a header or a body field, so nothing from the internet can set it.
+    verified_user_id: str | None = None
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name.lower(), default)
@@ -217,7 +224,7 @@ class WebhookRequest:
             "base64": encoded,
             "received_at": self.received_at.isoformat(),
             "domain": self.domain,
-        }
+        } | ({"verified_user_id": self.verified_user_id} if self.verified_user_id is not None else {})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookRequest:
@@ -231,6 +238,7 @@ class WebhookRequest:
             raw_query=data.get("query") or "",
             received_at=datetime.fromisoformat(data["received_at"]),
             domain=data.get("domain"),
+            verified_user_id=data.get("verified_user_id"),
         )
 
 

@@ -7,6 +7,7 @@ import json
 import logging
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -324,6 +325,71 @@ def test_an_unverified_user_id_without_an_anonymous_id_is_refused_with_a_400():
     assert result.status == 400 and events == []
     answer = json.loads(result.response_body())
     assert answer["error"] == "no identity" and "user-42" not in result.response_body()
+
+
+class StoreDown:
+    ttl_seconds = 60
+
+    def load(self, key):
+        raise SessionStoreUnavailable("could not read the session store (ProvisionedThroughputExceededException)")
+
+
+def dead_lettered(body: bytes, req: WebhookRequest | None = None) -> Envelope:
+    """``body`` through ingest (identity secret configured) with the session store down: its dead letter."""
+    ing = ingest({"CIOHOOKS_VIDEO_IDENTITY_SECRETS": IDENTITY_SECRET})
+    ing.source("html5").sessions = StoreDown()
+    assert outcome(ing, req or request(body, KEYED)).result == "dead_lettered"
+    (dead,) = ing.dead_letter_queue.receive()
+    return Envelope.from_json(dead.body)
+
+
+def replayed(envelope: Envelope) -> list[dict]:
+    """The dead letter replayed through a deliver of its own, as in AWS: no identity secret, no
+    verdict kept in memory, only the stored request."""
+    sink = RecordingSink()
+    report = Deliverer(sink, MemoryQueue(), Settings(SETTINGS)).deliver([InboundMessage("m1", envelope.for_replay().to_json())])
+    assert report.retry == set()
+    return [event for call in sink.calls for event in call]
+
+
+def test_a_verified_user_id_survives_a_dead_letter_and_its_replay():
+    envelope = dead_lettered(beacon_of(userId="user-42", user_hash=VERIFIED_HASH, anonymousId="anon-1"))
+    assert envelope.request["verified_user_id"] == "user-42"  # ingest's verdict, stored with the request
+    (event,) = replayed(envelope)
+    assert (event["event"], event["userId"]) == ("Video Playback Started", "user-42") and "anonymousId" not in event
+
+
+def test_an_unverified_user_id_is_not_recorded_and_replays_under_the_anonymous_id():
+    envelope = dead_lettered(beacon_of(userId="user-42", user_hash="00" * 32, anonymousId="anon-1"))
+    assert "verified_user_id" not in envelope.request
+    (event,) = replayed(envelope)
+    assert event["anonymousId"] == "anon-1" and "userId" not in event
+
+
+def test_a_forged_verdict_from_the_internet_is_not_trusted():
+    # The marker's name as a header, a query key and a body field, with a userId and no user_hash.
+    body = json.loads(beacon_of(userId="user-42", anonymousId="anon-1"))
+    body["verified_user_id"] = "user-42"
+    event = request(json.dumps(body).encode(), {**KEYED, "verified_user_id": "user-42", "verified-user-id": "user-42"}, query="verified_user_id=user-42").to_function_url_event()
+    envelope = dead_lettered(b"", WebhookRequest.from_function_url_event(event))
+    assert "verified_user_id" not in envelope.request
+    (replayed_event,) = replayed(envelope)
+    assert replayed_event["anonymousId"] == "anon-1" and "userId" not in replayed_event
+
+
+def test_ingest_clears_a_verdict_it_did_not_reach_itself():
+    forged = replace(request(beacon_of(userId="user-42", anonymousId="anon-1"), KEYED), verified_user_id="user-42")
+    envelope = dead_lettered(b"", forged)
+    assert "verified_user_id" not in envelope.request
+    result, events = ingested(forged.body)  # and the events queued at ingest
+    assert result.status == 202 and events[0]["anonymousId"] == "anon-1" and "userId" not in events[0]
+
+
+def test_a_recorded_verdict_vouches_only_for_the_user_id_it_names():
+    envelope = dead_lettered(beacon_of(userId="user-42", user_hash=VERIFIED_HASH, anonymousId="anon-1"))
+    edited = envelope.model_copy(update={"request": {**envelope.request, "verified_user_id": "user-43"}})
+    (event,) = replayed(edited)
+    assert event["anonymousId"] == "anon-1" and "userId" not in event
 
 
 def test_identity_secrets_are_declared_and_read_only_when_authenticating():

@@ -358,6 +358,26 @@ def test_a_gap_is_closed_by_the_sweep_when_no_beacon_comes():
     assert sink.calls[0] == envelope.events
 
 
+def test_the_sweep_keeps_a_verified_user_id_in_the_request_it_queues():
+    _, beacons = beacons_of("html5/paused-seek-exit.json", 5, 10)
+    source = new_source("html5")
+
+    def verified(beacon: dict[str, Any], at_ms: float) -> WebhookRequest:  # as ingest records it (Source.attested)
+        return WebhookRequest("POST", "/html5", json.dumps(beacon).encode(), {}, received_at=BASE + timedelta(milliseconds=at_ms), verified_user_id="user-4412")
+
+    assert {e.userId for e in source.translate(verified(beacons[0], beacons[0]["sent_t"])).events} == {"user-4412"}
+    assert source.translate(verified(beacons[2], 27_300)).events == []  # seq 1 never comes
+    (envelope,) = sweep(source, 27_300 + 30_000)
+    assert envelope.request["verified_user_id"] == "user-4412" and {e["userId"] for e in envelope.events} == {"user-4412"}
+    # a dead letter of it replays under the same person, through a deliver that never saw the beacon
+    sink = RecordingSink()
+    replayed = Envelope(kind="request", source=envelope.source, received_at=envelope.received_at, request=envelope.request)
+    deliverer = Deliverer(sink, MemoryQueue(), Settings({}))
+    deliverer._sources["video/html5"] = source  # the session state the sweep left (shared in AWS)
+    assert deliverer.deliver([InboundMessage("m1", replayed.to_json())]).delivered == 5
+    assert sink.calls[0] == envelope.events
+
+
 def test_the_sweep_runs_over_every_video_route_from_the_store_and_queues_on_the_delivery_queue():
     settings = Settings({})
     html5, mux = sources.load("video/html5")(settings), sources.load("video/mux")(settings)

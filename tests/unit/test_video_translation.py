@@ -38,7 +38,7 @@ def translate(player: str, beacon: dict[str, Any] | bytes, settings: dict[str, s
     body = beacon if isinstance(beacon, bytes) else json.dumps(beacon).encode()
     request = WebhookRequest("POST", f"/{player}", body, {"content-type": "text/plain", "x-cio-write-key": "wk_test"}, received_at=received)
     source.authenticate(request)
-    translation = source.translate(request)
+    translation = source.translate(source.attested(request))
     bodies = [event.to_cio() for event in translation.events]
     for body in bodies:
         assert_valid_event(body)

@@ -224,6 +224,12 @@ class Source:
         """Raise ``Unauthorized`` unless the raw request is authentic; ``NotConfigured`` without a key."""
         raise NotImplementedError
 
+    def attested(self, request: WebhookRequest) -> WebhookRequest:
+        """``request`` with what ``authenticate`` verified beyond its credentials recorded on it
+        (``WebhookRequest.verified_user_id``), so a translation elsewhere, without the secrets,
+        keeps it. Ingest calls it right after ``authenticate``; most sources have nothing to add."""
+        return request
+
     def translate(self, request: WebhookRequest) -> Translation:
         """Parse and map the request. Raise ``InvalidPayload`` when it is not this provider's payload."""
         raise NotImplementedError

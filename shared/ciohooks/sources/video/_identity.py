@@ -41,7 +41,7 @@ class Verdict(enum.Enum):
     NO_HASH = "userId sent without user_hash"
     MISMATCH = "user_hash does not match userId"
     NOT_CONFIGURED = f"{IDENTITY_SECRET_SETTING} is not configured, so no userId is accepted"
-    NOT_CHECKED = "translated apart from its authentication (a replay, the CLI): userId not verified"
+    NOT_CHECKED = "translated apart from its authentication, no verified userId recorded (the CLI on a raw payload)"
 
 
 class NoVerifiedIdentity(InvalidPayload):
@@ -98,13 +98,15 @@ def identity(beacon: Beacon, found: Verdict) -> dict[str, str]:
 
 
 class Verdicts:
-    """Verdicts reached while authenticating, for the translation of the same request.
+    """Verdicts reached while authenticating, until ingest records them on the request.
 
     Only ``authenticate`` reads secrets (deliver, which translates raw requests again, holds none:
     tests/unit/test_template.py). It verifies the identity there and keeps the verdict here, keyed
-    by the body's digest, for ``reply_after_accept`` and ``translate`` of that request in the same
-    container. A translation without it (a replay, the CLI) uses the anonymousId; a replayed beacon
-    that was translated before gets the events it got then, verified userId included."""
+    by the body's digest; ``attested`` then records a verified userId on the request
+    (``WebhookRequest.verified_user_id``), which is stored with it, so deliver, a replay and the
+    sweep translate it with the same person. Translation trusts only that record; a verdict kept
+    here only tells the log why a userId was not used. A translation with neither (the CLI on a
+    raw payload) uses the anonymousId."""
 
     def __init__(self, size: int = 256) -> None:
         self._size = size

@@ -65,6 +65,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -217,10 +218,21 @@ class VideoSource(Source):
             if (found := identity.verdict_of_body(request.body, secrets)) is not None:
                 self.verdicts.keep(request.body, found)
 
+    def attested(self, request: WebhookRequest) -> WebhookRequest:
+        """The request with its userId recorded when ``authenticate`` verified it: stored with the
+        request, it is what every later translation (deliver, a replay, the sweep) trusts."""
+        if self.verdicts.of(request.body) is not identity.Verdict.VERIFIED:
+            return request
+        try:
+            user_id = parse_beacon(request.body).userId
+        except MalformedBeacon:  # cannot happen for a body verified above; nothing to record then
+            return request
+        return replace(request, verified_user_id=user_id)
+
     def reply_after_accept(self, request: WebhookRequest) -> Reply | None:
         try:
             beacon = parse_beacon(request.body, self.max_events)
-            self._identity(beacon, self.verdicts.of(request.body), quiet=True)
+            self._identity(beacon, self._verdict(request, beacon), quiet=True)
         except MalformedBeacon as error:
             status = 413 if any(p.startswith("events: more than") for p in error.problems) else 400
             return Reply(status, json.dumps({"error": "malformed beacon", "problems": error.problems}), "application/json")
@@ -233,6 +245,15 @@ class VideoSource(Source):
         """Add the site's write key (the first of a comma-separated list) as the tracker would."""
         first = next((k.strip() for k in key.split(",") if k.strip()), "")
         return credentials.with_header(request, WRITE_KEY_HEADER, first)
+
+    def _verdict(self, request: WebhookRequest, beacon: Beacon) -> identity.Verdict | None:
+        """What became of the beacon's userId. Verified only as recorded on the request by ingest
+        (``attested``), for this very userId; the verdicts kept by body say, in the container that
+        authenticated it, why a userId was not verified (for the log). None: never checked here."""
+        if beacon.userId and request.verified_user_id == beacon.userId:
+            return identity.Verdict.VERIFIED
+        found = self.verdicts.of(request.body)
+        return None if found is identity.Verdict.VERIFIED else found
 
     def _identity(self, beacon: Beacon, found: identity.Verdict | None, quiet: bool = False) -> dict[str, str]:
         """The beacon's one identity field, by the verdict ``authenticate`` reached; says in the log
@@ -250,7 +271,7 @@ class VideoSource(Source):
         beacon = parse_beacon(request.body, self.max_events)
         received_ms = int(request.received_at.timestamp() * 1000)
         video = self.beacon_video(beacon)
-        verdict = self.verdicts.of(request.body)
+        verdict = self._verdict(request, beacon)
 
         def work(record: video_sessions.SessionRecord):
             step = process_beacon(self, record, beacon, lambda: self._identity(beacon, verdict), video, received_ms, self.limits)
@@ -324,7 +345,9 @@ class VideoSource(Source):
             logger.warning("%s sweep: %d event(s) could not be built: %s", self.full_name(), len(tally.failed), "; ".join(tally.failed))
         received_at = datetime.fromtimestamp(item["arrived_ms"] / 1000.0, UTC)
         body = {k: item[k] for k in ("session_id", "seq", "sent_t", "final", "video", "events") if item.get(k) is not None}
-        request = WebhookRequest("POST", f"/{self.name}", json.dumps({**body, **item["who"]}).encode(), {"content-type": "application/json"}, received_at=received_at)
+        # ``who`` is the identity ingest settled for the beacon (a userId only when verified then).
+        who = item["who"]
+        request = WebhookRequest("POST", f"/{self.name}", json.dumps({**body, **who}).encode(), {"content-type": "application/json"}, received_at=received_at, verified_user_id=who.get("userId"))
         return Envelope(kind="events", source=self.full_name(), received_at=received_at, events=[e.to_cio() for e in events], request=request.to_dict())
 
 
