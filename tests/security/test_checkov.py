@@ -29,6 +29,7 @@ JUSTIFIED = {
     "CKV_AWS_119": {"VideoSessionsTable", "ReplayTable"},  # customer managed key: the DataKmsKeyArn parameter's choice
     "CKV_AWS_18": {"BodiesBucket"},  # access logs: only the stack's functions use it; CloudTrail data events cover it
     "CKV_AWS_21": {"BodiesBucket"},  # versioning: objects are written once and expire after 15 days
+    "CKV_AWS_19": {"BodiesBucket"},  # encryption: SSE-KMS or SSE-S3 by an !If on DataKmsKeyArn that checkov does not evaluate
 }
 
 

@@ -301,7 +301,7 @@ def bucket() -> dict[str, Any]:
 
 def test_large_bodies_bucket_is_private_encrypted_tls_only_and_outlives_every_pointer() -> None:
     props = bucket()["Properties"]
-    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == {"Fn::If": ["HasDataKmsKey", "aws:kms", "AES256"]}
     assert all(props["PublicAccessBlockConfiguration"][k] is True for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"))
     (rule,) = props["LifecycleConfiguration"]["Rules"]
     assert rule["Status"] == "Enabled" and rule["Prefix"] == "bodies/"
@@ -735,10 +735,15 @@ def test_customer_managed_keys_are_used_only_through_their_services() -> None:
         (data,) = [s for s in decrypt if s["Resource"] == ref("DataKmsKeyArn")]
         assert sorted(as_list(data["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey"]
         services = [text_of(v) for v in as_list(data["Condition"]["StringEquals"]["kms:ViaService"])]
-        assert services == ["sqs.${AWS::Region}.amazonaws.com", "dynamodb.${AWS::Region}.amazonaws.com"]
+        # Through S3 too only for the roles that store or read bodies (BodiesBucket is SSE-KMS then).
+        touches_bodies = any(a.startswith("s3:") for s in role_statements(role_of(name)) for a in as_list(s["Action"]))
+        through_s3 = ["s3.${AWS::Region}.amazonaws.com"] if touches_bodies else []
+        assert services == ["sqs.${AWS::Region}.amazonaws.com", "dynamodb.${AWS::Region}.amazonaws.com", *through_s3], name
+    assert {name for name in functions() if any(a.startswith("s3:") for s in role_statements(role_of(name)) for a in as_list(s["Action"]))} == {
+        "EmailIngestFunction", "VideoIngestFunction", "MobileIngestFunction", "DeliverFunction"}
 
 
-def test_the_data_key_encrypts_queues_logs_and_tables_when_given() -> None:
+def test_the_data_key_encrypts_queues_logs_tables_and_bodies_when_given() -> None:
     when_given = {"Fn::If": ["HasDataKmsKey", ref("DataKmsKeyArn"), ref("AWS::NoValue")]}
     for name in ("DeliveryQueue", "DeadLetterQueue"):
         props = resources()[name]["Properties"]
@@ -750,6 +755,9 @@ def test_the_data_key_encrypts_queues_logs_and_tables_when_given() -> None:
         sse = table["Properties"]["SSESpecification"]
         assert sse["SSEEnabled"] is True and sse["KMSMasterKeyId"] == when_given, name
         assert sse["SSEType"] == {"Fn::If": ["HasDataKmsKey", "KMS", ref("AWS::NoValue")]}, name
+    (bodies,) = bucket()["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert bodies["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": {"Fn::If": ["HasDataKmsKey", "aws:kms", "AES256"]}, "KMSMasterKeyID": when_given}
+    assert bodies["BucketKeyEnabled"] == {"Fn::If": ["HasDataKmsKey", True, ref("AWS::NoValue")]}, "one data key per bucket, not per object"
 
 
 # ---- replay store, concurrency -------------------------------------------------------------------------
