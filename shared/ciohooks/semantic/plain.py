@@ -27,7 +27,7 @@ import functools
 import types
 import typing
 from collections import deque
-from itertools import repeat
+from itertools import product, repeat
 from operator import itemgetter
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal, Union
@@ -92,7 +92,7 @@ def _plain_model(model: type[BaseModel]) -> Any:
         if decorator.info.mode != "after":
             raise Unsupported(f"{model.__name__} has a {decorator.info.mode} model validator")
         if decorator.func is _ONE_IDENTITY:  # the identity rule: the same function, without a view
-            after.append(AfterValidator(functools.partial(_identity, model.identity, model.name)))  # type: ignore[attr-defined]
+            after.append(AfterValidator(_identity_check(model.identity, model.name)))  # type: ignore[attr-defined]
         else:
             after.append(AfterValidator(functools.partial(_after, decorator.func, _view_class(model))))
     if event:  # last: the validated dict becomes the event (a C-speed copy: the class is called as it is)
@@ -162,10 +162,17 @@ def _after(validate: Any, view_class: type, fields: dict[str, Any]) -> dict[str,
     return fields
 
 
-def _identity(rule: Any, name: str, fields: dict[str, Any]) -> dict[str, Any]:
-    if (problem := identity_problem(rule, name, "userId" in fields, "anonymousId" in fields)) is not None:
-        raise ValueError(problem)
-    return fields
+def _identity_check(rule: Any, name: str) -> Any:
+    """The model's identity rule as one check per event: the pairs (has userId, has anonymousId)
+    that ``identity_problem`` accepts, asked of it once; its own words for any other pair."""
+    accepted = frozenset(pair for pair in product((False, True), repeat=2) if identity_problem(rule, name, *pair) is None)
+
+    def check(fields: dict[str, Any]) -> dict[str, Any]:
+        if ("userId" in fields, "anonymousId" in fields) in accepted:
+            return fields
+        raise ValueError(identity_problem(rule, name, "userId" in fields, "anonymousId" in fields))
+
+    return check
 
 
 _TIMESTAMPS: TypeAdapter[list[datetime]] = TypeAdapter(list[datetime])
