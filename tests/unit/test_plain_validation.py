@@ -58,7 +58,7 @@ def test_plain_bodies_equal_the_models_for_every_event_of_every_sample():
                 continue
             instance = event.event() if isinstance(event, ValidatedEvent) else event
             fields = instance.model_dump(exclude_none=True)  # the model's own input, datetime included
-            plain = bodies(adapter.validate_python([fields]))[0]
+            plain = bodies(model, adapter.validate_python([fields]))[0]
             assert json.dumps(plain) == json.dumps(instance.to_cio()), f"{name} {sample.name}"
             assert json.dumps(event.to_cio()) == json.dumps(instance.to_cio()), f"{name} {sample.name}"
             checked += 1
@@ -129,7 +129,7 @@ BROKEN = [
 def test_the_plain_mirror_is_never_looser_than_the_model(fields):
     adapter = plain_adapter(EmailOpened)
     try:
-        accepted = bodies(adapter.validate_python([fields]))[0]
+        accepted = bodies(EmailOpened, adapter.validate_python([fields]))[0]
     except ValidationError:
         return  # refused: the model decides (EventBatch falls back to it)
     assert json.dumps(accepted) == json.dumps(EmailOpened.model_validate(fields).to_cio())
@@ -139,8 +139,8 @@ def test_timestamps_keep_pydantics_format():
     offset = timezone(timedelta(hours=-5))
     for stamp in (datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 1, 2, 3, 4, 5, 120000, tzinfo=offset)):
         fields = _with("timestamp", stamp)
-        assert bodies(plain_adapter(EmailOpened).validate_python([fields]))[0]["timestamp"] == EmailOpened.model_validate(fields).to_cio()["timestamp"]
-    assert bodies([_with("timestamp", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))])[0]["timestamp"] == "2026-01-02T03:04:05Z"
+        assert bodies(EmailOpened, plain_adapter(EmailOpened).validate_python([fields]))[0]["timestamp"] == EmailOpened.model_validate(fields).to_cio()["timestamp"]
+    assert bodies(EmailOpened, [_with("timestamp", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))])[0]["timestamp"] == "2026-01-02T03:04:05Z"
 
 
 def test_a_bad_event_is_recorded_by_name_and_the_rest_keep_their_order():
@@ -169,7 +169,7 @@ def test_add_from_records_what_item_records():
 
 
 def test_a_validated_event_reads_like_the_model():
-    [validated] = bodies(plain_adapter(EmailOpened).validate_python([GOOD]))
+    [validated] = bodies(EmailOpened, plain_adapter(EmailOpened).validate_python([GOOD]))
     assert isinstance(validated, ValidatedEvent) and validated.model is EmailOpened
     assert validated.name == "Email Opened"
     assert validated.properties.email_id == "m-1"

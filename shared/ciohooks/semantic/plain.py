@@ -26,11 +26,9 @@ from __future__ import annotations
 import functools
 import types
 import typing
-from collections import deque
-from itertools import product, repeat
-from operator import itemgetter
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal, Union
+from itertools import product
+from typing import Annotated, Any, ClassVar, Union
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import NotRequired, TypeAliasType, TypedDict
@@ -67,11 +65,6 @@ def _plain_model(model: type[BaseModel]) -> Any:
     if decorators.field_validators or decorators.field_serializers or decorators.model_serializers or decorators.computed_fields:
         raise Unsupported(f"{model.__name__} has field validators or serializers")
     fields: dict[str, Any] = {}
-    event = isinstance(model, type) and issubclass(model, SemanticEvent)
-    if event:  # the body's head, first, as to_cio puts it: filled in, never taken from the input
-        if not model.model_fields.keys().isdisjoint(("type", "event")):
-            raise Unsupported(f"{model.__name__} has a field named like the body's head")
-        fields["type"], fields["event"] = _head_field("track"), _head_field(model.name)  # type: ignore[attr-defined]
     for name, info in model.model_fields.items():
         if info.alias not in (None, name) or info.validation_alias is not None or info.default_factory is not None:
             raise Unsupported(f"{model.__name__}.{name} has an alias or a default factory")
@@ -87,32 +80,15 @@ def _plain_model(model: type[BaseModel]) -> Any:
     extra = model.model_config.get("extra") or "ignore"
     closing: dict[str, Any] = {"extra_items": PlainValue} if extra == "allow" else {}
     plain: Any = with_config(ConfigDict(extra=extra))(TypedDict(f"{model.__name__}Plain", fields, **closing))  # type: ignore[operator]
-    # The model's after-validators only check (each returns its input), so their order changes no
-    # output; the identity rule goes last and, for an event, makes the ValidatedEvent in the same call.
-    after, identity = [], False
+    after = []
     for decorator in decorators.model_validators.values():
         if decorator.info.mode != "after":
             raise Unsupported(f"{model.__name__} has a {decorator.info.mode} model validator")
         if decorator.func is _ONE_IDENTITY:  # the identity rule: the same function, without a view
-            identity = True
+            after.append(AfterValidator(_identity_check(model.identity, model.name)))  # type: ignore[attr-defined]
         else:
             after.append(AfterValidator(functools.partial(_after, decorator.func, _view_class(model))))
-    made = ValidatedEvent.of(model) if event else None  # type: ignore[arg-type]
-    if identity:
-        after.append(AfterValidator(_identity_check(model.identity, model.name, made)))  # type: ignore[attr-defined]
-    elif made is not None:  # the class called as it is: a C-speed copy
-        after.append(AfterValidator(made))
     return Annotated[(plain, *after)] if after else plain
-
-
-def _head_field(value: str) -> Any:
-    """A head key of the body (``type``, ``event``): its value by default, and refused when the
-    input sends it, as the model (``extra="forbid"``, no such field) refuses it."""
-    return NotRequired[Annotated[Literal[value], Field(default=value), AfterValidator(_never_sent)]]  # type: ignore[valid-type]
-
-
-def _never_sent(value: Any) -> Any:
-    raise ValueError("set from the event's type, never sent")
 
 
 def _plain_annotation(annotation: Any, datetime_ok: bool = False) -> Any:
@@ -167,42 +143,39 @@ def _after(validate: Any, view_class: type, fields: dict[str, Any]) -> dict[str,
     return fields
 
 
-def _identity_check(rule: Any, name: str, made: type[ValidatedEvent] | None) -> Any:
+def _identity_check(rule: Any, name: str) -> Any:
     """The model's identity rule as one check per event: the pairs (has userId, has anonymousId)
-    that ``identity_problem`` accepts, asked of it once; its own words for any other pair. An event
-    that passes comes back as ``made`` (its ValidatedEvent class), when given."""
+    that ``identity_problem`` accepts, asked of it once; its own words for any other pair."""
     accepted = frozenset(pair for pair in product((False, True), repeat=2) if identity_problem(rule, name, *pair) is None)
 
-    def refuse(fields: dict[str, Any]) -> Any:
+    def check(fields: dict[str, Any]) -> dict[str, Any]:
+        if ("userId" in fields, "anonymousId" in fields) in accepted:
+            return fields
         raise ValueError(identity_problem(rule, name, "userId" in fields, "anonymousId" in fields))
-
-    if made is None:
-        def check(fields: dict[str, Any]) -> Any:
-            return fields if ("userId" in fields, "anonymousId" in fields) in accepted else refuse(fields)
-    else:
-        def check(fields: dict[str, Any]) -> Any:
-            return made(fields) if ("userId" in fields, "anonymousId" in fields) in accepted else refuse(fields)
 
     return check
 
 
 _TIMESTAMPS: TypeAdapter[list[datetime]] = TypeAdapter(list[datetime])
-_TIMESTAMP_OF = itemgetter("timestamp")
 
 
-def bodies(validated: list[ValidatedEvent]) -> list[ValidatedEvent]:
-    """Customer.io bodies of events a ``plain_adapter`` validated: they are already the events,
-    ``type`` and ``event`` first, then the validated fields as they are (plain JSON already, in the
-    model's field order); only the ``timestamp`` is put in pydantic's JSON format, in place (one
-    serialiser call for the batch, the rest at C speed)."""
-    try:
-        stamped = validated
-        stamps = list(map(_TIMESTAMP_OF, validated))
-    except KeyError:  # an event without a timestamp: only those that have one
-        stamped = [body for body in validated if "timestamp" in body]
-        stamps = list(map(_TIMESTAMP_OF, stamped))
-    deque(map(dict.__setitem__, stamped, repeat("timestamp"), _TIMESTAMPS.dump_python(stamps, mode="json")), maxlen=0)
-    return validated
+def bodies(model: type[SemanticEvent], validated: list[dict[str, Any]]) -> list[ValidatedEvent]:
+    """Customer.io bodies of events ``plain_adapter(model)`` validated: ``type`` and ``event`` first,
+    then the validated fields as they are (plain JSON already, in the model's field order), the
+    ``timestamp`` in pydantic's JSON format (one serialiser call for the batch)."""
+    kind = ValidatedEvent.of(model)
+    head = {"type": "track", "event": model.name}
+    out, stamped, stamps = [], [], []
+    for fields in validated:
+        body = kind(head)
+        body.update(fields)
+        out.append(body)
+        if "timestamp" in fields:
+            stamped.append(body)
+            stamps.append(fields["timestamp"])
+    for body, text in zip(stamped, _TIMESTAMPS.dump_python(stamps, mode="json")):
+        body["timestamp"] = text
+    return out
 
 
 class ValidatedEvent(dict):  # type: ignore[type-arg]

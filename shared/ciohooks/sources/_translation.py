@@ -246,7 +246,7 @@ class EventBatch:
         adapter = plain_adapter(model)
         if adapter is not None:
             try:
-                return bodies(adapter.validate_python([fields for fields, _ in group]))
+                return bodies(model, adapter.validate_python([fields for fields, _ in group]))
             except ValidationError:
                 pass
         out: list[Any] = []
