@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from itertools import repeat
+from operator import itemgetter
 from typing import Any, Callable, Iterator, Mapping, TypeVar
 from urllib.parse import unquote
 
@@ -168,6 +169,9 @@ def email_event(
 Where = str | tuple[int, str]  # an item's name, or (index, type) to write it from (``item_name``)
 
 
+_FIELDS = itemgetter(0)  # of an entry (fields, where) of EventBatch.by_model
+
+
 def item_name(index: int, kind: str) -> str:
     """How a batch names its item ``index`` of type ``kind`` in a reason (the type cut to 64 characters)."""
     return f"event {index} ({kind[:64]})"
@@ -193,6 +197,7 @@ class EventBatch:
         self.translation = translation
         self.order: list[type[SemanticEvent]] = []  # the model of each event, in the order added
         self.by_model: dict[type[SemanticEvent], list[tuple[dict[str, Any], Where]]] = {}
+        self.fell_back = False  # some type went through the model, which may have refused an event
 
     def add(self, model: type[SemanticEvent], fields: dict[str, Any], where: str) -> None:
         self.order.append(model)
@@ -237,18 +242,20 @@ class EventBatch:
         built: dict[type[SemanticEvent], Iterator[Any]] = {}
         for model, group in self.by_model.items():
             built[model] = iter(self._validated(model, group))
-        order = self.order
-        self.order, self.by_model = [], {}
-        return [event for event in map(next, map(built.__getitem__, order)) if event is not None]
+        order, fell_back = self.order, self.fell_back
+        self.order, self.by_model, self.fell_back = [], {}, False
+        events = list(map(next, map(built.__getitem__, order)))
+        return [event for event in events if event is not None] if fell_back else events
 
     def _validated(self, model: type[SemanticEvent], group: list[tuple[dict[str, Any], Where]]) -> list[Any]:
         """The events of one type, in order (None for one the model refused)."""
         adapter = plain_adapter(model)
         if adapter is not None:
             try:
-                return bodies(model, adapter.validate_python([fields for fields, _ in group]))
+                return bodies(model, adapter.validate_python(list(map(_FIELDS, group))))
             except ValidationError:
                 pass
+        self.fell_back = True  # the model may refuse some: validated() leaves those out
         out: list[Any] = []
         for fields, named in group:  # the model decides, one event at a time
             where = named if isinstance(named, str) else item_name(*named)
