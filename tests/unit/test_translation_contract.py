@@ -4,14 +4,16 @@ not hold back the others, reasons stay short and safe, and no JSON parser runs u
 from __future__ import annotations
 
 import json
+import random
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from ciohooks import sources
 from ciohooks.ingest import settle
-from ciohooks.request import MAX_JSON_DEPTH, UnreadableJson, json_depth, loads_json
+from ciohooks.request import MAX_JSON_DEPTH, UnreadableJson, _shallow, _structure, json_depth, loads_json, too_deep
 from ciohooks.semantic.email import EmailDelivered
 from ciohooks.sources.base import InvalidPayload, Translation, is_declared
 
@@ -109,6 +111,60 @@ def test_bounded_json_refuses_what_would_exhaust_the_stack_or_the_cpu(body):
         loads_json(body)
     assert isinstance(raised.value, json.JSONDecodeError)  # so every `except JSONDecodeError` handles it
     assert body[:20].decode() not in str(raised.value)
+
+
+def _nested(depth: int, kinds: bytes = b"[{") -> bytes:
+    """``depth`` levels, alternating the bracket kinds (``_shallow`` takes off up to two per round)."""
+    openers = bytes(kinds[i % len(kinds)] for i in range(depth))
+    closers = bytes({ord("["): ord("]"), ord("{"): ord("}")}[b] for b in reversed(openers))
+    return b"".join(b'{"k":' if b == ord("{") else b"[" for b in openers) + b"1" + closers
+
+
+def test_the_quick_depth_bound_never_passes_a_body_deeper_than_its_limit():
+    rng = random.Random(1717)  # fixed seed: deterministic in CI
+    alphabet = b'[]{}""\\ab:,'
+    bodies = [bytes(rng.choice(alphabet) for _ in range(rng.randrange(0, 120))) for _ in range(3000)]
+    bodies += [json.dumps(_random_document(rng, rng.randrange(1, 14))).encode() for _ in range(3000)]
+    bodies += [_nested(n, kinds) for n in range(0, 14) for kinds in (b"[", b"{", b"[{", b"{[", b"[[{")]
+    # Brackets inside strings that hide the real depth from a count that ignores strings:
+    bodies += [b'["]",' * n + b"1" + b"]" * n for n in range(1, 14)] + [b'{"a":"}",' * n + b"1" + b"}" * n for n in range(1, 14)]
+    answered = 0
+    for body in bodies:
+        for limit in range(1, 13):
+            if _shallow(_structure(body), limit):
+                answered += 1
+                assert json_depth(body) <= limit, (body[:80], limit)
+    assert answered > 5_000  # it does answer (9,767 of 72,000 here): a bound that never says yes would pass too
+
+
+def _random_document(rng: random.Random, depth: int) -> object:
+    """A JSON value up to ``depth`` deep whose strings hold a bracket now and then (and quotes,
+    backslashes: escaped by the dump)."""
+    if depth <= 1 or rng.random() < 0.2:
+        return rng.choice([1, None, "", "ab", '"[', "}\\", "]", "x" * rng.randrange(3)])
+    children = [_random_document(rng, depth - 1) for _ in range(rng.randrange(1, 4))]
+    return children if rng.random() < 0.5 else {f"k{i}": child for i, child in enumerate(children)}
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH - 1, MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1, 2 * MAX_JSON_DEPTH])
+@pytest.mark.parametrize("kinds", [b"[", b"[{", b"{[[", b"{"])
+def test_too_deep_draws_the_line_exactly_at_the_limit(depth, kinds):
+    body = _nested(depth, kinds)
+    hidden = b'["]",' * depth + b"1" + b"]" * depth  # every opener but the first behind a string's "]"
+    assert too_deep(body) is (depth > MAX_JSON_DEPTH)
+    assert too_deep(hidden) is (depth > MAX_JSON_DEPTH)
+    assert too_deep(b'[{"a": "[[[", "b": ' + body + b"}]") is (depth + 2 > MAX_JSON_DEPTH)
+
+
+def test_the_quick_depth_bound_answers_for_every_sample_body():
+    samples = sorted((Path(__file__).resolve().parents[2] / "events" / "samples").rglob("*.json"))
+    answered = 0
+    for path in samples:
+        structure = _structure(path.read_bytes())
+        if b"".join(structure.split(b'"')[::2]) == structure.translate(None, b'"'):  # no string holds a bracket
+            assert _shallow(structure), path.name
+            answered += 1
+    assert answered > len(samples) // 2
 
 
 def test_bounded_json_reads_what_webhooks_send():

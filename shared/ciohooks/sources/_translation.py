@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from itertools import repeat
+from operator import itemgetter
 from typing import Any, Callable, Iterator, Mapping, TypeVar
 from urllib.parse import unquote
 
@@ -165,6 +166,17 @@ def email_event(
     return build(model, email_fields(identity, message_id, timestamp, properties, traits), where)
 
 
+Where = str | tuple[int, str]  # an item's name, or (index, type) to write it from (``item_name``)
+
+
+_FIELDS = itemgetter(0)  # of an entry (fields, where) of EventBatch.by_model
+
+
+def item_name(index: int, kind: str) -> str:
+    """How a batch names its item ``index`` of type ``kind`` in a reason (the type cut to 64 characters)."""
+    return f"event {index} ({kind[:64]})"
+
+
 class EventBatch:
     """The events of one request, validated together: ``add`` each event's fields (what ``build``
     takes) inside its ``translation.item``, and the batch appends them all to ``translation.events``
@@ -184,7 +196,8 @@ class EventBatch:
     def __init__(self, translation: Translation) -> None:
         self.translation = translation
         self.order: list[type[SemanticEvent]] = []  # the model of each event, in the order added
-        self.by_model: dict[type[SemanticEvent], list[tuple[dict[str, Any], str]]] = {}
+        self.by_model: dict[type[SemanticEvent], list[tuple[dict[str, Any], Where]]] = {}
+        self.fell_back = False  # some type went through the model, which may have refused an event
 
     def add(self, model: type[SemanticEvent], fields: dict[str, Any], where: str) -> None:
         self.order.append(model)
@@ -203,6 +216,21 @@ class EventBatch:
         else:
             self.add(model, fields, where)
 
+    def add_event(self, model: type[SemanticEvent], index: int, kind: str, fields_of: Callable[..., dict[str, Any]], *args: Any) -> None:
+        """``add_from`` for the item ``event <index> (<kind>)``, a name written only when it is read
+        (a failure, the model's fallback): ``fields_of`` raises without naming the item, and its
+        name is put before the reason where the failure is recorded (``_record_failure``)."""
+        try:
+            fields = fields_of(*args)
+        except Exception as error:  # noqa: BLE001 - what item() does not record is raised again
+            if not self.translation._record_failure(item_name(index, kind), error):
+                raise
+        else:
+            self.order.append(model)
+            if (group := self.by_model.get(model)) is None:
+                group = self.by_model[model] = []
+            group.append((fields, (index, kind)))
+
     def __enter__(self) -> EventBatch:
         return self
 
@@ -214,20 +242,23 @@ class EventBatch:
         built: dict[type[SemanticEvent], Iterator[Any]] = {}
         for model, group in self.by_model.items():
             built[model] = iter(self._validated(model, group))
-        order = self.order
-        self.order, self.by_model = [], {}
-        return [event for event in map(next, map(built.__getitem__, order)) if event is not None]
+        order, fell_back = self.order, self.fell_back
+        self.order, self.by_model, self.fell_back = [], {}, False
+        events = list(map(next, map(built.__getitem__, order)))
+        return [event for event in events if event is not None] if fell_back else events
 
-    def _validated(self, model: type[SemanticEvent], group: list[tuple[dict[str, Any], str]]) -> list[Any]:
+    def _validated(self, model: type[SemanticEvent], group: list[tuple[dict[str, Any], Where]]) -> list[Any]:
         """The events of one type, in order (None for one the model refused)."""
         adapter = plain_adapter(model)
         if adapter is not None:
             try:
-                return bodies(model, adapter.validate_python([fields for fields, _ in group]))
+                return bodies(model, adapter.validate_python(list(map(_FIELDS, group))))
             except ValidationError:
                 pass
+        self.fell_back = True  # the model may refuse some: validated() leaves those out
         out: list[Any] = []
-        for fields, where in group:  # the model decides, one event at a time
+        for fields, named in group:  # the model decides, one event at a time
+            where = named if isinstance(named, str) else item_name(*named)
             out.append(None)
             with self.translation.item(where):
                 out[-1] = build(model, fields, where)

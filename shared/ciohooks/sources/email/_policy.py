@@ -100,11 +100,11 @@ def choice(settings: Any, name: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def not_mapped(translation: Translation, kind: str, ignored_types: Mapping[str, str]) -> None:
-    """Count an event type the source does not map: ``ignored`` when it is one of the source's
-    ``ignored_types`` (deliberately not sent), else ``unknown`` (kept: the request goes to the DLQ
-    so a later version can replay it)."""
+def not_mapped(translation: Translation, kind: str, ignored_types: Mapping[str, str], times: int = 1) -> None:
+    """Count an event type the source does not map (``times`` events of it): ``ignored`` when it is
+    one of the source's ``ignored_types`` (deliberately not sent), else ``unknown`` (kept: the
+    request goes to the DLQ so a later version can replay it)."""
     if kind in ignored_types:
-        translation.ignored[kind] += 1
+        translation.ignored[kind] += times
     else:
-        translation.unknown[kind[:64]] += 1
+        translation.unknown[kind[:64]] += times

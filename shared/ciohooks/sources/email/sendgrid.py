@@ -90,6 +90,7 @@ import dataclasses
 import functools
 import re
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Mapping
 
@@ -111,7 +112,7 @@ from ...semantic.email import (
     EmailOpened,
     EmailUnsubscribed,
 )
-from .._translation import EventBatch, build, describe, event_objects, setting_keys
+from .._translation import EventBatch, describe, event_objects, setting_keys
 from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
 from ._policy import (
     BLOCKED,
@@ -374,6 +375,7 @@ class SendGrid(Source):
         self.policy = EmailPolicy.from_settings(self.settings, "SENDGRID")
         self.options = Options.from_settings(self.settings)
         self.source_name = self.full_name()  # the messageId's namespace, read on every event
+        self.policy_types = _policy_types(self.policy)  # the types _skipped_by_policy could leave out
 
     def authenticate(self, request: WebhookRequest) -> None:
         if (key := self.secret_or_open(KEY_SECRET)) is not None:
@@ -389,38 +391,36 @@ class SendGrid(Source):
 
     def translate(self, request: WebhookRequest) -> Translation:
         translation = Translation()
-        events, ignored, policy, rules, options = EVENTS, translation.ignored, self.policy, self.rules, self.options
+        events, policy_types, policy, rules, options = EVENTS, self.policy_types, self.policy, self.rules, self.options
+        not_sent: list[str] = []  # what each event not sent counts as: tallied once, after the loop
         with EventBatch(translation) as batch:
+            add_event, fields_of = batch.add_event, self._fields  # bound once, not once per event
             for index, raw in enumerate(parse_batch(request.body)):
                 kind = raw["event"]
                 if kind not in events:
-                    not_mapped(translation, kind, self.ignored_types)
-                elif kind in _POLICY_TYPES and (skipped := _skipped_by_policy(kind, raw, policy)) is not None:
-                    ignored[skipped] += 1
+                    not_sent.append(kind)
+                elif kind in policy_types and (skipped := _skipped_by_policy(kind, raw, policy)) is not None:
+                    not_sent.append(skipped)
                 elif kind == "bounce" and not raw.get("sg_message_id"):
                     # Documented: asynchronous bounces have no message id, so no email_id (see above).
-                    ignored["bounce:no_sg_message_id"] += 1
+                    not_sent.append("bounce:no_sg_message_id")
                 else:
-                    where = f"event {index} ({kind[:64]})"
-                    batch.add_from(events[kind], where, self._fields, where, kind, raw, rules, options)
+                    add_event(events[kind], index, kind, fields_of, kind, raw, rules, options)
+        for key, times in Counter(not_sent).items():  # in the order first met, as counting in the loop did
+            not_mapped(translation, key, self.ignored_types, times)
         return translation
 
-    def _translate_event(self, index: int, raw: dict[str, Any], rules: IdentityRules, options: Options) -> EmailEvent:
-        """One event, built and validated on its own (``translate`` validates a request's events together)."""
-        kind = raw["event"]
-        where = f"event {index} ({kind})"
-        return build(EVENTS[kind], self._fields(where, kind, raw, rules, options), where)
-
-    def _fields(self, where: str, kind: str, raw: dict[str, Any], rules: IdentityRules, options: Options) -> dict[str, Any]:
-        """What the event's model validates (``_translation.build``), in one pass over the event."""
+    def _fields(self, kind: str, raw: dict[str, Any], rules: IdentityRules, options: Options) -> dict[str, Any]:
+        """What the event's model validates (``_translation.build``), in one pass over the event.
+        A failure does not name the item: ``EventBatch.add_event`` prefixes its name when it records it."""
         try:
             event = typed_fields(raw)
         except ValidationError as error:
-            raise InvalidPayload(f"{where}: {describe(error)}") from None
+            raise InvalidPayload(describe(error)) from None
         get = event.get
         sg_message_id = get("sg_message_id")
         if not sg_message_id:
-            raise InvalidPayload(f"{where}: no sg_message_id, so no email_id")
+            raise InvalidPayload("no sg_message_id, so no email_id")
 
         properties: dict[str, Any] = {"email_id": sg_message_id if options.whole_sg_message_id else x_message_id(sg_message_id)}
         if options.category_as_campaign_name or not options.custom_arg_keys.isdisjoint(raw):  # most events carry no custom args
@@ -445,12 +445,12 @@ class SendGrid(Source):
         elif kind == "group_unsubscribe":
             if get("asm_group_id") is None:
                 # Without the group it would read as a global unsubscribe: not what happened.
-                raise InvalidPayload(f"{where}: no asm_group_id, so no list_id")
+                raise InvalidPayload("no asm_group_id, so no list_id")
             properties["list_id"] = str(event["asm_group_id"])
 
         email = address(event["email"])
         if email is None:
-            raise InvalidPayload(f"{where}: email is not one address")
+            raise InvalidPayload("email is not one address")
         traits: dict[str, Any] = {"email": email}
         if kind in ENGAGEMENT:
             if (ip := get("ip")) is not None:
@@ -460,13 +460,13 @@ class SendGrid(Source):
         try:
             fields: dict[str, Any] = rules.resolve(raw, email)
         except NoIdentity as error:
-            raise InvalidPayload(f"{where}: {error}") from None
+            raise InvalidPayload(str(error)) from None
         sg_event_id = get("sg_event_id")
         fields["messageId"] = ids.message_id(self.source_name, sg_event_id) if sg_event_id else ids.message_id_of_content(self.source_name, raw)
         try:
             fields["timestamp"] = datetime.fromtimestamp(event["timestamp"], UTC)
         except (OverflowError, OSError, ValueError):
-            raise InvalidPayload(f"{where}: timestamp out of range") from None
+            raise InvalidPayload("timestamp out of range") from None
         fields["context"] = {"traits": traits}
         fields["properties"] = properties
         return fields
@@ -481,7 +481,13 @@ def _campaign_name(raw: Mapping[str, Any], event: Mapping[str, Any], options: Op
     return name
 
 
-_POLICY_TYPES = frozenset({"bounce", "group_unsubscribe", "open"})  # the types _skipped_by_policy looks at
+def _policy_types(policy: EmailPolicy) -> frozenset[str]:
+    """The types ``_skipped_by_policy`` can leave out under ``policy`` (the others need no look)."""
+    return frozenset(
+        kind
+        for kind, applies in (("bounce", not policy.blocks_are_bounces), ("group_unsubscribe", not policy.group_unsubscribes_count), ("open", policy.drop_machine_opens))
+        if applies
+    )
 
 
 def _skipped_by_policy(kind: str, raw: Mapping[str, Any], policy: EmailPolicy) -> str | None:
