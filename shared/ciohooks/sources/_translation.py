@@ -130,12 +130,13 @@ def describe(error: ValidationError) -> str:
     return "invalid " + ", ".join(problems)
 
 
-def build(model: type[Event], fields: dict[str, Any], where: str) -> Event:
-    """``model`` validated from ``fields`` in one pass; ``InvalidPayload`` saying where and what."""
+def build(model: type[Event], fields: dict[str, Any], where: str, describe_error: Callable[[ValidationError], str] = describe) -> Event:
+    """``model`` validated from ``fields`` in one pass; ``InvalidPayload`` saying where and what
+    (``describe_error`` words the model's verdict: field paths by default)."""
     try:
         return model.model_validate(fields)
     except ValidationError as error:
-        raise InvalidPayload(f"{where}: {describe(error)}") from None
+        raise InvalidPayload(f"{where}: {describe_error(error)}") from None
 
 
 def sent(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -193,8 +194,9 @@ class EventBatch:
     recorded in ``translation.failed`` with the reason ``build`` gives, the good ones are kept.
     """
 
-    def __init__(self, translation: Translation) -> None:
+    def __init__(self, translation: Translation, describe_error: Callable[[ValidationError], str] = describe) -> None:
         self.translation = translation
+        self.describe_error = describe_error  # how a reason words the model's verdict (``build``)
         self.order: list[type[SemanticEvent]] = []  # the model of each event, in the order added
         self.by_model: dict[type[SemanticEvent], list[tuple[dict[str, Any], Where]]] = {}
         self.fell_back = False  # some type went through the model, which may have refused an event
@@ -261,5 +263,5 @@ class EventBatch:
             where = named if isinstance(named, str) else item_name(*named)
             out.append(None)
             with self.translation.item(where):
-                out[-1] = build(model, fields, where)
+                out[-1] = build(model, fields, where, self.describe_error)
         return out

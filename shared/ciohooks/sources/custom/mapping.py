@@ -26,6 +26,7 @@ from ... import ids
 from ...identity import IdentityRules, NoIdentity
 from ...semantic import SemanticEvent
 from ...timestamps import BadTimestamp, parse_timestamp
+from .._translation import EventBatch
 from ..base import InvalidPayload, Translation
 from . import definition as d
 
@@ -238,24 +239,28 @@ class Mapping:
         items = self.events(document, bindings)
         if items is None:
             return translation
-        for index, item in enumerate(items if isinstance(items, list) else [items]):
-            with translation.item(f"event {index}"):
-                if not isinstance(item, dict):
-                    raise InvalidPayload(f"event {index} is a JSON {type(item).__name__}, not an object")
-                kind = self.type(item, bindings)
-                if isinstance(kind, (int, float)) and not isinstance(kind, bool):
-                    kind = str(kind)
-                if not isinstance(kind, str) or not kind:
-                    raise InvalidPayload(f"event {index} has no event type (/type gives none)")
-                if kind in self.ignored:
-                    translation.ignored[kind[:64]] += 1
-                elif kind not in self.mapped:
-                    translation.unknown[kind[:64]] += 1
-                else:
-                    translation.events.append(self._event(self.mapped[kind], item, bindings, rules, f"event {index} ({kind[:64]})"))
+        # Validated per event type at the end (the plain mirrors), the model's verdict as pointers.
+        with EventBatch(translation, describe_error=_pointers) as batch:
+            for index, item in enumerate(items if isinstance(items, list) else [items]):
+                with translation.item(f"event {index}"):
+                    if not isinstance(item, dict):
+                        raise InvalidPayload(f"event {index} is a JSON {type(item).__name__}, not an object")
+                    kind = self.type(item, bindings)
+                    if isinstance(kind, (int, float)) and not isinstance(kind, bool):
+                        kind = str(kind)
+                    if not isinstance(kind, str) or not kind:
+                        raise InvalidPayload(f"event {index} has no event type (/type gives none)")
+                    if kind in self.ignored:
+                        translation.ignored[kind[:64]] += 1
+                    elif kind not in self.mapped:
+                        translation.unknown[kind[:64]] += 1
+                    else:
+                        rule, where = self.mapped[kind], f"event {index} ({kind[:64]})"
+                        batch.add(rule.model, self._fields(rule, item, bindings, rules, where), where)
         return translation
 
-    def _event(self, rule: MappedEvent, item: dict[str, Any], bindings: dict[str, Any], rules: IdentityRules, where: str) -> SemanticEvent:
+    def _fields(self, rule: MappedEvent, item: dict[str, Any], bindings: dict[str, Any], rules: IdentityRules, where: str) -> dict[str, Any]:
+        """What ``rule.model`` validates for ``item`` (``EventBatch``); ``InvalidPayload`` naming ``where``."""
         try:
             fields: dict[str, Any] = {**self._identity(item, bindings, rules), "messageId": self._message_id(item, bindings)}
             when = (rule.timestamp or self.timestamp)
@@ -268,10 +273,7 @@ class Mapping:
                 fields["context"] = context
         except (InvalidPayload, NoIdentity) as error:
             raise InvalidPayload(f"{where}: {error}") from None
-        try:
-            return rule.model.model_validate(fields)
-        except ValidationError as error:
-            raise InvalidPayload(f"{where}: {_pointers(error)}") from None
+        return fields
 
     def _identity(self, item: dict[str, Any], bindings: dict[str, Any], rules: IdentityRules) -> dict[str, str]:
         metadata = self.metadata(item, bindings) if self.metadata is not None else None
