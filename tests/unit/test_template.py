@@ -725,6 +725,22 @@ def test_sqs_permissions_name_the_queues() -> None:
     assert [s["Resource"] for s in sends] == [[getatt("DeadLetterQueue", "Arn"), getatt("DeliveryQueue", "Arn")]]
 
 
+def test_every_function_that_queues_for_delivery_is_updated_after_deliver() -> None:
+    # A stack update replaces the functions one by one; the writers of DeliveryQueue messages wait
+    # for the reader, so an envelope of a new version is never read by the previous deliver code
+    # (which would dead-letter it until a replay).
+    delivery_queue = str(getatt("DeliveryQueue", "Arn"))
+    writers = [
+        name
+        for name in functions()
+        if name != "DeliverFunction"
+        and any(delivery_queue in {str(r) for r in as_list(s["Resource"])} for s in role_statements(role_of(name)) if "sqs:SendMessage" in as_list(s["Action"]))
+    ]
+    assert sorted(writers) == ["EmailIngestFunction", "MobileIngestFunction", "VideoIngestFunction", "VideoSweepFunction"]
+    for name in writers:
+        assert "DeliverFunction" in as_list(functions()[name].get("DependsOn", [])), name
+
+
 def test_customer_managed_keys_are_used_only_through_their_services() -> None:
     for name in functions():
         decrypt = [s for s in role_statements(role_of(name)) if "kms:Decrypt" in as_list(s["Action"])]
