@@ -260,6 +260,21 @@ def make_http_handler(pipeline: LocalPipeline, inspector: Any = None) -> type[Ba
     return Handler
 
 
+
+def route_list() -> str:
+    """What serve answers, as a provider would call it: each source's methods and route; a source
+    that AWS invokes rather than calls over HTTPS (``Source.transport``) is named apart, since
+    posting to it answers 401 here as on the stack (``make invoke`` feeds it)."""
+    routes, invoked = [], []
+    for name in sources.names():
+        source = sources.load(name)
+        route = "/" + name.split("/", 1)[1]
+        if source.transport == "https":
+            routes.append(f"{'|'.join(source.methods)} {route}")
+        else:
+            invoked.append(f"{route} ({source.transport}: make invoke)")
+    return ", ".join(routes) + ("; not over HTTP: " + ", ".join(invoked) if invoked else "")
+
 def serve(host: str = "127.0.0.1", port: int = 3000, settings: Settings | None = None, inspect: bool | None = None, keys: str | Path | None = None) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     # CloudWatch's EMF lines are for Lambda; on a console they would only clutter the printed calls.
@@ -276,7 +291,7 @@ def serve(host: str = "127.0.0.1", port: int = 3000, settings: Settings | None =
         print(f"  inspector: http://{host}:{server.server_address[1]}/_inspect", file=sys.stderr)
     print(f"  delivery: {pipeline.sink_description}", file=sys.stderr)
     print(f"  queues: {pipeline.queue_description}", file=sys.stderr)
-    print(f"  routes: {', '.join('POST /' + n.split('/', 1)[1] for n in sources.names())}", file=sys.stderr)
+    print(f"  routes: {route_list()}", file=sys.stderr)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -699,3 +699,13 @@ def test_sign_puts_a_valid_sns_url_in_samples_that_have_none(key, cert) -> None:
 def test_catalog_loads_this_source() -> None:
     assert load(NAME) is Ses is SOURCE
     assert Ses.methods == ("POST",) and Ses.ack_status == 200
+
+
+def test_serve_lists_the_eventbridge_source_apart_and_each_route_with_its_methods():
+    from ciohooks.local import route_list
+
+    listed = route_list()
+    routes, _, apart = listed.partition("; not over HTTP: ")
+    assert apart == "/ses-eventbridge (eventbridge: make invoke)"
+    assert "/ses-eventbridge" not in routes
+    assert "POST /ses" in routes.split(", ") and "GET /adjust" in routes.split(", ") and "GET|POST /appsflyer" in routes.split(", ")
