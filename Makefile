@@ -75,9 +75,10 @@ golden: $(VENV)/.installed
 
 # Random fuzzing on demand: fresh draws and many more of them (the "fuzz" hypothesis profile,
 # tests/conftest.py). The test suite runs the same properties derandomized. Add what it finds to
-# tests/security/test_fuzz_routes.py as an @example.
+# the test as an @example: every route (test_fuzz_routes.py), and msgspec answering as json.loads
+# (test_json_parsing.py).
 fuzz: $(VENV)/.installed
-	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/security/test_fuzz_routes.py -q
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/security/test_fuzz_routes.py tests/unit/test_json_parsing.py -q
 
 # Benchmarks run on demand, never in the test suite: ratios measured in one run (docs/PERFORMANCE.md).
 bench: setup
