@@ -237,6 +237,35 @@ def single_event_latency(requests: int) -> dict:
     return {"requests": requests, "p50_ms": took[len(took) // 2] * 1000, "p90_ms": took[int(len(took) * 0.9)] * 1000, "p99_ms": took[int(len(took) * 0.99)] * 1000}
 
 
+def sparkpost_batch(size: int = 1000) -> bytes:
+    """A large SparkPost POST: the events of SparkPost's documented samples, repeated with unique
+    event ids (SparkPost batches up to a thousand events per POST)."""
+    samples = []
+    for path in sorted((REPO / "events/samples/email/sparkpost").glob("*.json")):
+        if not path.name.endswith(".meta.json"):
+            samples.extend(json.loads(path.read_text()))
+    batch = []
+    for i in range(size):
+        item = json.loads(json.dumps(samples[i % len(samples)]))
+        for event in item.get("msys", {}).values():
+            if isinstance(event, dict) and "event_id" in event:
+                event["event_id"] = f"bench-{i}"
+        batch.append(item)
+    return json.dumps(batch).encode()
+
+
+def mandrill_batch(size: int = 1000) -> bytes:
+    """A large Mandrill POST (form-encoded ``mandrill_events``): the events of django-anymail's
+    Mandrill samples, each one second later than the one before (Mandrill's messageId counts ``ts``)."""
+    from urllib.parse import parse_qs, urlencode
+
+    samples = []
+    for path in sorted((REPO / "events/samples/email/mandrill").glob("*.form")):
+        samples.extend(json.loads(parse_qs(path.read_text())["mandrill_events"][0]))
+    events = [dict(event, ts=event["ts"] + i) if "ts" in event else event for i, event in ((i, samples[i % len(samples)]) for i in range(size))]
+    return urlencode({"mandrill_events": json.dumps(events)}).encode()
+
+
 def throughput(seconds: float) -> dict:
     from ciohooks import sources
     from ciohooks.config import Settings
@@ -245,7 +274,11 @@ def throughput(seconds: float) -> dict:
     from ciohooks.samples import local_keys, sample_files, sample_request
 
     settings = Settings(local_keys(REPO / "events" / "keys"))
-    cases: list[tuple[str, WebhookRequest]] = [("email/sendgrid (1,000-event POST)", WebhookRequest("POST", "/sendgrid", sendgrid_batch(), {"content-type": "application/json"}))]
+    cases: list[tuple[str, WebhookRequest]] = [
+        ("email/sendgrid (1,000-event POST)", WebhookRequest("POST", "/sendgrid", sendgrid_batch(), {"content-type": "application/json"})),
+        ("email/sparkpost (1,000-event POST)", WebhookRequest("POST", "/sparkpost", sparkpost_batch(), {"content-type": "application/json"})),
+        ("email/mandrill (1,000-event POST)", WebhookRequest("POST", "/mandrill", mandrill_batch(), {"content-type": "application/x-www-form-urlencoded"})),
+    ]
     for name in sources.names():
         source = sources.load(name)
         samples = sample_files(REPO / "events" / "samples" / name)

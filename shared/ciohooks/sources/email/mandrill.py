@@ -81,7 +81,7 @@ from ...semantic.email import (
     EmailUnsubscribed,
 )
 from .. import _credentials as credentials
-from .._translation import email_event, text_or_none, timestamp_of
+from .._translation import EventBatch, email_fields, text_or_none, timestamp_of
 from ..base import InvalidPayload, Reply, Source, Translation, Unauthorized
 from ._policy import DELAYED, NEVER_SENT, NOT_YET_SENT, SOFT_BOUNCE, EmailPolicy, not_mapped
 
@@ -169,18 +169,20 @@ class Mandrill(Source):
         if not isinstance(events, list):
             raise InvalidPayload(f"mandrill_events is a JSON {type(events).__name__}, not an array")
         translation = Translation()
-        for index, event in enumerate(events):
-            with translation.item(f"event {index}"):
-                kind = _kind(index, event)
-                if kind not in EVENTS:
-                    not_mapped(translation, kind, self.ignored_types)
-                elif kind == "soft_bounce" and not self.policy.soft_bounces_are_bounces:
-                    translation.ignored["soft_bounce:soft"] += 1
-                else:
-                    translation.events.append(self._event(index, kind, event, self.rules))
+        with EventBatch(translation) as batch:  # validated per event type when the loop is done
+            for index, event in enumerate(events):
+                with translation.item(f"event {index}"):
+                    kind = _kind(index, event)
+                    if kind not in EVENTS:
+                        not_mapped(translation, kind, self.ignored_types)
+                    elif kind == "soft_bounce" and not self.policy.soft_bounces_are_bounces:
+                        translation.ignored["soft_bounce:soft"] += 1
+                    else:
+                        batch.add(EVENTS[kind], self._fields(index, kind, event, self.rules), f"event {index} ({kind})")
         return translation
 
-    def _event(self, index: int, kind: str, event: Mapping[str, Any], rules: IdentityRules) -> EmailEvent:
+    def _fields(self, index: int, kind: str, event: Mapping[str, Any], rules: IdentityRules) -> dict[str, Any]:
+        """What the event's model validates (``EventBatch``)."""
         where = f"event {index} ({kind})"
         msg = event.get("msg") if isinstance(event.get("msg"), dict) else {}
         recipient = address(msg.get("email"))
@@ -207,7 +209,7 @@ class Mandrill(Source):
             raise InvalidPayload(f"{where}: {error}") from None
         qualifiers = [kind, str(event.get("ts"))] + ([str(event.get("url"))] if kind == "click" else [])
         message_id = ids.message_id(self.full_name(), email_id, *qualifiers)
-        return email_event(EVENTS[kind], identity, message_id, timestamp, properties, traits, where)
+        return email_fields(identity, message_id, timestamp, properties, traits)
 
 
 def _kind(index: int, event: Any) -> str:

@@ -102,7 +102,7 @@ from ...semantic.email import (
     EmailUnsubscribed,
 )
 from .. import _credentials as credentials
-from .._translation import email_event, load_json, text_or_none, timestamp_of
+from .._translation import EventBatch, email_fields, load_json, text_or_none, timestamp_of
 from ..base import InvalidPayload, Reply, Source, Translation, Unauthorized
 from ._policy import (
     BLOCKED,
@@ -240,17 +240,18 @@ class SparkPost(Source):
 
     def translate(self, request: WebhookRequest) -> Translation:
         translation = Translation()
-        for index, msys in enumerate(parse_batch(request.body)):
-            with translation.item(f"event {index}"):
-                kind, event = _typed(index, msys)
-                if kind not in EVENTS:
-                    not_mapped(translation, kind, self.ignored_types)
-                elif (skipped := self._skipped(index, kind, event, self.policy, self.open_types)) is not None:
-                    translation.ignored[skipped] += 1
-                elif (built := self._event(index, kind, event, EVENTS[kind], self.rules, self.id_field)) is None:
-                    translation.ignored[f"{kind}:no_rcpt_to"] += 1  # documented absence (see the docstring)
-                else:
-                    translation.events.append(built)
+        with EventBatch(translation) as batch:  # validated per event type when the loop is done
+            for index, msys in enumerate(parse_batch(request.body)):
+                with translation.item(f"event {index}"):
+                    kind, event = _typed(index, msys)
+                    if kind not in EVENTS:
+                        not_mapped(translation, kind, self.ignored_types)
+                    elif (skipped := self._skipped(index, kind, event, self.policy, self.open_types)) is not None:
+                        translation.ignored[skipped] += 1
+                    elif (fields := self._fields(index, kind, event, self.rules, self.id_field)) is None:
+                        translation.ignored[f"{kind}:no_rcpt_to"] += 1  # documented absence (see the docstring)
+                    else:
+                        batch.add(EVENTS[kind], fields, f"event {index} ({kind})")
         return translation
 
     def _skipped(self, index: int, kind: str, event: Mapping[str, Any], policy: EmailPolicy, open_types: frozenset[str]) -> str | None:
@@ -275,7 +276,8 @@ class SparkPost(Source):
                 return f"{kind}:prefetched"
         return None
 
-    def _event(self, index: int, kind: str, event: Mapping[str, Any], semantic: type[EmailEvent], rules: IdentityRules, id_field: str) -> EmailEvent | None:
+    def _fields(self, index: int, kind: str, event: Mapping[str, Any], rules: IdentityRules, id_field: str) -> dict[str, Any] | None:
+        """What the event's model validates (``EventBatch``); None for a documented absence."""
         where = f"event {index} ({kind})"
         recipient = address(event.get("rcpt_to")) or address(event.get("raw_rcpt_to"))
         meta = event.get("rcpt_meta")
@@ -315,7 +317,7 @@ class SparkPost(Source):
             if isinstance(event_id, str) and event_id
             else ids.message_id_of_content(self.full_name(), event)
         )
-        return email_event(semantic, identity, message_id, timestamp, properties, traits, where)
+        return email_fields(identity, message_id, timestamp, properties, traits)
 
 
 def _typed(index: int, msys: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
