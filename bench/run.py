@@ -297,8 +297,13 @@ def throughput(seconds: float) -> dict:
     for label, request in cases:
         source = sources.load(label.split(" ")[0])(settings)
         events = len(translate(source, request).events)
+        # The source module's caches are emptied before each loop: a source that keeps what it
+        # decoded of a body for the rest of the request (Mandrill's form) decodes it once per loop.
+        caches = [value.cache_clear for value in vars(sys.modules[type(source).__module__]).values() if hasattr(value, "cache_clear")]
         loops, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
+            for clear in caches:
+                clear()
             [e.to_cio() for e in translate(source, request).events]
             loops += 1
         per_request = (time.perf_counter() - start) / loops
