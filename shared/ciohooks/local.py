@@ -260,7 +260,6 @@ def make_http_handler(pipeline: LocalPipeline, inspector: Any = None) -> type[Ba
     return Handler
 
 
-
 def route_list() -> str:
     """What serve answers, as a provider would call it: each source's methods and route; a source
     that AWS invokes rather than calls over HTTPS (``Source.transport``) is named apart, since
@@ -274,6 +273,7 @@ def route_list() -> str:
         else:
             invoked.append(f"{route} ({source.transport}: make invoke)")
     return ", ".join(routes) + ("; not over HTTP: " + ", ".join(invoked) if invoked else "")
+
 
 def serve(host: str = "127.0.0.1", port: int = 3000, settings: Settings | None = None, inspect: bool | None = None, keys: str | Path | None = None) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")

@@ -116,7 +116,7 @@ def loads_json(data: bytes | str, parse_int: Callable[[str], Any] | None = None)
 
     Parsed by msgspec first (twice as fast as ``json.loads`` on a webhook batch): on everything it
     reads it gives what ``json.loads`` gives (integers of any size exact, the last of repeated keys,
-    tests/unit/test_request.py compares the two on every sample and on seeded random bodies), and
+    tests/unit/test_json_parsing.py compares the two on every sample and on seeded random bodies), and
     whatever it refuses goes to ``json.loads``, whose answer, value or error, stands."""
     if too_deep(data):
         raise UnreadableJson(f"nested deeper than {MAX_JSON_DEPTH} levels")

@@ -5,7 +5,6 @@ brew, no Playwright), so nothing is installed."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from pathlib import Path
 
 import pytest
 

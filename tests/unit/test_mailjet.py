@@ -46,7 +46,6 @@ def basic(credentials: str) -> str:
 
 
 def test_sent_is_delivered_with_the_exact_message_id() -> None:
-    raw = json.loads(sample("sent.json"))
     assert one(sample("sent.json")) == {
         "type": "track",
         "event": "Email Delivered",

@@ -63,7 +63,6 @@ def event(name: str, **data: Any) -> dict[str, Any]:
 
 
 def test_delivered_exactly() -> None:
-    raw = json.loads(sample("delivered.json"))
     assert one(sample("delivered.json")) == {
         "type": "track",
         "event": "Email Delivered",

@@ -124,12 +124,11 @@ def _plain_model(model: type[BaseModel], top: bool = False) -> Any:
     for decorator in decorators.model_validators.values():
         if decorator.info.mode != "after":
             raise Unsupported(f"{model.__name__} has a {decorator.info.mode} model validator")
-        if decorator.func is _ONE_IDENTITY:
-            if not top:
-                raise Unsupported(f"{model.__name__} is an event inside an event")
-            continue  # asked of the whole list by PlainAdapter
-        else:
+        if decorator.func is not _ONE_IDENTITY:
             after.append(AfterValidator(functools.partial(_after, decorator.func, _view_class(model))))
+        elif not top:  # the identity rule belongs to an event, never to a part of one
+            raise Unsupported(f"{model.__name__} is an event inside an event")
+        # else: PlainAdapter asks the identity rule of the whole list
     return Annotated[(plain, *after)] if after else plain
 
 

@@ -183,12 +183,12 @@ class Mandrill(Source):
                     elif kind == "soft_bounce" and not self.policy.soft_bounces_are_bounces:
                         translation.ignored["soft_bounce:soft"] += 1
                     else:
-                        batch.add(EVENTS[kind], self._fields(index, kind, event, self.rules), f"event {index} ({kind})")
+                        where = f"event {index} ({kind})"
+                        batch.add(EVENTS[kind], self._fields(where, kind, event, self.rules), where)
         return translation
 
-    def _fields(self, index: int, kind: str, event: Mapping[str, Any], rules: IdentityRules) -> dict[str, Any]:
+    def _fields(self, where: str, kind: str, event: Mapping[str, Any], rules: IdentityRules) -> dict[str, Any]:
         """What the event's model validates (``EventBatch``)."""
-        where = f"event {index} ({kind})"
         msg = event.get("msg") if isinstance(event.get("msg"), dict) else {}
         recipient = address(msg.get("email"))
         if recipient is None:

@@ -244,14 +244,15 @@ class SparkPost(Source):
             for index, msys in enumerate(parse_batch(request.body)):
                 with translation.item(f"event {index}"):
                     kind, event = _typed(index, msys)
+                    where = f"event {index} ({kind})"
                     if kind not in EVENTS:
                         not_mapped(translation, kind, self.ignored_types)
                     elif (skipped := self._skipped(index, kind, event, self.policy, self.open_types)) is not None:
                         translation.ignored[skipped] += 1
-                    elif (fields := self._fields(index, kind, event, self.rules, self.id_field)) is None:
+                    elif (fields := self._fields(where, kind, event, self.rules, self.id_field)) is None:
                         translation.ignored[f"{kind}:no_rcpt_to"] += 1  # documented absence (see the docstring)
                     else:
-                        batch.add(EVENTS[kind], fields, f"event {index} ({kind})")
+                        batch.add(EVENTS[kind], fields, where)
         return translation
 
     def _skipped(self, index: int, kind: str, event: Mapping[str, Any], policy: EmailPolicy, open_types: frozenset[str]) -> str | None:
@@ -276,9 +277,8 @@ class SparkPost(Source):
                 return f"{kind}:prefetched"
         return None
 
-    def _fields(self, index: int, kind: str, event: Mapping[str, Any], rules: IdentityRules, id_field: str) -> dict[str, Any] | None:
+    def _fields(self, where: str, kind: str, event: Mapping[str, Any], rules: IdentityRules, id_field: str) -> dict[str, Any] | None:
         """What the event's model validates (``EventBatch``); None for a documented absence."""
-        where = f"event {index} ({kind})"
         recipient = address(event.get("rcpt_to")) or address(event.get("raw_rcpt_to"))
         meta = event.get("rcpt_meta")
         if recipient is None and not (kind in AMP and _has_user_id(rules, meta)):
