@@ -225,10 +225,16 @@ def _errors_of(response: requests.Response) -> list[Any]:
         data = response.json()
     except ValueError:
         return []
-    errors = data.get("meta", {}).get("errors") if isinstance(data, dict) and isinstance(data.get("meta"), dict) else None
+    errors = _meta_errors(data)
     if errors is None and isinstance(data, dict):
         errors = data.get("errors")
     return errors if isinstance(errors, list) else []
+
+
+def _meta_errors(data: Any) -> Any:
+    """``meta.errors`` of a JSON answer, whatever shape the answer has (None when there is none)."""
+    meta = data.get("meta") if isinstance(data, dict) else None
+    return meta.get("errors") if isinstance(meta, dict) else None
 
 
 def _named_failures(errors: list[Any], pack: list[_Packed]) -> dict[int, str]:
@@ -256,10 +262,10 @@ def _named_failures(errors: list[Any], pack: list[_Packed]) -> dict[int, str]:
 def _error_text(response: requests.Response) -> str:
     try:
         data = response.json()
-        errors = data.get("meta", {}).get("errors") if isinstance(data, dict) else None
-        text = "; ".join(str(e) for e in errors) if errors else json.dumps(data)[:300]
     except ValueError:
-        text = response.text[:300] or response.reason or ""
+        return redact(response.text[:300] or response.reason or "")
+    errors = _meta_errors(data)
+    text = "; ".join(str(e) for e in errors) if isinstance(errors, list) and errors else json.dumps(data)[:300]
     return redact(text)
 
 

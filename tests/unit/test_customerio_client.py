@@ -236,3 +236,12 @@ def test_an_error_quoting_the_message_id_names_its_event():
     session = ScriptedSession(reply, reply)
     result = client(session).send([event(n) for n in range(8)])
     assert len(session.calls) == 2 and [r.event["messageId"] for r in result.rejected] == ["m4"]
+
+
+@pytest.mark.parametrize("answer", [{"meta": ["not an object"]}, {"meta": {"errors": "one string"}}, ["a list"], "text"])
+def test_a_400_of_any_shape_is_a_refusal_not_an_exception(answer):
+    # send() never raises (the module's promise): an answer whose meta is not an object once did.
+    session = ScriptedSession(*[FakeResponse(400, answer)] * 3)
+    result = client(session).send([event(1)])
+    assert [r.event["messageId"] for r in result.rejected] == ["m1"]
+    assert result.rejected[0].reason.startswith("Customer.io answered 400: ")
