@@ -152,7 +152,9 @@ class Deliverer:
         for message in messages:
             report.oldest_age_seconds = max(report.oldest_age_seconds, self._clock() - (message.sent_at or self._clock()))
             try:
-                if deadline is not None and time.monotonic() > deadline:
+                # Opening may read a claim-checked body (S3) before the send deadline, and dead-letter
+                # the message after it, within the settle reserve.
+                if deadline is not None and time.monotonic() > deadline - budgets.S3_GET.worst_case_seconds():
                     raise TimeoutError("no time left in this invocation")
                 item = self._open(message, report)
             except Exception as error:  # one message's failure is that message's alone
@@ -192,12 +194,18 @@ class Deliverer:
             return _Pending(message, envelope, [e for e in envelope.events or [] if e.get("messageId") not in excluded])
         try:
             source = self._source(envelope.source)
-            translation = translate(source, WebhookRequest.from_dict(envelope.request or {}))
+        except KeyError:
+            self._dead_letter(envelope.failed("translate", f"unknown source: {envelope.source[:64]!r}", message.receive_count), message, report)
+            return None
+        try:
+            request = WebhookRequest.from_dict(envelope.request or {})
+        except Exception as error:  # noqa: BLE001 - a stored request no code can read: kept, not retried forever
+            self._dead_letter(envelope.failed("translate", f"stored request unreadable ({error.__class__.__name__})", message.receive_count), message, report)
+            return None
+        try:
+            translation = translate(source, request)
         except UntranslatableError as error:
             self._dead_letter(envelope.failed("translate", error.reason, message.receive_count), message, report)
-            return None
-        except KeyError as error:
-            self._dead_letter(envelope.failed("translate", f"unknown source: {error}", message.receive_count), message, report)
             return None
         # What was already sent from this request is left out; what still does not translate is kept
         # (dead-lettered once the message is done, so a retried message does not keep it twice).
@@ -247,6 +255,9 @@ class Deliverer:
     def _settle(self, item: _Pending, report: DeliveryReport, deadline: float | None) -> None:
         self._settle_events(item, report, deadline)
         if item.kept is not None and item.message.message_id not in report.retry:
+            if not self._in_time(deadline):
+                self._retry(item.message, report)
+                return
             failure = item.kept.failure
             self._dead_letter(item.kept.failed("translate", failure.error if failure else "", item.message.receive_count), item.message, report)
 
@@ -272,21 +283,23 @@ class Deliverer:
                 return
             report.requeued += 1
             item.unsent = []
-        failed = [(event, reason) for event, reason in item.rejected]
+        failed = list(item.rejected)
         if item.unsent:  # past the horizon
             why = f"not delivered within the retry horizon of {self.policy.horizon_text()}: {report.last_error or 'no answer'}"
             failed += [(event, why) for event in item.unsent]
         if failed:
             failed_ids = {e.get("messageId") for e, _ in failed}
             reasons = "; ".join(sorted({reason for _, reason in failed}))
-            dead = envelope.model_copy(update={"kind": "events", "events": [e for e, _ in failed], "exclude_ids": _ids(ids - failed_ids, envelope)})
             if not self._in_time(deadline):
                 self._retry(message, report)
                 return
+            dead = envelope.model_copy(update={"kind": "events", "events": [e for e, _ in failed], "exclude_ids": _ids(ids - failed_ids, envelope)})
             self._dead_letter(dead.failed("deliver", reasons, message.receive_count), message, report)
 
     def _in_time(self, deadline: float | None) -> bool:
-        return deadline is None or deadline - time.monotonic() > budgets.SQS_DELIVER.worst_case_seconds()
+        """Time for one more put before ``deadline``: a SendMessage, and a PutObject when the
+        envelope is claim-checked."""
+        return deadline is None or deadline - time.monotonic() > budgets.DELIVER_SETTLE_SECONDS
 
     def _put(self, queue: Any, envelope: Envelope, message: InboundMessage, what: str) -> bool:
         if queue is None:
@@ -294,8 +307,8 @@ class Deliverer:
             return False
         try:
             queue.put(envelope)
-        except Exception as error:
-            logger.error("could not %s message %s: %s", what, message.message_id, error)
+        except Exception as error:  # the class only: an unforeseen error's text may quote the envelope
+            logger.error("could not %s message %s (%s)", what, message.message_id, error.__class__.__name__)
             return False
         return True
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime
 from pathlib import Path
-
-import random
+from types import SimpleNamespace
 
 import pytest
 
+from ciohooks import budgets
+from ciohooks import deliver as deliver_module
 from ciohooks.config import ConfigurationError, Settings
 from ciohooks.customerio import Rejected, SendResult
 from ciohooks.deliver import DeliverApp, Deliverer, InboundMessage, RetryPolicy
@@ -219,17 +221,57 @@ def test_a_foreign_message_is_dead_lettered_whole_at_once():
     assert report.retry == set() and [m.body for m in dead.receive()] == ["hello"]
 
 
-def test_a_poison_record_among_100_fails_alone(caplog):
+@pytest.mark.parametrize("seconds_left, dead_lettered", [(20.0, True), (8.0, False)])
+def test_a_dead_letter_starts_only_with_time_for_a_whole_put(monkeypatch, seconds_left, dead_lettered):
+    # A put may be a SendMessage and a PutObject (a claim-checked envelope): 9.5 s at worst. When
+    # sending leaves 8 s (more than the SendMessage alone), the message is retried, not cut off mid-put.
+    now = [1000.0]
+    monkeypatch.setattr(deliver_module, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    send_deadline = 1030.0
+    function_ends = send_deadline + budgets.DELIVER_SETTLE_SECONDS
+
+    class SlowSink(RecordingSink):
+        def send(self, events, deadline=None):
+            now[0] = function_ends - seconds_left  # the Customer.io request took this long
+            return super().send(events, deadline)
+
+    dead = MemoryQueue()
+    report = deliverer(SlowSink(refuse={"m2"}), dead).deliver([message("q1", events_envelope(1, 2))], deadline=send_deadline)
+    assert (dead.approximate_depth() == 1) is dead_lettered
+    assert report.retry == (set() if dead_lettered else {"q1"})
+
+
+def test_a_poison_record_among_100_fails_alone(caplog, monkeypatch):
     good = [message(f"q{n}", events_envelope(n)) for n in range(99)]
-    # A stored request whose received_at is not a date: WebhookRequest.from_dict raises ValueError.
-    poison = Envelope(kind="request", source="email/sendgrid", received_at=NOW, request={**SENDGRID_REQUEST, "received_at": "yesterday"})
+    # Its body cannot be fetched (say S3 is unreachable): a passing fault, so the message is retried.
+    poison = InboundMessage("poison", "poison-pointer", 1, receipt="receipt-poison")
+
+    def unreachable(body, claim_check):
+        if body == "poison-pointer":
+            raise RuntimeError("S3 unreachable")
+        return body
+
+    monkeypatch.setattr(deliver_module, "resolve", unreachable)
     sink, delivery = RecordingSink(), BackoffQueue()
-    report = deliverer(sink, delivery=delivery).deliver(good[:50] + [message("poison", poison)] + good[50:])
+    report = deliverer(sink, delivery=delivery).deliver(good[:50] + [poison] + good[50:])
     assert report.retry == {"poison"} and report.delivered == 99 and len(sink.calls) == 1
     assert list(delivery.visibility) == ["receipt-poison"]
     (line,) = [r.getMessage() for r in caplog.records if "poison" in r.getMessage()]
-    assert line.startswith("message poison failed before delivery; it will be retried: ValueError: Invalid isoformat string: 'yesterday' at request.py:")
-    assert line.endswith(" in from_dict")
+    assert line.startswith("message poison failed before delivery; it will be retried: RuntimeError: S3 unreachable at test_deliver.py:")
+    assert line.endswith(" in unreachable")
+
+
+def test_a_stored_request_no_code_can_read_is_kept_whole_not_retried():
+    # A stored request whose received_at is not a date: WebhookRequest.from_dict raises ValueError.
+    # Retrying cannot change it; the DLQ keeps it whole for a replay with a fixed reader.
+    good = [message(f"q{n}", events_envelope(n)) for n in range(3)]
+    unreadable = Envelope(kind="request", source="email/sendgrid", received_at=NOW, request={**SENDGRID_REQUEST, "received_at": "yesterday"})
+    sink, dead = RecordingSink(), MemoryQueue()
+    report = deliverer(sink, dead=dead).deliver(good[:1] + [message("unreadable", unreadable)] + good[1:])
+    assert report.retry == set() and report.delivered == 3
+    (letter,) = letters(dead)
+    assert letter.request == unreadable.request and letter.failure.stage == "translate"
+    assert letter.failure.error == "stored request unreadable (ValueError)"
 
 
 def test_a_sink_that_raises_fails_only_the_message_that_caused_it():

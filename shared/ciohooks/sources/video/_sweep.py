@@ -67,7 +67,8 @@ class Sweep:
                 report.events += self._source(key).sweep_session(key, now_ms, self.delivery_queue.put)
             except Exception as error:  # one session's trouble must not stop the others; next run retries
                 report.failed += 1
-                logger.error("video sweep: a session could not be swept (%s: %s)", error.__class__.__name__, error)
+                # The class only: an error's text (a pydantic one above all) may quote the session's values.
+                logger.error("video sweep: a session could not be swept (%s)", error.__class__.__name__)
         if report.sessions:
             logger.info("video sweep", extra={"sessions": report.sessions, "events": report.events, "failed": report.failed})
         return report
