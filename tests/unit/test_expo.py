@@ -111,10 +111,21 @@ def test_unknown_platforms_leave_the_device_type_out(platform: Any) -> None:
     assert translate({"receipts": [item]})[0][0]["context"] == {"device": {"token": PUSH_TOKEN}}
 
 
-@pytest.mark.parametrize("error", ["MessageTooBig", "MessageRateExceeded", "MismatchSenderId", "InvalidCredentials"])
+# Every other code expo-server-sdk-node types for an error ticket or receipt (src/ExpoClient.ts:
+# ExpoPushErrorTicket = ExpoPushErrorReceipt), and MismatchSenderId from Expo's push docs.
+OTHER_ERRORS = ["MessageTooBig", "MessageRateExceeded", "MismatchSenderId", "InvalidCredentials", "DeveloperError", "ExpoError", "ProviderError"]
+
+
+@pytest.mark.parametrize("error", OTHER_ERRORS)
 def test_other_receipt_errors_are_counted_by_error(error: str) -> None:
     item = receipt_item(receipt={"status": "error", "message": "...", "details": {"error": error}})
     assert translate({"receipts": [item]}) == ([], Counter({f"receipt:{error}": 1}))
+
+
+@pytest.mark.parametrize("error", OTHER_ERRORS)
+def test_error_tickets_carry_the_same_codes_and_are_counted_not_kept(error: str) -> None:
+    item = receipt_item(ticket={"status": "error", "message": "...", "details": {"error": error}})
+    assert translate({"tickets": [item]}) == ([], Counter({f"ticket:{error}": 1}))
 
 
 def test_an_error_without_details_is_counted() -> None:

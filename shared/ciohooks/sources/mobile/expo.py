@@ -81,13 +81,22 @@ PLATFORMS = frozenset({"ios", "android"})
 TOKEN_IN_MESSAGE = re.compile(r"Expo(?:nent)?PushToken\[[^\]]+\]")
 
 MAPPED: dict[str, str] = {f"{field}:{DEVICE_NOT_REGISTERED}": DeviceDeleted.name for _, field in KINDS}
+# The error codes of a ticket or a receipt other than DeviceNotRegistered (expo-server-sdk-node,
+# src/ExpoClient.ts: ExpoPushErrorTicket = ExpoPushErrorReceipt; MismatchSenderId from Expo's
+# push docs): none says the device is gone.
+OTHER_ERRORS: dict[str, str] = {
+    "MessageTooBig": "the payload was too large: a sending bug, not a device change",
+    "MessageRateExceeded": "too many messages to one device: back off, the device is fine",
+    "MismatchSenderId": "FCM credentials do not match: a configuration fault, not a device change",
+    "InvalidCredentials": "the app's push credentials are invalid: a configuration fault",
+    "DeveloperError": "the message was built wrong: a sending bug, not a device change",
+    "ExpoError": "Expo failed to handle the message: nothing says the device is gone",
+    "ProviderError": "Apple or Google failed to handle the message: nothing says the device is gone",
+}
 IGNORED: dict[str, str] = {
     "ticket:ok": "Expo accepted the message: nothing to change",
     "receipt:ok": "Apple or Google accepted the message: nothing to change",
-    "receipt:MessageTooBig": "the payload was too large: a sending bug, not a device change",
-    "receipt:MessageRateExceeded": "too many messages to one device: back off, the device is fine",
-    "receipt:MismatchSenderId": "FCM credentials do not match: a configuration fault, not a device change",
-    "receipt:InvalidCredentials": "the app's push credentials are invalid: a configuration fault",
+    **{f"{field}:{code}": reason for _, field in KINDS for code, reason in OTHER_ERRORS.items()},
     "ticket:error": "an error ticket without an error code: nothing says the device is gone",
     "receipt:error": "an error receipt without an error code: nothing says the device is gone",
     **{f"errors:{code}": "the whole request to Expo failed: it names no device" for code in (
