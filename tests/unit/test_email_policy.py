@@ -9,7 +9,8 @@ from hypothesis import given, strategies as st
 
 from ciohooks.identity import IdentityRules, NoIdentity, address, parsed_address
 from ciohooks.sources import Translation, load, names
-from ciohooks.sources.email._policy import SUPPRESSED_BOUNCE_SUBTYPES, EmailPolicy, not_mapped
+from ciohooks.sources._translation import not_mapped
+from ciohooks.sources.email._policy import SUPPRESSED_BOUNCE_SUBTYPES, EmailPolicy
 
 EMAIL_SOURCES = [name for name in names() if name.startswith("email/")]
 

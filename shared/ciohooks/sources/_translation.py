@@ -94,6 +94,16 @@ def event_objects(body: bytes, *, single: bool) -> list[dict[str, Any]]:
 _DICT, _STR = frozenset({dict}), frozenset({str})
 
 
+def not_mapped(translation: Translation, kind: str, ignored_types: Mapping[str, str], times: int = 1) -> None:
+    """Count an event type the source does not map (``times`` events of it): ``ignored`` when it is
+    one of the source's ``ignored_types`` (deliberately not sent), else ``unknown`` (kept: the
+    request goes to the DLQ so a later version can replay it)."""
+    if kind in ignored_types:
+        translation.ignored[kind] += times
+    else:
+        translation.unknown[kind[:64]] += times
+
+
 def text_or_none(value: Any) -> str | None:
     """``value`` when it is a non-empty string, else None (a field sent empty counts as not sent)."""
     return value if isinstance(value, str) and value else None

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Callable
 
 from pydantic import ValidationError
@@ -25,8 +24,7 @@ from pydantic import ValidationError
 from ... import ids
 from ...identity import IdentityRules, NoIdentity
 from ...semantic import SemanticEvent
-from ...timestamps import BadTimestamp, parse_timestamp
-from .._translation import EventBatch
+from .._translation import EventBatch, not_mapped, timestamp_of
 from ..base import InvalidPayload, Translation
 from . import definition as d
 
@@ -250,10 +248,8 @@ class Mapping:
                         kind = str(kind)
                     if not isinstance(kind, str) or not kind:
                         raise InvalidPayload(f"event {index} has no event type (/type gives none)")
-                    if kind in self.ignored:
-                        translation.ignored[kind[:64]] += 1
-                    elif kind not in self.mapped:
-                        translation.unknown[kind[:64]] += 1
+                    if kind not in self.mapped:
+                        not_mapped(translation, kind, self.ignored)
                     else:
                         rule, where = self.mapped[kind], f"event {index} ({kind[:64]})"
                         batch.add(rule.model, self._fields(rule, item, bindings, rules, where), where)
@@ -265,7 +261,7 @@ class Mapping:
             fields: dict[str, Any] = {**self._identity(item, bindings, rules), "messageId": self._message_id(item, bindings)}
             when = (rule.timestamp or self.timestamp)
             if when is not None and (stamp := when(item, bindings)) is not None:
-                fields["timestamp"] = _timestamp(stamp, when.pointer)
+                fields["timestamp"] = timestamp_of(stamp, when.pointer)
             properties = {name: value for name, expression in rule.properties if (value := expression(item, bindings)) is not None}
             if properties or "properties" in rule.model.model_fields and rule.model.model_fields["properties"].is_required():
                 fields["properties"] = properties
@@ -311,9 +307,3 @@ def _evaluate_tree(tree: dict[str, Any], item: Any, bindings: dict[str, Any]) ->
             out[key] = value
     return out
 
-
-def _timestamp(value: Any, pointer: str) -> datetime:
-    try:
-        return parse_timestamp(value)
-    except BadTimestamp as error:
-        raise InvalidPayload(f"{pointer}: {error}") from None

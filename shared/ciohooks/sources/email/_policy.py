@@ -18,12 +18,10 @@ value not listed raises ``ConfigurationError`` naming the setting.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ...config import ConfigurationError
-from ..base import Translation
 
 CHOICES = {
     "SOFT_BOUNCES": ("ignore", "bounce"),
@@ -47,10 +45,10 @@ MACHINE_OPEN_DROPPED = "a machine or proxy open, and EMAIL_MACHINE_OPENS (or <NA
 GROUP_UNSUBSCRIBE_OFF = "a group, topic or list unsubscribe, and EMAIL_GROUP_UNSUBSCRIBES (or <NAME>_GROUP_UNSUBSCRIBES) is ignore"
 SEVERAL_RECIPIENTS = "the provider does not say which of the message's several recipients acted: not attributed to a guess"
 NO_RECIPIENT = "names nobody: no recipient address and no user id in its metadata"
-MACHINE_OPEN_PROPERTY = "machine_open"
+MACHINE_OPEN_PROPERTY = "machine_open"  # the one property that flags a machine or proxy open
 # Bounce sub-types (Amazon SES, and Resend which reports SES's) of mail that was never sent: the
 # address was on a suppression list. Never-sent is not a bounce, whatever the ``bounceType``.
-SUPPRESSED_BOUNCE_SUBTYPES = frozenset({"Suppressed", "OnAccountSuppressionList"})  # the one property that flags a machine or proxy open
+SUPPRESSED_BOUNCE_SUBTYPES = frozenset({"Suppressed", "OnAccountSuppressionList"})
 
 
 @dataclass(frozen=True)
@@ -99,12 +97,3 @@ def choice(settings: Any, name: str, allowed: tuple[str, ...]) -> str:
         raise ConfigurationError(f"CIOHOOKS_{name} must be one of {', '.join(allowed)}")
     return value
 
-
-def not_mapped(translation: Translation, kind: str, ignored_types: Mapping[str, str], times: int = 1) -> None:
-    """Count an event type the source does not map (``times`` events of it): ``ignored`` when it is
-    one of the source's ``ignored_types`` (deliberately not sent), else ``unknown`` (kept: the
-    request goes to the DLQ so a later version can replay it)."""
-    if kind in ignored_types:
-        translation.ignored[kind] += times
-    else:
-        translation.unknown[kind[:64]] += times

@@ -81,7 +81,7 @@ from ...semantic.email import (
     EmailOpened,
     EmailUnsubscribed,
 )
-from .._translation import email_event, setting_keys, text_or_none, timestamp_of
+from .._translation import email_event, not_mapped, object_or_empty, setting_keys, text_or_none, timestamp_of
 from ..base import InvalidPayload, Translation
 from ._policy import (
     DELAYED,
@@ -93,7 +93,6 @@ from ._policy import (
     SOFT_BOUNCE,
     SUPPRESSED_BOUNCE_SUBTYPES,
     EmailPolicy,
-    not_mapped,
 )
 
 # SES event type -> Customer.io event (each has its handler in ``SesRecordMapping._HANDLERS``).
@@ -243,8 +242,8 @@ class SesRecordMapping:
         if address is None:
             translation.ignored[f"{kind}:several_recipients"] += 1
             return
-        new = detail.get("newTopicPreferences") if isinstance(detail.get("newTopicPreferences"), dict) else {}
-        old = detail.get("oldTopicPreferences") if isinstance(detail.get("oldTopicPreferences"), dict) else {}
+        new = object_or_empty(detail.get("newTopicPreferences"))
+        old = object_or_empty(detail.get("oldTopicPreferences"))
         contact_list = detail.get("contactList") if isinstance(detail.get("contactList"), str) else None
         base = {"contact_list": contact_list, "subscription_source": detail.get("source")}
         if new.get("unsubscribeAll") is True and old.get("unsubscribeAll") is not True:
@@ -294,7 +293,7 @@ class SesRecordMapping:
     ) -> EmailEvent:
         where = f"{kind} record"
         tags = _flat_tags(mail.get("tags"))
-        headers = mail.get("commonHeaders") if isinstance(mail.get("commonHeaders"), dict) else {}
+        headers = object_or_empty(mail.get("commonHeaders"))
         properties: dict[str, Any] = {
             "email_id": mail["messageId"],
             "email_subject": headers.get("subject") if isinstance(headers.get("subject"), str) else None,

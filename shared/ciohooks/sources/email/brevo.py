@@ -91,11 +91,12 @@ from ...semantic.email import (
     EmailUnsubscribed,
 )
 from .. import _credentials as credentials
-from .._translation import email_event, event_objects, timestamp_of
+from .._translation import email_event, event_objects, not_mapped, timestamp_of
 from ..base import InvalidPayload, Source, Translation, Unauthorized
 from ._policy import (
     DELAYED,
     MACHINE_OPEN_DROPPED,
+    MACHINE_OPEN_PROPERTY,
     NEVER_SENT,
     NO_RECIPIENT,
     NOT_FIRST_OPEN,
@@ -103,7 +104,6 @@ from ._policy import (
     PROVIDER_ERROR,
     SOFT_BOUNCE,
     EmailPolicy,
-    not_mapped,
 )
 
 BASIC_SECRET = "BREVO_BASIC_AUTH"
@@ -278,7 +278,7 @@ class Brevo(Source):
         if kind in FIRST_OPENS:
             properties["first_open"] = True
         if kind in MACHINE_OPENS:
-            properties["machine_open"] = True
+            properties[MACHINE_OPEN_PROPERTY] = True
         if kind == "click":
             properties["link_url"] = raw.get("link") or None
         if kind in BOUNCE_TYPES:

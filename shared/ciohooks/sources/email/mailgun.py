@@ -110,9 +110,9 @@ from ...semantic.email import (
     EmailUnsubscribed,
 )
 from .. import _credentials as credentials
-from .._translation import email_event, load_json, object_or_empty, text_or_none, timestamp_of
+from .._translation import email_event, load_json, not_mapped, object_or_empty, text_or_none, timestamp_of
 from ..base import InvalidPayload, Reply, Source, Translation, Unauthorized
-from ._policy import BLOCKED, MACHINE_OPEN_DROPPED, MACHINE_OPEN_PROPERTY, NEVER_SENT, NOT_YET_SENT, SOFT_BOUNCE, EmailPolicy, not_mapped
+from ._policy import BLOCKED, MACHINE_OPEN_DROPPED, MACHINE_OPEN_PROPERTY, NEVER_SENT, NOT_YET_SENT, SOFT_BOUNCE, EmailPolicy
 
 KEY_SECRET = "MAILGUN_SIGNING_KEY"
 DEFAULT_TOLERANCE_SECONDS = 9 * 3600  # Mailgun's 8 h retry schedule, and some slack

@@ -75,9 +75,9 @@ from ...semantic.email import (
     EmailUnsubscribed,
 )
 from .. import _credentials as credentials
-from .._translation import EventBatch, build, event_objects, timestamp_of
+from .._translation import EventBatch, event_objects, not_mapped, timestamp_of
 from ..base import InvalidPayload, Source, Translation
-from ._policy import NEVER_SENT, SOFT_BOUNCE, EmailPolicy, choice, not_mapped
+from ._policy import NEVER_SENT, SOFT_BOUNCE, EmailPolicy, choice
 
 SECRET = "MAILJET_BASIC_AUTH"
 EVENTS: dict[str, type[EmailEvent]] = {
@@ -177,11 +177,6 @@ class Mailjet(Source):
                     where = f"event {index + 1} ({kind})"
                     batch.add_from(events[kind], where, self._fields, where, kind, raw, rules, by_guid)
         return translation
-
-    def _event(self, index: int, kind: str, raw: Mapping[str, Any], rules: IdentityRules, by_guid: bool) -> EmailEvent:
-        """One event, built and validated on its own (``translate`` validates a request's events together)."""
-        where = f"event {index + 1} ({kind})"
-        return build(EVENTS[kind], self._fields(where, kind, raw, rules, by_guid), where)
 
     def _fields(self, where: str, kind: str, raw: Mapping[str, Any], rules: IdentityRules, by_guid: bool) -> dict[str, Any]:
         """What the event's model validates (``_translation.build``), in one pass over the event."""

@@ -82,9 +82,9 @@ from ...semantic.email import (
     EmailUnsubscribed,
 )
 from .. import _credentials as credentials
-from .._translation import EventBatch, email_fields, text_or_none, timestamp_of
+from .._translation import EventBatch, email_fields, not_mapped, text_or_none, timestamp_of
 from ..base import InvalidPayload, Reply, Source, Translation, Unauthorized
-from ._policy import DELAYED, NEVER_SENT, NOT_YET_SENT, SOFT_BOUNCE, EmailPolicy, not_mapped
+from ._policy import DELAYED, NEVER_SENT, NOT_YET_SENT, SOFT_BOUNCE, EmailPolicy
 
 KEY_SECRET = "MANDRILL_WEBHOOK_KEY"
 SIGNATURE_HEADER = "x-mandrill-signature"

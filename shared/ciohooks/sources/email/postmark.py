@@ -96,9 +96,9 @@ from ...semantic.email import (
     EmailUnsubscribed,
 )
 from .. import _credentials as credentials
-from .._translation import email_event, load_json, text_or_none, timestamp_of
+from .._translation import email_event, load_json, not_mapped, text_or_none, timestamp_of
 from ..base import InvalidPayload, NotConfigured, Source, Translation
-from ._policy import BLOCKED, NOT_FIRST_OPEN, RESUBSCRIBED, SOFT_BOUNCE, EmailPolicy, not_mapped
+from ._policy import BLOCKED, NOT_FIRST_OPEN, RESUBSCRIBED, SOFT_BOUNCE, EmailPolicy
 
 BASIC_SECRET = "POSTMARK_BASIC_AUTH"
 HEADER_SETTING = "POSTMARK_SECRET_HEADER"

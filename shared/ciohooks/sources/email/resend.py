@@ -90,7 +90,7 @@ from ...semantic.email import (
     EmailOpened,
 )
 from .. import _standard_webhooks as standard_webhooks
-from .._translation import email_event, load_json, timestamp_of
+from .._translation import email_event, load_json, not_mapped, object_or_empty, timestamp_of
 from ..base import InvalidPayload, Source, Translation
 from ._policy import (
     DELAYED,
@@ -101,7 +101,6 @@ from ._policy import (
     SOFT_BOUNCE,
     SUPPRESSED_BOUNCE_SUBTYPES,
     EmailPolicy,
-    not_mapped,
 )
 
 SECRET = "RESEND_WEBHOOK_SECRET"
@@ -199,7 +198,7 @@ class Resend(Source):
 
     def _bounce_skipped(self, data: Mapping[str, Any]) -> str | None:
         """The bounce (sub-)type when the email policy says this bounce is not an Email Bounced."""
-        bounce = data.get("bounce") if isinstance(data.get("bounce"), dict) else {}
+        bounce = object_or_empty(data.get("bounce"))
         if bounce.get("subType") in SUPPRESSED_BOUNCE_SUBTYPES:
             return str(bounce["subType"])  # never sent: the address was on a suppression list
         if bounce.get("type") in SOFT_BOUNCE_TYPES and not self.policy.soft_bounces_are_bounces:
@@ -221,7 +220,7 @@ class Resend(Source):
         traits: dict[str, Any] = {"email": address}
         when = event.get("created_at")
         if kind == "email.bounced":
-            bounce = data.get("bounce") if isinstance(data.get("bounce"), dict) else {}
+            bounce = object_or_empty(data.get("bounce"))
             properties.update({
                 "bounce_type": bounce.get("type"),
                 "bounce_sub_type": bounce.get("subType"),

@@ -112,7 +112,7 @@ from ...semantic.email import (
     EmailOpened,
     EmailUnsubscribed,
 )
-from .._translation import EventBatch, describe, event_objects, setting_keys
+from .._translation import EventBatch, describe, event_objects, not_mapped, setting_keys
 from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
 from ._policy import (
     BLOCKED,
@@ -125,7 +125,6 @@ from ._policy import (
     RESUBSCRIBED,
     EmailPolicy,
     choice,
-    not_mapped,
 )
 
 SIGNATURE_HEADER = "x-twilio-email-event-webhook-signature"

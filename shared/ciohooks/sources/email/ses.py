@@ -79,8 +79,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from ... import budgets, replay_store
 from ...request import WebhookRequest, loads_json
 from ...timestamps import BadTimestamp, parse_timestamp
+from .._translation import not_mapped
 from ..base import InvalidPayload, NotConfigured, Reply, Source, Translation, Unauthorized, Unavailable
-from ._policy import not_mapped
 from ._ses_records import EVENTS, RECORD_IGNORED_TYPES, SesRecordMapping
 
 __all__ = ["EVENTS", "SOURCE", "Ses"]

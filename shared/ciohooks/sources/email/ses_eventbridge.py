@@ -54,8 +54,8 @@ import json
 from typing import Any, ClassVar, Mapping
 
 from ...request import EVENTBRIDGE, WebhookRequest, loads_json
+from .._translation import not_mapped
 from ..base import InvalidPayload, NotConfigured, Source, Translation, Unauthorized
-from ._policy import not_mapped
 from ._ses_records import EVENTS, RECORD_IGNORED_TYPES, SesRecordMapping
 
 __all__ = ["EMAIL_DETAIL_TYPES", "EVENTS", "SOURCE", "SesEventbridge"]

@@ -102,7 +102,7 @@ from ...semantic.email import (
     EmailUnsubscribed,
 )
 from .. import _credentials as credentials
-from .._translation import EventBatch, email_fields, load_json, text_or_none, timestamp_of
+from .._translation import EventBatch, email_fields, load_json, not_mapped, text_or_none, timestamp_of
 from ..base import InvalidPayload, Reply, Source, Translation, Unauthorized
 from ._policy import (
     BLOCKED,
@@ -116,7 +116,6 @@ from ._policy import (
     SOFT_BOUNCE,
     EmailPolicy,
     choice,
-    not_mapped,
 )
 
 BASIC_SECRET = "SPARKPOST_BASIC_AUTH"
@@ -247,7 +246,7 @@ class SparkPost(Source):
                     where = f"event {index} ({kind})"
                     if kind not in EVENTS:
                         not_mapped(translation, kind, self.ignored_types)
-                    elif (skipped := self._skipped(index, kind, event, self.policy, self.open_types)) is not None:
+                    elif (skipped := self._skipped(where, kind, event, self.policy, self.open_types)) is not None:
                         translation.ignored[skipped] += 1
                     elif (fields := self._fields(where, kind, event, self.rules, self.id_field)) is None:
                         translation.ignored[f"{kind}:no_rcpt_to"] += 1  # documented absence (see the docstring)
@@ -255,12 +254,12 @@ class SparkPost(Source):
                         batch.add(EVENTS[kind], fields, where)
         return translation
 
-    def _skipped(self, index: int, kind: str, event: Mapping[str, Any], policy: EmailPolicy, open_types: frozenset[str]) -> str | None:
+    def _skipped(self, where: str, kind: str, event: Mapping[str, Any], policy: EmailPolicy, open_types: frozenset[str]) -> str | None:
         if kind in BOUNCES:
             bounce_class = event.get("bounce_class")
             category = BOUNCE_CATEGORIES.get(str(bounce_class)) if bounce_class is not None else None
             if category is None:
-                raise InvalidPayload(f"event {index} ({kind}): bounce_class missing or not in SparkPost's classification table")
+                raise InvalidPayload(f"{where}: bounce_class missing or not in SparkPost's classification table")
             if (reply := NOT_DELIVERY_FAILURES.get(str(bounce_class))) is not None:
                 return f"{kind}:{reply}"
             if category == "hard":
