@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from ciohooks import sources
 from ciohooks.cli import main as cli
 from ciohooks.config import Settings
-from ciohooks.ingest import Ingest
+from ciohooks.ingest import Ingest, translate
 from ciohooks.queue import MemoryQueue
 from ciohooks.request import WebhookRequest
 from ciohooks.sources import InvalidPayload, NotConfigured, Unauthorized
@@ -294,6 +294,15 @@ def test_batches_are_split_and_each_item_isolated() -> None:
     assert dict(translation.ignored) == {"sent": 1} and dict(translation.unknown) == {"bounced": 1}
     assert translation.failed == ["event 1 (delivered): /timestamp: timestamp is neither epoch time nor ISO-8601", "event 4 is a JSON str, not an object"]
 
+
+
+def test_an_ignored_type_of_any_length_stays_ignored() -> None:
+    # Declared names are matched whole (only unknown names are cut to 64 characters for the count).
+    long_name = "subscriber.preferences.updated.for.every.list.of.the.account.and.more"
+    klass = custom({"preset": "none", "accept_unauthenticated_requests_from_anyone": True},
+                   mapping={**BASE["mapping"], long_name: {"ignore": "a preference change, not an email event"}})
+    translation = translate(klass(Settings({})), request(body=json.dumps([{"kind": long_name, "id": "e9"}]).encode()))
+    assert dict(translation.ignored) == {long_name: 1} and not translation.unknown and not translation.incomplete
 
 DIRECT = [
     "$", "data", "data.email", "$.data.email.message.id", "data.items", "data.list.name", "'literal'", '"double"',
