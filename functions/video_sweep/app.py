@@ -15,7 +15,8 @@ logging.getLogger("ciohooks")
 copy_config_to_registered_loggers(source_logger=logger, include={"ciohooks"})
 sweep = Sweep.from_environment()
 # Stop taking sessions this long before the function's timeout: one session's calls are bounded
-# (DynamoDB 2 x 2 s, SQS 3 x 7 s at worst), and what is left waits for the next minute.
+# (ciohooks.budgets: VIDEO_SESSION 0.5 s and SQS_SEND 3 s at worst, a few of each), and what is
+# left waits for the next minute.
 SAFETY_SECONDS = 30
 
 

@@ -44,6 +44,12 @@ TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 
+
+def in_lambda() -> bool:
+    """Running in a Lambda function (the runtime sets ``AWS_LAMBDA_FUNCTION_NAME``), not in serve,
+    the CLI or the tests."""
+    return bool(os.environ.get(LAMBDA_MARKER))
+
 class ConfigurationError(RuntimeError):
     """A setting is missing or has a value the code cannot use: one kind of fault, whichever setting.
 
@@ -148,9 +154,9 @@ class Settings:
         if (value := self._real(name)) is not None:
             return value
         if (secret_id := self._real(f"{name}_SECRET")) is not None:
-            return bounded_parameters("secrets").get_secret(secret_id, max_age=300)
+            return bounded_parameters("secrets").get_secret(secret_id, max_age=SECRET_CACHE_SECONDS)
         if (parameter := self._real(f"{name}_PARAMETER")) is not None:
-            return bounded_parameters("ssm").get_parameter(parameter, decrypt=True, max_age=300)
+            return bounded_parameters("ssm").get_parameter(parameter, decrypt=True, max_age=SECRET_CACHE_SECONDS)
         if (prefix := self._real("SECRETS_PREFIX")) is not None:
             return _by_convention(prefix + name.lower().replace("_", "-"), (self._real("SECRETS_STORE") or "secretsmanager").lower())
         return None

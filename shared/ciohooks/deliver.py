@@ -40,10 +40,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from . import budgets, sources
-from .config import ConfigurationError, Settings
+from .config import ConfigurationError, Settings, in_lambda
 from .customerio import SendResult
 from .envelope import Envelope
-from .handlers import in_lambda
 from .ingest import UntranslatableError, settle, translate
 from .queue import MAX_VISIBILITY_SECONDS, ClaimCheck, Queue, resolve
 from .redact import describe_validation_error, redact

@@ -132,12 +132,7 @@ class DeadLetters:
 
     def _release(self, messages: list[Received]) -> None:
         """Visible again at once: looking at a dead letter must not hide it from the next command."""
-        for start in range(0, len(messages), 10):
-            chunk = messages[start : start + 10]
-            self.client.change_message_visibility_batch(
-                QueueUrl=self.url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m.receipt, "VisibilityTimeout": 0} for i, m in enumerate(chunk)],
-            )
+        self.queue.change_visibilities([(m.receipt, 0) for m in messages])
 
     def depth(self) -> int:
         attributes = self.client.get_queue_attributes(QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from typing import Any, Callable
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .config import Settings
+from .config import Settings, in_lambda
 from .ingest import Ingest, Outcome
 from .request import EVENTBRIDGE, MalformedEvent, WebhookRequest
 
@@ -44,7 +43,7 @@ def ingest_resolver(ingest: Ingest) -> LambdaFunctionUrlResolver:
             "webhook handled",
             extra={"source": outcome.source or source, "result": outcome.result, "status": outcome.status, "events": outcome.events, "ignored": outcome.ignored, "unknown": outcome.unknown, "kept": outcome.kept},
         )
-        record_ingest_metrics(outcome, source)
+        record_ingest_metrics(outcome)
         return _response(outcome)
 
     @app.not_found
@@ -72,13 +71,9 @@ INGEST_RESULT_METRICS = {
 }
 
 
-def in_lambda() -> bool:
-    """Metrics are flushed by the function module's ``log_metrics`` after each invocation; outside
-    Lambda (serve, the CLI, tests) nothing would flush them, so they are not recorded there."""
-    return "AWS_LAMBDA_FUNCTION_NAME" in os.environ
-
-
-def record_ingest_metrics(outcome: Outcome, route: str) -> None:
+def record_ingest_metrics(outcome: Outcome) -> None:
+    # Metrics are flushed by the function module's ``log_metrics`` after each invocation; outside
+    # Lambda (serve, the CLI, tests) nothing would flush them, so they are not recorded there.
     if not in_lambda():
         return
     try:
@@ -101,10 +96,6 @@ def record_ingest_metrics(outcome: Outcome, route: str) -> None:
 
 def _response(outcome: Outcome) -> Response:
     return Response(status_code=outcome.status, content_type=outcome.content_type, body=outcome.response_body())
-
-
-def ingest_app_from_environment(family: str, settings: Settings | None = None) -> LambdaFunctionUrlResolver:
-    return ingest_resolver(Ingest.from_environment(family, settings))
 
 
 # EventBridge ``source`` -> the route of the source that reads its events (``Source.transport``).
@@ -136,7 +127,7 @@ def handle_eventbridge_event(ingest: Ingest, event: dict[str, Any]) -> dict[str,
         "eventbridge event handled",
         extra={"source": outcome.source or route, "result": outcome.result, "status": outcome.status, "events": outcome.events, "ignored": outcome.ignored, "unknown": outcome.unknown, "kept": outcome.kept},
     )
-    record_ingest_metrics(outcome, route)
+    record_ingest_metrics(outcome)
     if outcome.status >= 500:
         raise StorageFailed(f"{route}: answered {outcome.status} ({outcome.result}); Lambda retries the event")
     return {"status": outcome.status, "result": outcome.result}

@@ -323,7 +323,6 @@ class Ingest:
         return Outcome(source.ack_status, {"accepted": 0, "dead_lettered": True}, "dead_lettered", full, kept=True)
 
 
-
 def _not_found(name: str) -> Outcome:
     return Outcome(404, {"error": f"no source named {name!r} here"}, "not_found")
 

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import weakref
 import random
 import threading
@@ -53,7 +52,7 @@ import zlib
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Callable, Protocol, TypeVar
 
-from .config import ConfigurationError, Settings
+from .config import ConfigurationError, Settings, in_lambda
 from .sources.base import InvalidPayload
 from .sources.video._state import PlaybackState
 
@@ -319,7 +318,7 @@ def store_from_settings(settings: Settings) -> SessionStore:
     table = settings.get("VIDEO_SESSIONS_TABLE")
     if table:
         return DynamoDBSessionStore(table, ttl)
-    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and not _warned_embedded_in_lambda:
+    if in_lambda() and not _warned_embedded_in_lambda:
         _warned_embedded_in_lambda = True
         log.warning(
             "video sessions are kept in this Lambda instance's memory because CIOHOOKS_VIDEO_SESSIONS_TABLE "

@@ -309,7 +309,7 @@ def test_unknown_types_are_counted_in_a_metric_per_source(monkeypatch):
     outcome = make_ingest().handle("sendgrid", signed(batch_with(delivered="delivered_v2", open="open_v2")))
     handlers.metrics.clear_metrics()
     try:
-        handlers.record_ingest_metrics(outcome, "sendgrid")
+        handlers.record_ingest_metrics(outcome)
         emitted = handlers.metrics.serialize_metric_set()
     finally:
         handlers.metrics.clear_metrics()

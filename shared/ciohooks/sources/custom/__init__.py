@@ -37,7 +37,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ...config import Settings, bounded_parameters
+from ...config import SECRET_CACHE_SECONDS, Settings, bounded_parameters
 from ...request import CREDENTIAL_HEADERS, WebhookRequest
 from ..base import InvalidPayload, NotConfigured, Source, Translation
 
@@ -216,7 +216,7 @@ def _documents(settings: Settings) -> list[tuple[Any, str]]:
     if parameter is not None:
         origin = f"ssm:{parameter}"
         try:
-            parsed = parse_text(bounded_parameters("ssm").get_parameter(parameter, decrypt=True, max_age=300), origin)
+            parsed = parse_text(bounded_parameters("ssm").get_parameter(parameter, decrypt=True, max_age=SECRET_CACHE_SECONDS), origin)
         except DefinitionError as error:
             logger.error("custom sources of %s are not loaded: %s", origin, error)
         else:
