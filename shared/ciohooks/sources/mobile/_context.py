@@ -15,7 +15,7 @@ And the mobile policy (docs/sources/mobile-policy.md) where every mobile source 
 
 - ``device_id`` / ``usable_device_id``: which device id wins, in a documented order per source;
   an all-zero advertising id (tracking not authorised) counts as not sent.
-- ``identity_rules``, ``key_list``, ``name_setting``: settings read once when a source is built,
+- ``key_list``, ``name_setting``: settings read once when a source is built,
   a bad value raising ``ConfigurationError`` naming the setting.
 """
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ...config import ConfigurationError
-from ...identity import IdentityRules
 
 
 def text(data: Mapping[str, Any], *keys: str) -> str | None:
@@ -81,17 +80,6 @@ def device_id(data: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
         if (found := usable_device_id(text(data, key))) is not None:
             return found
     return None
-
-
-def identity_rules(settings: Any, prefix: str, default_keys: tuple[str, ...]) -> IdentityRules:
-    """``IdentityRules.from_settings`` read once when the source is built; a bad value is a
-    ``ConfigurationError`` naming the setting (never its value)."""
-    try:
-        return IdentityRules.from_settings(settings, prefix, default_keys)
-    except ConfigurationError:
-        raise
-    except ValueError:
-        raise ConfigurationError(f"{prefix}_ID_AS must be userId or anonymousId") from None
 
 
 def key_list(settings: Any, name: str, default: tuple[str, ...]) -> tuple[str, ...]:

@@ -75,13 +75,13 @@ from urllib.parse import urlencode
 
 from ... import ids
 from ...config import ConfigurationError, Settings
-from ...identity import NoIdentity
+from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
 from ...semantic.mobile import ApplicationInstalled, ApplicationOpened, ApplicationUninstalled, MobileEvent
 from .. import _credentials as credentials
 from .._translation import build, optional_timestamp, query_dict
 from ..base import InvalidPayload, Source, Translation
-from ._context import compact, device_id, identity_rules, name_setting
+from ._context import compact, device_id, name_setting
 
 SECRET = "ADJUST_SECRET"
 SECRET_PARAM_SETTING = "ADJUST_SECRET_PARAM"
@@ -169,7 +169,7 @@ class Adjust(Source):
         super().__init__(settings)
         self.key_map = parse_key_map(self.settings.get("ADJUST_KEY_MAP"))
         self.secret_param = name_setting(self.settings, SECRET_PARAM_SETTING, DEFAULT_SECRET_PARAM)
-        self.rules = identity_rules(self.settings, "ADJUST", ("user_id",))
+        self.rules = IdentityRules.from_settings(self.settings, "ADJUST", ("user_id",))
 
     @property  # type: ignore[override]
     def secret_query_keys(self) -> frozenset[str]:  # the configured parameter carries the secret

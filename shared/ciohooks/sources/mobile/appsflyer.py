@@ -84,13 +84,13 @@ from typing import Any, ClassVar, Mapping
 
 from ... import ids
 from ...config import Settings
-from ...identity import NoIdentity
+from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
 from ...semantic.mobile import ApplicationInstalled, MobileEvent
 from .. import _credentials as credentials
 from .._translation import build, load_json, optional_timestamp, query_dict
 from ..base import InvalidPayload, Source, Translation
-from ._context import compact, device_id, flag, identity_rules, name_setting, text
+from ._context import compact, device_id, flag, name_setting, text
 
 TOKEN_SECRET = "APPSFLYER_TOKEN"
 TOKEN_HEADER_SETTING = "APPSFLYER_TOKEN_HEADER"
@@ -190,7 +190,7 @@ class AppsFlyer(Source):
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
         self.token_header = name_setting(self.settings, TOKEN_HEADER_SETTING, DEFAULT_TOKEN_HEADER).lower()
-        self.rules = identity_rules(self.settings, "APPSFLYER", ("customer_user_id",))
+        self.rules = IdentityRules.from_settings(self.settings, "APPSFLYER", ("customer_user_id",))
 
     @property  # type: ignore[override]
     def secret_headers(self) -> frozenset[str]:  # the configured header carries the token

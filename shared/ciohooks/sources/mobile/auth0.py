@@ -55,13 +55,12 @@ from typing import Any, ClassVar, Mapping
 
 from ... import ids
 from ...config import Settings
-from ...identity import NoIdentity
+from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest, loads_json
 from ...semantic.actions import UserDeleted
 from .. import _credentials as credentials
 from .._translation import build, optional_timestamp
 from ..base import InvalidPayload, Source, Translation
-from ._context import identity_rules
 
 SECRET = "AUTH0_AUTHORIZATION"
 USER_DELETED_TYPES = frozenset({"sdu"})
@@ -145,7 +144,7 @@ class Auth0(Source):
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
-        self.rules = identity_rules(self.settings, "AUTH0", ("user_id",))
+        self.rules = IdentityRules.from_settings(self.settings, "AUTH0", ("user_id",))
 
     def authenticate(self, request: WebhookRequest) -> None:
         if (expected := self.secret_or_open(SECRET)) is not None:

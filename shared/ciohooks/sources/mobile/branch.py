@@ -61,13 +61,13 @@ from typing import Any, ClassVar, Mapping
 
 from ... import ids
 from ...config import Settings
-from ...identity import NoIdentity
+from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
 from ...semantic.mobile import ApplicationInstalled, ApplicationOpened, MobileEvent
 from .. import _credentials as credentials
 from .._translation import build, load_json, optional_timestamp
 from ..base import InvalidPayload, Source, Translation
-from ._context import compact, device_id, flag, identity_rules, key_list, name_setting, text
+from ._context import compact, device_id, flag, key_list, name_setting, text
 
 SECRET = "BRANCH_SECRET"
 DEFAULT_SECRET_HEADER = "authorization"
@@ -141,7 +141,7 @@ class Branch(Source):
         super().__init__(settings)
         self.secret_header = name_setting(self.settings, "BRANCH_SECRET_HEADER", DEFAULT_SECRET_HEADER).lower()
         self.secret_param = name_setting(self.settings, "BRANCH_SECRET_PARAM", DEFAULT_SECRET_PARAM)
-        self.rules = identity_rules(self.settings, "BRANCH", ("developer_identity",))
+        self.rules = IdentityRules.from_settings(self.settings, "BRANCH", ("developer_identity",))
         self.device_keys = key_list(self.settings, "BRANCH_DEVICE_ID_KEYS", DEFAULT_DEVICE_ID_KEYS)
 
     @property  # type: ignore[override]

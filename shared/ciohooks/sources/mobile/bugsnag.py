@@ -50,13 +50,13 @@ from urllib.parse import urlencode
 
 from ... import ids
 from ...config import Settings
-from ...identity import NoIdentity
+from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
 from ...semantic.mobile import ApplicationCrashed
 from .. import _credentials as credentials
 from .._translation import build, load_json, object_or_empty, timestamp_of
 from ..base import InvalidPayload, Source, Translation
-from ._context import compact, identity_rules, text
+from ._context import compact, text
 
 SECRET = "BUGSNAG_WEBHOOK_TOKEN"
 TOKEN_PARAM = "token"
@@ -86,7 +86,7 @@ class Bugsnag(Source):
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
-        self.rules = identity_rules(self.settings, "BUGSNAG", ("userId",))
+        self.rules = IdentityRules.from_settings(self.settings, "BUGSNAG", ("userId",))
 
     def authenticate(self, request: WebhookRequest) -> None:
         if (secret := self.secret_or_open(SECRET)) is not None:

@@ -50,13 +50,12 @@ from typing import Any, ClassVar, Mapping
 
 from ... import ids, replay_store
 from ...config import Settings
-from ...identity import NoIdentity
+from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
 from ...semantic.actions import UserDeleted
 from .. import _standard_webhooks as standard_webhooks
 from .._translation import build, load_json, optional_timestamp
 from ..base import InvalidPayload, Source, Translation
-from ._context import identity_rules
 
 SECRET = "CLERK_SIGNING_SECRET"
 USER_DELETED = "user.deleted"
@@ -114,7 +113,7 @@ class Clerk(Source):
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
         self.tolerance = self.tolerance_seconds("CLERK_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)
-        self.rules = identity_rules(self.settings, "CLERK", ("id",))
+        self.rules = IdentityRules.from_settings(self.settings, "CLERK", ("id",))
 
     def authenticate(self, request: WebhookRequest) -> None:
         if (secret := self.secret_or_open(SECRET)) is not None:

@@ -66,13 +66,12 @@ from typing import Any, ClassVar, Mapping
 
 from ... import ids
 from ...config import Settings
-from ...identity import NoIdentity
+from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
 from ...semantic.actions import DeviceDeleted
 from .._credentials import BearerTokenSource
 from .._translation import build, load_json, optional_timestamp
 from ..base import InvalidPayload, Translation
-from ._context import identity_rules
 
 SECRET = "EXPO_FORWARDER_TOKEN"
 DEVICE_NOT_REGISTERED = "DeviceNotRegistered"
@@ -203,7 +202,7 @@ class Expo(BearerTokenSource):
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
-        self.rules = identity_rules(self.settings, "EXPO", ("userId",))
+        self.rules = IdentityRules.from_settings(self.settings, "EXPO", ("userId",))
 
     def translate(self, request: WebhookRequest) -> Translation:
         translation = Translation()

@@ -62,13 +62,13 @@ from typing import Any, ClassVar, Mapping
 
 from ... import ids
 from ...config import Settings
-from ...identity import NoIdentity
+from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
 from ...semantic.actions import DeviceDeleted, ReportDeliveryEvent
 from .._credentials import BearerTokenSource
 from .._translation import build, load_json, object_or_empty, timestamp_of
-from ..base import InvalidPayload, Translation
-from ._context import identity_rules, text
+from ..base import InvalidPayload, Translation, is_declared
+from ._context import text
 
 SECRET = "ONESIGNAL_STREAM_TOKEN"
 #: Report Delivery Event's metric for each push kind.
@@ -87,10 +87,6 @@ IGNORED: dict[str, str] = {
     **{f"message.sms.{action}": "an SMS of OneSignal's: Customer.io's semantic events have none for SMS" for action in ("sent", "failed", "delivered", "undelivered")},
     "message.live_activity.*": "an iOS Live Activity update: Customer.io's semantic events have none for it",
 }  # fmt: skip
-
-
-def ignored(kind: str) -> bool:
-    return kind in IGNORED or any(glob.endswith("*") and kind.startswith(glob[:-1]) for glob in IGNORED)
 
 
 def items_of(body: bytes) -> list[dict[str, Any]]:
@@ -115,7 +111,7 @@ class OneSignal(BearerTokenSource):
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
-        self.rules = identity_rules(self.settings, "ONESIGNAL", ("external_id",))
+        self.rules = IdentityRules.from_settings(self.settings, "ONESIGNAL", ("external_id",))
 
     def translate(self, request: WebhookRequest) -> Translation:
         translation = Translation()
@@ -125,7 +121,7 @@ class OneSignal(BearerTokenSource):
                 with translation.item(f"item {index} ({kind})"):
                     translation.events.append(self._event(f"item {index}", kind, item))
             else:
-                (translation.ignored if ignored(kind) else translation.unknown)[kind] += 1
+                (translation.ignored if is_declared(kind, IGNORED) else translation.unknown)[kind] += 1
         return translation
 
     def _event(self, where: str, kind: str, item: dict[str, Any]) -> ReportDeliveryEvent | DeviceDeleted:

@@ -92,12 +92,12 @@ from typing import Any, ClassVar, Mapping
 
 from ... import ids
 from ...config import Settings
-from ...identity import NoIdentity
+from ...identity import IdentityRules, NoIdentity
 from ...request import WebhookRequest
 from ...semantic.mobile import ApplicationCrashed
 from .._translation import build, load_json, object_or_empty, optional_timestamp
 from ..base import InvalidPayload, Source, Translation, Unauthorized
-from ._context import compact, device_id, identity_rules, key_list, text
+from ._context import compact, device_id, key_list, text
 
 SECRET = "SENTRY_CLIENT_SECRET"
 SIGNATURE_HEADER = "sentry-hook-signature"
@@ -237,7 +237,7 @@ class Sentry(Source):
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
         self.mobile_sdks = key_list(self.settings, "SENTRY_MOBILE_SDKS", DEFAULT_MOBILE_SDKS)
-        self.rules = identity_rules(self.settings, "SENTRY", ("id",))
+        self.rules = IdentityRules.from_settings(self.settings, "SENTRY", ("id",))
 
     def authenticate(self, request: WebhookRequest) -> None:
         if (secret := self.secret_or_open(SECRET)) is not None:

@@ -47,6 +47,7 @@ from ._signals import (
     PLAYING, QUALITY, SEEK_END, SEEK_START, TIME, Signal, number, text,
 )  # fmt: skip
 from ._source import VideoSource
+from .html5 import READ_FROM_SNAPSHOT
 
 PLAIN = {
     "play": PLAY, "playing": PLAYING, "paused": PAUSE, "seeked": SEEK_END, "stallstarted": BUFFER_START, "stallended": BUFFER_END,
@@ -56,7 +57,6 @@ PLAIN = {
 # AdQuartile values: the Web SDK's "firstQuartile"/"midpoint"/"thirdQuartile" (and "first"/"mid_point"/"third").
 QUARTILES = {"firstquartile": 1, "first": 1, "midpoint": 2, "mid_point": 2, "thirdquartile": 3, "third": 3}
 MAPPED = frozenset({*PLAIN, "seek", "timechanged", "videoplaybackqualitychanged", "adstarted", "adquartile"})
-READ_FROM_SNAPSHOT = "what it changes is read from the player snapshot every later event carries"
 IGNORED = {
     "ready": "the player is set up; nothing played yet",
     "sourceloaded": "new content loaded: the tracker starts a new session",

@@ -35,9 +35,9 @@ from typing import Any, ClassVar, Mapping
 from ._beacon import NativeEvent
 from ._signals import ENDED, PAUSE, PLAYING, SEEK_END, SEEK_START, TIME, Signal
 from ._source import VideoSource
+from .html5 import READ_FROM_SNAPSHOT
 
 PLAIN = {"play": PLAYING, "pause": PAUSE, "seeked": SEEK_END, "second-change": TIME, "ended": ENDED}
-READ_FROM_SNAPSHOT = "what it changes is read from the player snapshot every later event carries"
 LOADING = "loading progress: no semantic event describes it"
 IGNORED = {
     "api-ready": "the player's API is ready; nothing played yet",
