@@ -37,7 +37,7 @@ try:  # the package is installed editable in .venv; fall back to the source tree
 except ImportError:  # pragma: no cover
     sys.path.insert(0, str(REPO_ROOT / "shared"))
 
-from tests.support import in_ci  # noqa: E402
+from tests.support import require  # noqa: E402
 
 # ---- hypothesis: deterministic unless asked ------------------------------------------------------
 # "ci" (the default, so also whenever CI is set): derandomized, no example database, so every run
@@ -142,10 +142,7 @@ def _require_rie() -> None:
     try:
         find_rie_binary()
     except RieUnavailable as exc:
-        message = f"Lambda Runtime Interface Emulator unavailable: {exc}"
-        if in_ci():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        require("Lambda Runtime Interface Emulator", True, str(exc))
 
 
 @pytest.fixture

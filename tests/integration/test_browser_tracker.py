@@ -42,10 +42,9 @@ from typing import Any, Callable
 
 import pytest
 
-from ciohooks import sources
 from ciohooks.config import Settings
 from ciohooks.local import LocalPipeline, make_http_handler
-from tests.support import REPO_ROOT, in_ci
+from tests.support import REPO_ROOT, require
 from tests.support.browser import chromium_or_skip
 from tests.support.spec import assert_valid_event
 from tests.support.sqs_emulator import SqsQueues
@@ -67,14 +66,6 @@ CHROMIUM_ARGS = [
 STEP_TIMEOUT_MS = 15_000  # any one page.evaluate; the whole module stays well under a minute
 
 
-def _require(what: str, missing: bool, hint: str) -> None:
-    if missing:
-        message = f"{what} unavailable: {hint}"
-        if in_ci():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-
-
 # ---- the browser ---------------------------------------------------------------------------------
 
 
@@ -85,7 +76,7 @@ def browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _require("Playwright for Python", True, "pip install playwright (never `playwright install`: the browser is Debian's)")
+        require("Playwright for Python", True, "pip install playwright (never `playwright install`: the browser is Debian's)")
     profile = tempfile.mkdtemp(prefix="cio-chromium-")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
@@ -175,7 +166,7 @@ def clip(site) -> float:
     plays in every Chromium build (H.264 only where proprietary codecs are compiled in: Debian's has
     them, but the test need not depend on it)."""
     ffmpeg = shutil.which("ffmpeg")
-    _require("ffmpeg", ffmpeg is None, "run scripts/install-browser.sh (apt-get install ffmpeg)")
+    require("ffmpeg", ffmpeg is None, "run scripts/install-browser.sh (apt-get install ffmpeg)")
     out = site.media / "clip.webm"
     subprocess.run(
         [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=duration=6:size=160x120:rate=10",
@@ -545,9 +536,6 @@ def test_html5_video_beacons_carry_the_native_sequence_in_order(html5_run, clip)
 
 
 def test_html5_video_reaches_customerio_as_the_semantic_sequence(html5_run):
-    if "video/html5" not in sources.names():
-        pytest.skip("the server-side video/html5 source (shared/ciohooks/sources/video/html5.py) is not there yet; "
-                    "the beacons themselves are asserted by the test above")
     pipeline, queues, standin = html5_run["pipeline"], html5_run["queues"], html5_run["standin"]
     rejected = [r for r in html5_run["posts"] if not (r.status and r.status < 300)]
     assert not rejected, [(r.status, r.body[:200]) for r in rejected]

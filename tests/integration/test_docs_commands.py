@@ -24,7 +24,7 @@ import pytest
 from ciohooks import sources
 from ciohooks.cli import UsageError, build_parser
 from ciohooks.samples import local_keys
-from tests.support import REPO_ROOT, in_ci
+from tests.support import REPO_ROOT, require
 
 pytestmark = pytest.mark.integration
 
@@ -103,8 +103,7 @@ def test_every_make_command_has_its_target(guide: str, command: str) -> None:
 def sam_options() -> dict[str, set[str]]:
     """Each SAM CLI (sub)command of .venv-sam and its options, from its click tree."""
     python = REPO_ROOT / ".venv-sam" / "bin" / "python"
-    if not python.exists():
-        (pytest.fail if in_ci() else pytest.skip)(".venv-sam is missing: run `make setup`")
+    require(".venv-sam", not python.exists(), "run `make setup`")
     code = """
 import json, click
 from samcli.cli.main import cli

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import REPO_ROOT
+from tests.support import REPO_ROOT, require
 from tests.support.rie import rie_available
 
 pytestmark = pytest.mark.integration
@@ -25,10 +25,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     available, why = rie_available()
-    if not available:
-        from tests.support import in_ci
-
-        (pytest.fail if in_ci() else pytest.skip)(why)
+    require("the Lambda runtime emulator", not available, why)
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
     target = tmp_path_factory.mktemp("fresh") / "cio-hooks"
     for name in listed.splitlines():

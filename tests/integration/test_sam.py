@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support import REPO_ROOT, in_ci
+from tests.support import REPO_ROOT, require
 
 pytestmark = pytest.mark.integration
 
@@ -31,11 +31,7 @@ def sam_executable() -> str:
     found = shutil.which("sam") or next(
         (str(p) for p in [REPO_ROOT / ".venv-sam" / "bin" / "sam"] if p.exists()), None
     )
-    if found is None:
-        message = "SAM CLI not found (run `make setup`, or put sam on PATH)"
-        if in_ci():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+    require("the SAM CLI", found is None, "run `make setup`, or put sam on PATH")
     return found
 
 

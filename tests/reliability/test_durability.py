@@ -352,10 +352,13 @@ def test_a_poison_record_among_100_fails_alone(pipeline, sqs_queues, cio_standin
             stored = sendgrid_request("poison-x", 1).to_dict()
             poison = Envelope(kind="request", source="email/sendgrid", received_at="2026-12-01T00:00:00Z", request={**stored, "received_at": "yesterday"})
             sqs_queues.send(poison.to_json())
-    drain(pipeline, sqs_queues, lambda: acked <= delivered_ids(cio_standin))
-    # The poison fails alone, is backed off, and waits in the delivery queue (not the DLQ).
-    assert sqs_queues.count("delivery", in_flight=True) == 1 and sqs_queues.count("dlq") == 0
+    drain(pipeline, sqs_queues, lambda: acked <= delivered_ids(cio_standin) and sqs_queues.count("dlq") == 1)
+    # The poison fails alone: no code can read it, so retrying cannot help; it is kept whole in the
+    # DLQ with the reason (a replay with a fixed reader heals it), and the other 99 are delivered.
+    assert sqs_queues.count("delivery", in_flight=True) == 0
     assert cio_standin.request_count <= 11  # one request per batch of 10, the poison's batch included
+    (kept,) = sqs_queues.bodies("dlq", delete=False)
+    assert kept["request"]["received_at"] == "yesterday" and kept["failure"]["error"] == "stored request unreadable (ValueError)"
     ledger.settle(acked, delivered_ids(cio_standin), [], sqs_queues.count("dlq"))
     ledger.report(capsys)
 

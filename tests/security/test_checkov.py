@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import in_ci
+from tests.support import require
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,11 +35,7 @@ JUSTIFIED = {
 
 def checkov_binary() -> str:
     found = shutil.which("checkov") or (str(ROOT / ".venv-checkov" / "bin" / "checkov") if (ROOT / ".venv-checkov" / "bin" / "checkov").exists() else None)
-    if found is None:
-        message = "checkov is not installed (make setup creates .venv-checkov from requirements-checkov.txt)"
-        if in_ci():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+    require("checkov", found is None, "make setup creates .venv-checkov from requirements-checkov.txt")
     return found
 
 

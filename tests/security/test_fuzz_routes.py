@@ -47,7 +47,9 @@ EXAMPLES = max(250, settings.default.max_examples)
 
 
 def real_bodies() -> list[bytes]:
-    return [sample.read_bytes() for name in sources.names() for sample in sample_files(EVENTS / "samples" / name)] or [b"[]"]
+    found = [sample.read_bytes() for name in sources.names() for sample in sample_files(EVENTS / "samples" / name)]
+    assert found, "no sample bodies under events/samples: the fuzz would start from nothing"
+    return found
 
 
 REAL = real_bodies()

@@ -22,3 +22,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def require(what: str, missing: bool, hint: str) -> None:
+    """Skip (one line) when ``what`` is missing; fail in CI, where every tool the tests need is
+    installed by the README's test command."""
+    if missing:
+        import pytest
+
+        message = f"{what} unavailable: {hint}"
+        if in_ci():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)

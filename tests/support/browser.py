@@ -18,9 +18,8 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
 
-from . import in_ci
+from . import require
 
 ON_PATH = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 MACOS_APPS = ("Google Chrome.app/Contents/MacOS/Google Chrome", "Chromium.app/Contents/MacOS/Chromium")
@@ -51,15 +50,6 @@ def _playwright_download() -> Path | None:
     except Exception:  # noqa: BLE001 - no driver, no download: no browser
         return None
     return path if path.is_file() else None
-
-
-def require(what: str, missing: bool, hint: str) -> None:
-    """Skip (one line) when ``what`` is missing; fail in CI, where the browser tests must run."""
-    if missing:
-        message = f"{what} unavailable: {hint}"
-        if in_ci():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
 
 
 def chromium_or_skip() -> Path:

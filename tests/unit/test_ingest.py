@@ -262,19 +262,6 @@ def test_an_authentic_body_nested_5000_deep_is_kept_in_the_dlq_not_a_500():
     assert WebhookRequest.from_dict(dead.request).body == body
 
 
-def test_a_bad_setting_is_a_configuration_fault_answered_with_the_retry_status(monkeypatch):
-    from ciohooks.config import ConfigurationError
-    from ciohooks.sources.email.sendgrid import SendGrid
-
-    def misconfigured(self, request):
-        raise ConfigurationError("SENDGRID_BLOCKS must be one of bounce, ignore")
-
-    monkeypatch.setattr(SendGrid, "translate", misconfigured)
-    ingest = make_ingest()
-    assert ingest.handle("sendgrid", signed()).status == 503
-    assert drain(ingest.delivery_queue) == [] and drain(ingest.dead_letter_queue) == []
-
-
 def test_a_probe_check_that_cannot_read_the_body_is_no_probe(monkeypatch):
     """SparkPost's looks for its validation batch before authentication: a body it cannot parse is
     no validation batch, and goes on to authentication (an authentic one is then kept)."""

@@ -1,7 +1,7 @@
 """Video sessions across beacons: order, retries, duplicates, gaps closed by time, lost state.
 
-Two property tests (hypothesis, derandomized: the same examples on every run; a bigger random run
-with ``CIOHOOKS_FUZZ_EXAMPLES=2000``):
+Two property tests (hypothesis: the "ci" profile's derandomized examples on every run; ``make fuzz``
+draws fresh ones, as many as its profile says):
 
 - Any split of every sample session (every player) into beacons, posted in any order (the final
   one included: the tracker posts every pending beacon at once) and with any retries, within the
@@ -20,7 +20,7 @@ with ``CIOHOOKS_FUZZ_EXAMPLES=2000``):
 from __future__ import annotations
 
 import json
-import os
+import random
 import threading
 import zlib
 from collections import Counter, defaultdict
@@ -60,13 +60,22 @@ BASE_MS = int(BASE.timestamp() * 1000)
 REPLAY_RESULTS = 8  # the default VIDEO_REPLAY_RESULTS
 GAP_TIMEOUT_MS = 30_000  # the default VIDEO_GAP_TIMEOUT_SECONDS
 PATIENT = {"CIOHOOKS_VIDEO_MAX_BUFFERED_BEACONS": "1000", "CIOHOOKS_VIDEO_GAP_TIMEOUT_SECONDS": "100000"}
-# CI runs the same derandomized examples every time; CIOHOOKS_FUZZ_EXAMPLES=N runs N random ones.
-FUZZ_EXAMPLES = int(os.environ.get("CIOHOOKS_FUZZ_EXAMPLES") or 0)
 
 
 def property_settings(examples: int):
-    return settings(max_examples=FUZZ_EXAMPLES or examples, derandomize=not FUZZ_EXAMPLES, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    """``examples`` per test under the derandomized "ci" profile (tests/conftest.py); the loaded
+    profile's own count, and its fresh draws, under ``make fuzz``."""
+    count = examples if settings.default.derandomize else settings.default.max_examples
+    return settings(max_examples=count, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+def with_retries(sequence: list[Any], retries: list[int]) -> list[Any]:
+    """``sequence`` with each retry the re-sending of a beacon already sent, somewhere later."""
+    for r in retries:
+        at = r % (len(sequence) + 1)
+        if at:
+            sequence.insert(at, sequence[:at][r % at])
+    return sequence
 
 
 def deliver(source, beacon: dict[str, Any], at_ms: float | None = None) -> list[dict[str, Any]]:
@@ -169,11 +178,7 @@ def test_any_split_order_or_retry_within_the_gap_timeout_gives_the_same_events(p
         cuts, empty_final, retries, order = plan
         sequence = split(whole, cuts, empty_final)
         order.shuffle(sequence)  # any order, the final beacon anywhere
-        for r in retries:  # a retry of a beacon already sent, somewhere later
-            at = r % (len(sequence) + 1)
-            sent = sequence[:at]
-            if sent:
-                sequence.insert(at, sent[r % len(sent)])
+        sequence = with_retries(sequence, retries)
         watched = Watched(player, PATIENT)  # every beacon arrives before any gap times out
         first_seen: dict[int, list[dict[str, Any]]] = {}
         produced: list[dict[str, Any]] = []
@@ -222,10 +227,7 @@ def test_no_order_retry_delay_or_lost_state_loses_an_event_or_shares_a_message_i
         beacons = split(whole, cuts)
         sequence = list(beacons)
         order.shuffle(sequence)
-        for r in retries:
-            at = r % (len(sequence) + 1)
-            if sequence[:at]:
-                sequence.insert(at, sequence[:at][r % at])
+        sequence = with_retries(sequence, retries)
         watched = Watched(player)
         now = float(whole["sent_t"])
         for beacon, (gap_ms, sweep_first, lose_first) in zip(sequence, steps * (len(sequence) // len(steps) + 1)):
@@ -242,7 +244,6 @@ def test_no_order_retry_delay_or_lost_state_loses_an_event_or_shares_a_message_i
         sweep(watched.source, now + 10 * GAP_TIMEOUT_MS)  # the schedule keeps running
         # every native event of every beacon reached the state machine (again, after lost state)
         assert set(watched.fed) == {(e["t"], e["type"]) for e in whole["events"]}
-        assert all(watched.fed[(e["t"], e["type"])] >= 1 for e in whole["events"])
         # nothing waits forever
         assert all(not json.loads(zlib.decompress(item[1]))["buffered"] for item in watched.source.sessions._items.values())
         # and no messageId stands for two different events
@@ -543,7 +544,7 @@ def test_the_store_comes_from_settings():
 
 
 def test_a_record_too_large_drops_old_replay_results_first():
-    record = SessionRecord(key="k", results={str(i): [{"x": os.urandom(1000).hex(), "i": i}] for i in range(50)})
+    record = SessionRecord(key="k", results={str(i): [{"x": random.Random(i).randbytes(1000).hex(), "i": i}] for i in range(50)})
     trimmed, data = record.trimmed(limit=8_000)
     assert len(data) <= 8_000 and trimmed.results and min(map(int, trimmed.results)) > 0
     assert max(map(int, trimmed.results)) == 49
