@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from ciohooks import ids
 from ciohooks.config import Settings
 from ciohooks.envelope import Envelope
 from ciohooks.ingest import Ingest
@@ -67,7 +66,7 @@ USER_DELETED = {
     "type": "track",
     "event": "User Deleted",
     "userId": SDU_USER,
-    "messageId": ids.message_id(SOURCE_NAME, SDU_LOG_ID),
+    "messageId": "bf0e3422-be85-5ba4-a187-357783f192dd",  # UUIDv5 of the log id
     "timestamp": "2021-11-04T00:30:01.162000Z",
 }
 

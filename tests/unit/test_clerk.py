@@ -91,7 +91,7 @@ def test_user_deleted_example_becomes_user_deleted() -> None:
                 "type": "track",
                 "event": "User Deleted",
                 "userId": "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
-                "messageId": ids.message_id(SOURCE_NAME, MSG_ID),
+                "messageId": "ba0a12e7-05d8-5183-823f-3122b44dd81c",  # UUIDv5 of the svix-id
                 "timestamp": "2024-05-28T08:00:00Z",
             }
         ],

@@ -79,7 +79,7 @@ CRASH = {
     "type": "track",
     "event": "Application Crashed",
     "userId": "1761a9fcb6836d4c",
-    "messageId": ids.message_id(NAME, CRASH_EVENT_ID),
+    "messageId": "b9fdc707-947c-5c5a-ba23-07bdd87a476a",  # UUIDv5 of the crash event id
     "timestamp": "2019-08-19T20:58:37.391000Z",  # "timestamp": 1566248317.391
     "properties": {"version": "1.0", "build": "1", "issue_id": "1170820242", "exception_type": "Exception"},
     "context": {
