@@ -32,7 +32,6 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from ciohooks.sources._customerio_loop import customerio_webhook
-from ciohooks import ids
 from ciohooks.config import Settings
 from ciohooks.envelope import Envelope
 from ciohooks.ingest import Ingest, Outcome
@@ -138,8 +137,38 @@ def schema_errors(document: Any) -> list[str]:
     return [f"/{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in VALIDATOR.iter_errors(document)]
 
 
+# The messageId of each sample event: the UUIDv5 of the source and the event's id.
+MESSAGE_IDS = {
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9e01": "5ed3b6bb-cd90-5c34-9c67-2f508db6aeb1",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9e02": "befb262c-bce3-5960-9b0b-ac3081f73387",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9e03": "0307c41a-63f5-5cc1-b267-b45f7eb9c885",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9e04": "2d7c4744-189c-55d4-ad9d-1cafb36dad9c",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9e05": "e556f340-0430-53a9-b518-254b1fdefea6",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9e06": "6d2d2559-8b50-5e15-bb63-871f80434160",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9e07": "9e907196-6a12-5d80-8e51-6911170bb9f2",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9e08": "38eb3a2d-1b6f-5234-a08d-80e6430aa557",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9e09": "e80cb756-4690-5184-816e-298540962370",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9e10": "1908d683-26c8-5eae-b738-d22c5735dcd0",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9e11": "bc84b3d7-4d33-578e-93d2-c9656bac03b1",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9e12": "9ba38dae-acc5-5ed0-9387-2974f835e5ea",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9e13": "81670002-8999-59f3-bacb-76bfebdd4d7f",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9e14": "bc0a064c-165e-5509-af0b-56a1d9f56bde",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9e15": "6cfd3b0c-1bce-533b-ae06-ce2d1ba42805",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9e16": "f0335b31-7622-5b09-b8ed-494e3ff9f3d5",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9e17": "2eef5665-8808-5204-9222-e9bdfbbadc7f",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9e18": "1aac5cfe-a896-5d5f-a958-fbeca5fa6ef2",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9eb0": "3952f7e7-123f-5f96-99c5-a1139974235d",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9eb1": "cf7dbb6b-a3d9-5a3f-860c-06ab49084fca",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9eb2": "d463fd08-6ca4-5338-899e-aa0d429bad5c",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9eb3": "f991cca3-b824-55ac-8167-0d0d6b1bc3df",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9eb4": "bc11c4e3-65a5-5241-b63d-fdc55af7978a",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9eb5": "63afa02b-cd8e-5c55-bfdc-6bad35974d0f",
+    "0b7f3d2e-1c4a-4e8b-9f21-5d6c7a8b9eb6": "880de19b-b48a-5108-9306-ad3ccc456920",
+}
+
+
 def mid(event_id: str) -> str:
-    return ids.message_id(SOURCE_NAME, event_id)
+    return MESSAGE_IDS[event_id]
 
 
 def ingest(**env: str) -> Ingest:

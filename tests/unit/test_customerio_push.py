@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from ciohooks import ids
 from ciohooks.config import Settings
 from ciohooks.ingest import Ingest
 from ciohooks.queue import MemoryQueue
@@ -59,8 +58,9 @@ def translate(body: bytes | Any) -> tuple[list[dict[str, Any]], Counter[str]]:
     return bodies, translation.ignored
 
 
-def report(body: dict[str, Any], **properties: Any) -> dict[str, Any]:
-    out = {"type": "track", "event": "Report Delivery Event", "messageId": ids.message_id_of_content(SOURCE_NAME, body)}
+def report(body: dict[str, Any], message_id: str, **properties: Any) -> dict[str, Any]:
+    """The expected event; ``message_id`` is the UUIDv5 of the body's canonical content (a literal)."""
+    out = {"type": "track", "event": "Report Delivery Event", "messageId": message_id}
     if "timestamp" in body:
         out["timestamp"] = DOC_TIME
     return {**out, "properties": {"deliveryId": DELIVERY, **properties}}
@@ -75,7 +75,7 @@ def test_the_source_is_found_by_its_route() -> None:
 
 def test_push_events_body_becomes_report_delivery_event() -> None:
     body = doc("push-events-opened.json")
-    assert translate(body) == ([report(body, metric="opened", recipient=DEVICE)], Counter())
+    assert translate(body) == ([report(body, "4d9da8a6-71c8-583f-a480-4e3d67e7f2bd", metric="opened", recipient=DEVICE)], Counter())
 
 
 @pytest.mark.parametrize("event", ["opened", "converted", "delivered"])
@@ -86,7 +86,7 @@ def test_every_push_events_value_is_a_metric(event: str) -> None:
 
 def test_metrics_body_becomes_report_delivery_event() -> None:
     body = doc("metrics-delivered.json")
-    assert translate(body) == ([report(body, metric="delivered")], Counter())
+    assert translate(body) == ([report(body, "2b28c2f2-f63f-5a46-a12d-f558555df918", metric="delivered")], Counter())
 
 
 def test_message_id_is_pinned_and_follows_the_content() -> None:
@@ -167,7 +167,7 @@ def test_semantic_report_delivery_event_passes_through() -> None:
     # the same fields and values; the timestamp is the same instant, written as the model writes it
     assert {k: v for k, v in out.items() if k not in ("messageId", "timestamp")} == {k: v for k, v in body.items() if k != "timestamp"}
     assert datetime.fromisoformat(out["timestamp"]) == datetime.fromisoformat(body["timestamp"])
-    assert out["messageId"] == ids.message_id_of_content(SOURCE_NAME, body)
+    assert out["messageId"] == "2247a99f-68a7-5c41-bf07-76a9a81d60f7"  # UUIDv5 of the body's canonical content
 
 
 def test_a_pass_through_message_id_is_kept() -> None:
