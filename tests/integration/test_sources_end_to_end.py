@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from ciohooks.handlers import handle_eventbridge_event
 from ciohooks.ingest import translate
 from ciohooks.local import local_keys, signing_key
 from ciohooks.samples import sample_files, sample_folder, sample_request
-from tests.support.pipeline import pipeline_settings, served
+from tests.support.pipeline import drain, pipeline_settings, served
 
 pytestmark = pytest.mark.integration
 
@@ -78,9 +77,6 @@ def test_sample_reaches_customerio(full_name, case, pipeline, sqs_queues, cio_st
     else:
         assert 200 <= response.status_code < 300, response.text
 
-    stop = time.monotonic() + 15
-    while len(cio_standin.events) < len(expected) and time.monotonic() < stop:
-        if not pipeline.drain_once(wait_seconds=0):
-            time.sleep(0.1)
+    drain(pipeline, sqs_queues, lambda: len(cio_standin.events) >= len(expected), timeout=15)
     assert sorted(e["messageId"] for e in cio_standin.events) == sorted(e["messageId"] for e in expected)
     assert cio_standin.duplicates() == {} and sqs_queues.count("dlq") == 0

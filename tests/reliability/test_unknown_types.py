@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -36,7 +35,7 @@ from ciohooks.local import LocalPipeline, local_keys, signing_key
 from ciohooks.request import WebhookRequest
 from ciohooks.semantic.email import EmailMarkedAsSpam
 from ciohooks.sources.email import brevo
-from tests.support.pipeline import pipeline_settings
+from tests.support.pipeline import drain as drain_until, pipeline_settings
 
 pytestmark = pytest.mark.integration
 
@@ -76,11 +75,7 @@ def duplicates(envelopes: list[Envelope]) -> int:
 
 
 def drain(pipeline, sqs_queues, timeout: float = 30.0) -> None:
-    stop = time.monotonic() + timeout
-    while sqs_queues.count("delivery", in_flight=True) and time.monotonic() < stop:
-        if not pipeline.drain_once(wait_seconds=0):
-            time.sleep(0.2)
-    assert sqs_queues.count("delivery", in_flight=True) == 0, "the delivery queue did not drain"
+    drain_until(pipeline, sqs_queues, lambda: sqs_queues.count("delivery", in_flight=True) == 0, timeout=timeout)
 
 
 def replay(sqs_queues) -> int:

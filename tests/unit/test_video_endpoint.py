@@ -418,22 +418,17 @@ def test_a_bad_setting_is_a_configuration_error_naming_it_when_the_source_is_bui
 
 def test_serve_answers_a_preflight_exactly_as_the_template_configures_the_function_url():
     import http.client
-    import threading
-    from http.server import ThreadingHTTPServer
 
-    from ciohooks.local import LocalPipeline, make_http_handler
     from ciohooks.sources.video._source import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE_SECONDS
+    from tests.support.pipeline import served
     from tests.unit.test_template import functions
 
     cors = functions()["VideoIngestFunction"]["Properties"]["FunctionUrlConfig"]["Cors"]
     assert (cors["AllowMethods"], cors["AllowHeaders"], cors["MaxAge"]) == (list(CORS_ALLOW_METHODS), list(CORS_ALLOW_HEADERS), CORS_MAX_AGE_SECONDS)
     assert "x-cio-write-key" in cors["AllowHeaders"]  # the docs let a page send the key as a header
 
-    pipeline = LocalPipeline(Settings({**SETTINGS, "CIOHOOKS_VIDEO_ALLOWED_ORIGINS": "https://www.example.com"}), write=lambda line: None)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_http_handler(pipeline))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+    with served(Settings({**SETTINGS, "CIOHOOKS_VIDEO_ALLOWED_ORIGINS": "https://www.example.com"})) as pipeline:
+        connection = http.client.HTTPConnection(pipeline.url.removeprefix("http://"), timeout=10)
         connection.request("OPTIONS", "/html5", headers={"Origin": "https://www.example.com", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type, x-cio-write-key"})
         answer = connection.getresponse()
         answer.read()
@@ -446,9 +441,6 @@ def test_serve_answers_a_preflight_exactly_as_the_template_configures_the_functi
         refused = connection.getresponse()
         refused.read()
         assert refused.status == 403 and refused.getheader("Access-Control-Allow-Origin") is None
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_beacon_posted_twice_is_ignored_the_second_time_never_kept_as_unknown():
