@@ -134,6 +134,16 @@ class Settings:
         except ValueError:
             raise ConfigurationError(f"{PREFIX}{name} must be a whole number") from None
 
+    def get_float(self, name: str, default: float) -> float:
+        value = self.get(name)
+        try:
+            number = default if value is None else float(value)
+        except ValueError:
+            raise ConfigurationError(f"{PREFIX}{name} must be a number") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ConfigurationError(f"{PREFIX}{name} must be a finite number")
+        return number
+
     def get_bool(self, name: str, default: bool = False) -> bool:
         """``1/true/yes/on`` or ``0/false/no/off`` (any case); anything else is a ``ConfigurationError``
         (a typo must not silently mean "off")."""

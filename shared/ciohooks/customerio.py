@@ -112,9 +112,9 @@ class CustomerIO:
             api_key or (lambda: settings.require_secret("CUSTOMERIO_API_KEY")),
             region=(settings.get("CUSTOMERIO_REGION", "us") or "us").lower(),
             base_url=settings.get("CUSTOMERIO_BASE_URL"),
-            timeout=float(settings.get("CUSTOMERIO_TIMEOUT_SECONDS", str(budgets.CUSTOMERIO_REQUEST.read_timeout))),
+            timeout=settings.get_float("CUSTOMERIO_TIMEOUT_SECONDS", budgets.CUSTOMERIO_REQUEST.read_timeout),
             max_attempts=settings.get_int("CUSTOMERIO_MAX_ATTEMPTS", 6),
-            backoff_base=float(settings.get("CUSTOMERIO_BACKOFF_SECONDS", "0.5")),
+            backoff_base=settings.get_float("CUSTOMERIO_BACKOFF_SECONDS", 0.5),
         )
 
     # -- public ------------------------------------------------------------------------------
@@ -190,10 +190,11 @@ class CustomerIO:
             if remaining is not None and remaining <= 0.5:
                 return None, reason, []
             read_timeout = self.timeout if remaining is None else max(0.5, min(self.timeout, remaining - 0.25))
+            connect_timeout = self.connect_timeout if remaining is None else max(0.25, min(self.connect_timeout, remaining - 0.25))
             retry_after: float | None = None
             try:
                 result.requests += 1
-                response = self.session.post(f"{self.base_url}/v1/batch", data=body, timeout=(self.connect_timeout, read_timeout))
+                response = self.session.post(f"{self.base_url}/v1/batch", data=body, timeout=(connect_timeout, read_timeout))
             except requests.Timeout:
                 reason = "timed out waiting for Customer.io"
             except requests.ConnectionError as error:

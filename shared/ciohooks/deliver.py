@@ -93,9 +93,9 @@ class RetryPolicy:
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
         policy = cls(
-            horizon_seconds=float(settings.get("DELIVERY_RETRY_HORIZON_HOURS", str(DEFAULT_HORIZON_HOURS))) * 3600,
-            backoff_base=float(settings.get("DELIVERY_BACKOFF_BASE_SECONDS", str(DEFAULT_BACKOFF_BASE_SECONDS))),
-            backoff_cap=float(settings.get("DELIVERY_BACKOFF_CAP_SECONDS", str(DEFAULT_BACKOFF_CAP_SECONDS))),
+            horizon_seconds=settings.get_float("DELIVERY_RETRY_HORIZON_HOURS", DEFAULT_HORIZON_HOURS) * 3600,
+            backoff_base=settings.get_float("DELIVERY_BACKOFF_BASE_SECONDS", DEFAULT_BACKOFF_BASE_SECONDS),
+            backoff_cap=settings.get_float("DELIVERY_BACKOFF_CAP_SECONDS", DEFAULT_BACKOFF_CAP_SECONDS),
         )
         if not 0 < policy.backoff_base <= policy.backoff_cap <= MAX_VISIBILITY_SECONDS:
             raise ConfigurationError("CIOHOOKS_DELIVERY_BACKOFF_BASE_SECONDS/CAP_SECONDS: need 0 < base <= cap <= 43200 (SQS's longest visibility)")

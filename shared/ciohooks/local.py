@@ -87,7 +87,7 @@ class LocalPipeline:
                 state_dir = self._temporary.name
             path = Path(state_dir) / "queues.sqlite3"
             dead = SqliteQueue(path, "dead-letter")
-            self.delivery_queue = SqliteQueue(path, "delivery", visibility_timeout=float(self.settings.get("LOCAL_VISIBILITY_SECONDS", "90")),
+            self.delivery_queue = SqliteQueue(path, "delivery", visibility_timeout=self.settings.get_float("LOCAL_VISIBILITY_SECONDS", 90.0),
                                               max_receive_count=self.settings.get_int("MAX_RECEIVE_COUNT", 1000), dead_letter=dead)
             self.dead_letter_queue = _PrintingDeadLetters(dead, self.write)
             self.queue_description = f"durable on disk ({path})"

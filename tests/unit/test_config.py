@@ -44,6 +44,16 @@ def test_a_whole_number_setting_that_is_not_one_is_a_configuration_error_naming_
     assert str(raised.value) == "CIOHOOKS_SENDGRID_TOLERANCE_SECONDS must be a whole number"
 
 
+
+@pytest.mark.parametrize("value, problem", [("ten", "must be a number"), ("nan", "must be a finite number"), ("inf", "must be a finite number")])
+def test_a_number_setting_that_is_not_one_is_a_configuration_error_naming_the_setting_only(value, problem) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings({"CIOHOOKS_CUSTOMERIO_TIMEOUT_SECONDS": value}).get_float("CUSTOMERIO_TIMEOUT_SECONDS", 10.0)
+    assert str(raised.value) == f"CIOHOOKS_CUSTOMERIO_TIMEOUT_SECONDS {problem}"
+    assert Settings({"CIOHOOKS_CUSTOMERIO_TIMEOUT_SECONDS": "2.5"}).get_float("CUSTOMERIO_TIMEOUT_SECONDS", 10.0) == 2.5
+    assert Settings({}).get_float("CUSTOMERIO_TIMEOUT_SECONDS", 10.0) == 10.0
+
+
 # ---- local-only switches ----------------------------------------------------------------------------
 
 

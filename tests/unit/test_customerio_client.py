@@ -245,3 +245,10 @@ def test_a_400_of_any_shape_is_a_refusal_not_an_exception(answer):
     result = client(session).send([event(1)])
     assert [r.event["messageId"] for r in result.rejected] == ["m1"]
     assert result.rejected[0].reason.startswith("Customer.io answered 400: ")
+
+
+def test_near_the_deadline_both_timeouts_shrink_to_the_time_left():
+    clock = Clock()
+    session = ScriptedSession(FakeResponse(200))
+    client(session, clock).send([event(1)], deadline=clock.now + 1.5)
+    assert session.calls[0]["timeout"] == (1.25, 1.25)  # not the full 3.05 s connect timeout
