@@ -50,7 +50,9 @@ class Plyr(Html5):
         if event.type == "qualitychange":
             data = event.data if isinstance(event.data, dict) else {}
             label = text(data.get("quality"), 64)
-            return [Signal(QUALITY, fields={"quality": f"{label}p" if label and label.isdigit() else label, "height": (event.player or {}).get("height")})]
+            # Plyr names a quality by its height (720), so the label is all there is: its adapter's
+            # snapshot (web/adapters/plyr.js) carries no height of its own.
+            return [Signal(QUALITY, fields={"quality": f"{label}p" if label and label.isdigit() else label})]
         return super().signals(event, memo, before, snap)
 
 
